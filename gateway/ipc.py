@@ -1,0 +1,195 @@
+"""Main process <-> line worker messages: JSON lines over the worker's stdin and stdout.
+
+The main process sends *commands*; the worker sends *reports*. Both are tagged msgspec
+structs, decoded with the full union so a worker and a main process of different builds
+fail loudly instead of misreading each other. SIP passwords cross this pipe (the worker
+must register), so ``AddAgent`` never prints them: its ``repr`` masks the password, and
+neither side logs raw lines.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+
+class _Msg(msgspec.Struct, frozen=True, tag_field="kind"):
+    pass
+
+
+# -- commands: main -> worker ----------------------------------------------------------
+
+
+class AddAgent(_Msg, tag="add_agent"):
+    agent_id: int
+    extension: str
+    auth_user: str
+    password: str
+    display_name: str
+    registrar: str  # host:port, empty = no registrar (echo test only)
+    domain: str
+    transport: str = "udp"
+    expires: int = 300
+
+    def __repr__(self) -> str:
+        return f"AddAgent(agent_id={self.agent_id}, extension={self.extension!r}, password=***)"
+
+    __str__ = __repr__
+
+
+class RemoveAgent(_Msg, tag="remove_agent"):
+    agent_id: int
+
+
+class OpenLine(_Msg, tag="open_line"):
+    """The browser's SDP offer for the agent's persistent line."""
+
+    agent_id: int
+    sdp: str
+
+
+class CloseLine(_Msg, tag="close_line"):
+    agent_id: int
+
+
+class MakeCall(_Msg, tag="make_call"):
+    agent_id: int
+    call_id: str
+    target: str  # a SIP URI, or "echo" for the built-in echo test
+    from_number: str = ""
+
+
+class AnswerCall(_Msg, tag="answer_call"):
+    call_id: str
+
+
+class RejectCall(_Msg, tag="reject_call"):
+    call_id: str
+    code: int = 486
+
+
+class HangupCall(_Msg, tag="hangup_call"):
+    call_id: str
+
+
+class Ping(_Msg, tag="ping"):
+    seq: int
+
+
+class Shutdown(_Msg, tag="shutdown"):
+    pass
+
+
+Command = (
+    AddAgent | RemoveAgent | OpenLine | CloseLine | MakeCall | AnswerCall | RejectCall
+    | HangupCall | Ping | Shutdown
+)
+
+# -- reports: worker -> main -----------------------------------------------------------
+
+RegStatus = Literal["registering", "registered", "failed", "unregistered"]
+LegStatus = Literal["calling", "ringing", "connected", "disconnected"]
+
+
+class Ready(_Msg, tag="ready"):
+    sip_port: int
+    pid: int
+
+
+class Registration(_Msg, tag="registration"):
+    agent_id: int
+    status: RegStatus
+    code: int = 0
+    reason: str = ""
+
+
+class LineAnswer(_Msg, tag="line_answer"):
+    agent_id: int
+    sdp: str
+
+
+class LineStatus(_Msg, tag="line_status"):
+    agent_id: int
+    status: str  # the RTCPeerConnection's connectionState
+
+
+class Incoming(_Msg, tag="incoming"):
+    agent_id: int
+    call_id: str
+    remote_number: str
+    remote_name: str
+
+
+class Leg(_Msg, tag="leg"):
+    """The SIP (or echo) leg of a call changed state."""
+
+    call_id: str
+    agent_id: int
+    status: LegStatus
+    code: int = 0
+    reason: str = ""
+    # Who ended it, for disconnected: "local" (we hung up / rejected) or "remote".
+    side: str = ""
+
+
+class Failed(_Msg, tag="failed"):
+    """A command could not be carried out; ``error`` is a translation key."""
+
+    command: str
+    error: str
+    agent_id: int = 0
+    call_id: str = ""
+
+
+class Pong(_Msg, tag="pong"):
+    seq: int
+    calls: int
+    accounts: int
+    lines: int
+
+
+Report = Ready | Registration | LineAnswer | LineStatus | Incoming | Leg | Failed | Pong
+
+_encoder = msgspec.json.Encoder()
+_command_decoder = msgspec.json.Decoder(Command)
+_report_decoder = msgspec.json.Decoder(Report)
+
+
+def encode(message: Command | Report) -> bytes:
+    return _encoder.encode(message) + b"\n"
+
+
+def decode_command(line: bytes) -> Command:
+    return _command_decoder.decode(line)
+
+
+def decode_report(line: bytes) -> Report:
+    return _report_decoder.decode(line)
+
+
+class WorkerConfig(msgspec.Struct, frozen=True):
+    """Given to a worker on its command line when it starts."""
+
+    worker_id: int
+    bind: str
+    sip_port: int
+    rtp_port: int
+    rtp_range: int
+    sip_codecs: list[str]
+    browser_codecs: list[str]
+    ice_host_addresses: list[str] = []
+    stun: list[str] = []
+    turn: list[str] = []
+    turn_username: str = ""
+    turn_password: str = ""
+    # Seconds without a registration answer before the agent is told it is unreachable.
+    register_timeout: float = 8.0
+
+
+def encode_config(config: WorkerConfig) -> str:
+    return _encoder.encode(config).decode()
+
+
+def decode_config(text: str) -> WorkerConfig:
+    return msgspec.json.decode(text, type=WorkerConfig)

@@ -1,0 +1,321 @@
+"""A line worker process: a few agents' SIP accounts, calls and WebRTC lines.
+
+Started by the supervisor as ``python -m gateway.line_worker CONFIG_JSON``. Commands
+arrive as JSON lines on stdin, reports leave as JSON lines on stdout (``gateway/ipc.py``);
+logs go to stderr. pjsua2 runs on its own engine thread (``sip_bridge/engine.py``);
+aiortc and this dispatcher run on the asyncio loop. When stdin closes (the main process
+died) the worker hangs up its calls and exits, so no SIP leg outlives its control plane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import uuid
+from dataclasses import dataclass, field
+
+from aiortc import RTCIceServer
+
+from gateway import ipc
+from gateway.echo_leg import EchoLeg
+from sip_bridge.engine import EngineConfig, EngineError, SipEngine
+from webrtc.ice import restrict_host_addresses
+from webrtc.line import Line, MediaLeg
+
+log = logging.getLogger("headset.worker")
+
+
+@dataclass
+class _Agent:
+    config: ipc.AddAgent
+    line: Line | None = None
+    registered: bool = False
+    watchdog: asyncio.TimerHandle | None = None
+    calls: set[str] = field(default_factory=set)
+
+
+class Worker:
+    """Carries out commands for the agents placed on this process."""
+
+    def __init__(self, config: ipc.WorkerConfig, out: asyncio.StreamWriter | None) -> None:
+        self._config = config
+        self._out = out
+        self._agents: dict[int, _Agent] = {}
+        self._legs: dict[str, tuple[int, MediaLeg]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._engine = SipEngine(
+            EngineConfig(
+                bind=config.bind,
+                sip_port=config.sip_port,
+                rtp_port=config.rtp_port,
+                rtp_range=config.rtp_range,
+                codecs=tuple(config.sip_codecs),
+            ),
+            self,
+            asyncio.get_running_loop(),
+            lambda: str(uuid.uuid4()),
+        )
+        servers = [RTCIceServer(urls=url) for url in config.stun]
+        servers += [
+            RTCIceServer(urls=url, username=config.turn_username,
+                         credential=config.turn_password)
+            for url in config.turn
+        ]
+        self._ice_servers = servers
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def run(self, commands: asyncio.StreamReader) -> None:
+        restrict_host_addresses(self._config.ice_host_addresses)
+        await self._engine.start()
+        self._send(ipc.Ready(sip_port=self._config.sip_port, pid=os.getpid()))
+        try:
+            while not self._stopping.is_set():
+                line = await commands.readline()
+                if not line:
+                    break  # the main process is gone
+                try:
+                    command = ipc.decode_command(line)
+                except Exception:
+                    log.error("undecodable command (%d bytes) ignored", len(line))
+                    continue
+                if isinstance(command, ipc.Shutdown):
+                    break
+                task = asyncio.get_running_loop().create_task(self._dispatch(command))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        for agent in self._agents.values():
+            if agent.line is not None:
+                await agent.line.close()
+        self._agents.clear()
+        await self._engine.stop()
+
+    def _send(self, report: ipc.Report) -> None:
+        if self._out is not None:
+            self._out.write(ipc.encode(report))
+
+    # -- commands -----------------------------------------------------------------------
+
+    async def _dispatch(self, command: ipc.Command) -> None:
+        try:
+            await self._handle(command)
+        except EngineError as exc:
+            self._fail(command, exc.code)
+        except Exception:
+            log.exception("command %s failed", type(command).__name__)
+            self._fail(command, "internal_error")
+
+    def _fail(self, command: ipc.Command, code: str) -> None:
+        self._send(ipc.Failed(
+            command=type(command).__name__,
+            error=code,
+            agent_id=getattr(command, "agent_id", 0),
+            call_id=getattr(command, "call_id", ""),
+        ))
+
+    async def _handle(self, command: ipc.Command) -> None:
+        match command:
+            case ipc.AddAgent():
+                await self._add_agent(command)
+            case ipc.RemoveAgent(agent_id=agent_id):
+                await self._remove_agent(agent_id)
+            case ipc.OpenLine(agent_id=agent_id, sdp=sdp):
+                await self._open_line(agent_id, sdp)
+            case ipc.CloseLine(agent_id=agent_id):
+                agent = self._agent(agent_id)
+                if agent.line is not None:
+                    line, agent.line = agent.line, None
+                    await line.close()
+            case ipc.MakeCall():
+                await self._make_call(command)
+            case ipc.AnswerCall(call_id=call_id):
+                port = await self._engine.answer(call_id)
+                self._attach(call_id, port)
+            case ipc.RejectCall(call_id=call_id, code=code):
+                await self._engine.hangup(call_id, code)
+            case ipc.HangupCall(call_id=call_id):
+                await self._hangup(call_id)
+            case ipc.Ping(seq=seq):
+                calls, accounts = self._engine.counts()
+                lines = sum(1 for a in self._agents.values() if a.line is not None)
+                self._send(ipc.Pong(seq=seq, calls=calls, accounts=accounts, lines=lines))
+
+    def _agent(self, agent_id: int) -> _Agent:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise EngineError("not_online")
+        return agent
+
+    async def _add_agent(self, config: ipc.AddAgent) -> None:
+        if config.agent_id in self._agents:
+            return
+        agent = _Agent(config)
+        self._agents[config.agent_id] = agent
+        try:
+            await self._engine.add_account(config)
+        except EngineError:
+            del self._agents[config.agent_id]
+            raise
+        if not config.registrar:
+            self._send(ipc.Registration(agent_id=config.agent_id, status="registered",
+                                        reason="no_registrar"))
+            return
+        self._send(ipc.Registration(agent_id=config.agent_id, status="registering"))
+        # pjsip's own timeout for an unanswered REGISTER over UDP is 32 s; the agent
+        # should hear much sooner that the registrar is not answering.
+        agent.watchdog = asyncio.get_running_loop().call_later(
+            self._config.register_timeout, self._registration_timed_out, config.agent_id
+        )
+
+    def _registration_timed_out(self, agent_id: int) -> None:
+        agent = self._agents.get(agent_id)
+        if agent is not None and not agent.registered:
+            self._send(ipc.Registration(agent_id=agent_id, status="failed", code=408,
+                                        reason="registrar not answering"))
+
+    async def _remove_agent(self, agent_id: int) -> None:
+        agent = self._agents.pop(agent_id, None)
+        if agent is None:
+            return
+        if agent.watchdog is not None:
+            agent.watchdog.cancel()
+        for call_id in list(agent.calls):
+            if isinstance(self._legs.get(call_id, (0, None))[1], EchoLeg):
+                self._end_echo(call_id, "local")
+        if agent.line is not None:
+            await agent.line.close()
+        await self._engine.remove_account(agent_id)
+
+    async def _open_line(self, agent_id: int, sdp: str) -> None:
+        agent = self._agent(agent_id)
+        if agent.line is not None:
+            old, agent.line = agent.line, None
+            await old.close()
+        line = Line(agent_id, tuple(self._config.browser_codecs), self._ice_servers,
+                    self._line_state_changed)
+        agent.line = line
+        answer = await line.accept_offer(sdp)
+        # A call already in progress (the tab was reloaded) continues on the new line.
+        for call_id in agent.calls:
+            if call_id in self._legs:
+                line.attach(self._legs[call_id][1])
+        self._send(ipc.LineAnswer(agent_id=agent_id, sdp=answer))
+
+    def _line_state_changed(self, agent_id: int, state: str) -> None:
+        self._send(ipc.LineStatus(agent_id=agent_id, status=state))
+
+    async def _make_call(self, command: ipc.MakeCall) -> None:
+        agent = self._agent(command.agent_id)
+        agent.calls.add(command.call_id)
+        if command.target == "echo":
+            leg = EchoLeg()
+            self._attach_leg(command.call_id, command.agent_id, leg)
+            self._send(ipc.Leg(call_id=command.call_id, agent_id=command.agent_id,
+                               status="connected", code=200))
+            return
+        try:
+            port = await self._engine.make_call(command.agent_id, command.call_id,
+                                                command.target)
+        except EngineError:
+            agent.calls.discard(command.call_id)
+            raise
+        # Attached at once so early media (ringback from the PBX) is heard.
+        self._attach_leg(command.call_id, command.agent_id, port)
+
+    def _attach(self, call_id: str, leg: MediaLeg) -> None:
+        for agent_id, agent in self._agents.items():
+            if call_id in agent.calls:
+                self._attach_leg(call_id, agent_id, leg)
+
+    def _attach_leg(self, call_id: str, agent_id: int, leg: MediaLeg) -> None:
+        self._legs[call_id] = (agent_id, leg)
+        agent = self._agents.get(agent_id)
+        if agent is not None and agent.line is not None:
+            agent.line.attach(leg)
+
+    async def _hangup(self, call_id: str) -> None:
+        entry = self._legs.get(call_id)
+        if entry is not None and isinstance(entry[1], EchoLeg):
+            self._end_echo(call_id, "local")
+            return
+        await self._engine.hangup(call_id)
+
+    def _end_echo(self, call_id: str, side: str) -> None:
+        agent_id, _ = self._legs.get(call_id, (0, None))
+        self._forget_call(call_id)
+        self._send(ipc.Leg(call_id=call_id, agent_id=agent_id, status="disconnected",
+                           code=200, side=side))
+
+    def _forget_call(self, call_id: str) -> None:
+        entry = self._legs.pop(call_id, None)
+        for agent in self._agents.values():
+            agent.calls.discard(call_id)
+            if entry is not None and agent.line is not None:
+                agent.line.detach(entry[1])
+
+    # -- engine listener (on the asyncio loop) ------------------------------------------
+
+    def on_registration(self, agent_id: int, status: str, code: int, reason: str) -> None:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return
+        agent.registered = status == "registered"
+        if agent.watchdog is not None and status in ("registered", "failed"):
+            agent.watchdog.cancel()
+            agent.watchdog = None
+        report_status = status if status in ("registered", "failed", "unregistered") else (
+            "failed")
+        self._send(ipc.Registration(agent_id=agent_id, status=report_status,  # type: ignore[arg-type]
+                                    code=code, reason=reason))
+
+    def on_incoming(self, agent_id: int, call_id: str, number: str, name: str) -> None:
+        agent = self._agents.get(agent_id)
+        if agent is not None:
+            agent.calls.add(call_id)
+        self._send(ipc.Incoming(agent_id=agent_id, call_id=call_id, remote_number=number,
+                                remote_name=name))
+
+    def on_leg(self, call_id: str, agent_id: int, status: str, code: int, reason: str,
+               side: str) -> None:
+        if status == "disconnected":
+            self._forget_call(call_id)
+        self._send(ipc.Leg(call_id=call_id, agent_id=agent_id, status=status,  # type: ignore[arg-type]
+                           code=code, reason=reason, side=side))
+
+
+async def _main(config: ipc.WorkerConfig, report_fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 20)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    transport, protocol = await loop.connect_write_pipe(
+        asyncio.streams.FlowControlMixin, os.fdopen(report_fd, "wb", buffering=0)
+    )
+    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+    worker = Worker(config, writer)
+    await worker.run(reader)
+
+
+def main() -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=os.environ.get("HEADSET_WORKER_LOG", "INFO"),
+        format="%(asctime)s worker %(process)d %(levelname)s %(name)s: %(message)s",
+    )
+    config = ipc.decode_config(sys.argv[1])
+    # pjsip writes its console log to fd 1: keep the real stdout for reports only and
+    # send anything else written to fd 1 to stderr.
+    report_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    asyncio.run(_main(config, report_fd))
+
+
+if __name__ == "__main__":
+    main()

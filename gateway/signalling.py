@@ -1,0 +1,185 @@
+"""Browser <-> server messages on the ``/ws`` WebSocket, version 1.
+
+Every message is a JSON object with ``v`` (protocol version) and ``type``. The browser sends
+*commands*; the server sends *events*. This module is the one place that says what a valid
+message is: ``decode_command`` turns text into a typed command or raises ``BadMessage``
+with a machine-readable ``code`` (the page shows its translation), so a malformed or
+unknown message gets an error reply and leaves the session usable.
+
+Commands (browser -> server)::
+
+    online                      go online: register the extension, reserve a line
+    offline                     unregister and close the line
+    offer {sdp}                 the tab's RTCPeerConnection offer for the persistent line
+    dial {target}               place a call (number, extension or the echo test number)
+    answer {call_id}            answer the ringing call
+    reject {call_id}            decline the ringing call (the caller hears busy)
+    hangup {call_id}            end or cancel a call
+    ping                        keep-alive; answered with pong
+
+Events (server -> browser)::
+
+    hello {user, dialer, echo_number, ice_servers}   after the socket opens
+    line {state, reason}                    offline / registering / registered / failed
+    answer_sdp {sdp}                        the worker's answer to ``offer``
+    call {call_id, state, direction, remote, remote_name, reason}
+    error {code, message, ref}              a command was refused; ``ref`` names its type
+    pong
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+VERSION = 1
+MAX_MESSAGE_BYTES = 64 * 1024  # an SDP offer is a few KiB; anything larger is hostile
+MAX_TARGET_LENGTH = 64
+
+
+class BadMessage(Exception):
+    """The browser sent something that is not a valid command."""
+
+    def __init__(self, code: str, detail: str = "", ref: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+        self.ref = ref
+
+
+class _Command(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=True):
+    v: int = VERSION
+
+
+class Online(_Command, tag="online"):
+    pass
+
+
+class Offline(_Command, tag="offline"):
+    pass
+
+
+class Offer(_Command, tag="offer"):
+    sdp: str = ""
+
+
+class Dial(_Command, tag="dial"):
+    target: str = ""
+
+
+class AnswerCall(_Command, tag="answer"):
+    call_id: str = ""
+
+
+class RejectCall(_Command, tag="reject"):
+    call_id: str = ""
+
+
+class Hangup(_Command, tag="hangup"):
+    call_id: str = ""
+
+
+class Ping(_Command, tag="ping"):
+    pass
+
+
+Command = Online | Offline | Offer | Dial | AnswerCall | RejectCall | Hangup | Ping
+
+_decoder = msgspec.json.Decoder(Command)
+_probe = msgspec.json.Decoder(dict)
+
+
+def decode_command(text: str | bytes) -> Command:
+    """Parse and validate one command; raise ``BadMessage`` saying what is wrong."""
+    if len(text) > MAX_MESSAGE_BYTES:
+        raise BadMessage("message_too_large")
+    try:
+        raw = _probe.decode(text)
+    except msgspec.DecodeError as exc:
+        raise BadMessage("malformed_message", str(exc)) from exc
+    kind = raw.get("type")
+    ref = kind if isinstance(kind, str) and len(kind) <= 32 else ""
+    if raw.get("v", VERSION) != VERSION:
+        raise BadMessage("unsupported_version", f"expected v={VERSION}", ref)
+    try:
+        command = _decoder.decode(text)
+    except msgspec.ValidationError as exc:
+        code = "unknown_message" if "Invalid value" in str(exc) and "$.type" in str(exc) else (
+            "invalid_message"
+        )
+        raise BadMessage(code, str(exc), ref) from exc
+    _check_fields(command, ref)
+    return command
+
+
+def _check_fields(command: Command, ref: str) -> None:
+    if isinstance(command, Offer) and not command.sdp.startswith("v=0"):
+        raise BadMessage("invalid_sdp", "an SDP offer starts with v=0", ref)
+    if isinstance(command, Dial):
+        if not command.target.strip():
+            raise BadMessage("invalid_number", "empty dial string", ref)
+        if len(command.target) > MAX_TARGET_LENGTH:
+            raise BadMessage("invalid_number", "dial string too long", ref)
+    if isinstance(command, AnswerCall | RejectCall | Hangup) and not command.call_id:
+        raise BadMessage("invalid_message", "call_id is required", ref)
+
+
+# -- events ---------------------------------------------------------------------------
+
+LineState = Literal["offline", "registering", "registered", "failed"]
+CallState = Literal["dialing", "ringing", "connected", "ended"]
+
+
+class _Event(msgspec.Struct, frozen=True, tag_field="type"):
+    v: int = VERSION
+
+
+class IceServer(msgspec.Struct, frozen=True):
+    urls: list[str]
+    username: str = ""
+    credential: str = ""
+
+
+class Hello(_Event, tag="hello"):
+    user: str = ""
+    dialer: bool = False
+    echo_number: str = ""
+    ice_servers: list[IceServer] = []
+
+
+class LineEvent(_Event, tag="line"):
+    state: LineState = "offline"
+    reason: str = ""  # a translation key, e.g. "reg_wrong_password"
+
+
+class AnswerSdp(_Event, tag="answer_sdp"):
+    sdp: str = ""
+
+
+class CallEvent(_Event, tag="call"):
+    call_id: str = ""
+    state: CallState = "dialing"
+    direction: Literal["inbound", "outbound"] = "outbound"
+    remote: str = ""
+    remote_name: str = ""
+    reason: str = ""  # outcome key when ended: completed, busy, rejected, ...
+
+
+class ErrorEvent(_Event, tag="error"):
+    code: str = ""
+    message: str = ""
+    ref: str = ""
+
+
+class Pong(_Event, tag="pong"):
+    pass
+
+
+Event = Hello | LineEvent | AnswerSdp | CallEvent | ErrorEvent | Pong
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_event(event: Event) -> str:
+    return _encoder.encode(event).decode()

@@ -1,0 +1,55 @@
+"""One agent's SIP account (registration) inside the engine thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pjsua2 as pj
+
+if TYPE_CHECKING:
+    from gateway.ipc import AddAgent
+
+
+class Account(pj.Account):  # type: ignore[misc]
+    """A registered extension; pjsua2 callbacks are forwarded to the engine."""
+
+    def __init__(
+        self,
+        agent_id: int,
+        on_reg_state: Callable[[Account, int, str, bool], None],
+        on_incoming: Callable[[Account, int], None],
+    ) -> None:
+        super().__init__()
+        self.agent_id = agent_id
+        self._on_reg_state = on_reg_state
+        self._on_incoming = on_incoming
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 (pjsua2 API)
+        info = self.getInfo()
+        self._on_reg_state(self, prm.code, prm.reason, info.regIsActive)
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+        self._on_incoming(self, prm.callId)
+
+
+def account_config(agent: AddAgent, rtp_port: int, rtp_range: int) -> pj.AccountConfig:
+    """The pjsua2 configuration for an agent; the password goes only into AuthCredInfo."""
+    cfg = pj.AccountConfig()
+    display = agent.display_name.replace('"', "")
+    cfg.idUri = f'"{display}" <sip:{agent.extension}@{agent.domain}>'
+    if agent.registrar:
+        transport = ";transport=tcp" if agent.transport == "tcp" else ""
+        cfg.regConfig.registrarUri = f"sip:{agent.registrar}{transport}"
+        cfg.regConfig.timeoutSec = agent.expires
+        # Retry a failed registration soon: the agent is waiting in front of the page.
+        cfg.regConfig.retryIntervalSec = 30
+        cfg.sipConfig.proxies.append(f"sip:{agent.registrar};lr{transport}")
+        cfg.sipConfig.authCreds.append(
+            pj.AuthCredInfo("digest", "*", agent.auth_user, 0, agent.password)
+        )
+    else:
+        cfg.regConfig.registerOnAdd = False
+    cfg.mediaConfig.transportConfig.port = rtp_port
+    cfg.mediaConfig.transportConfig.portRange = rtp_range
+    return cfg

@@ -1,0 +1,59 @@
+"""The pjsua2 audio port that joins one SIP call to the agent's browser line.
+
+pjmedia's clock thread calls ``onFrameRequested``/``onFrameReceived`` every 20 ms for
+all calls, holding the GIL, so these two methods only pop and append on deques (which
+are thread-safe for that). Both deques are bounded: if one side runs ahead of the other
+(clock drift, a burst after a stall) the oldest audio is dropped rather than letting
+delay build up.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pjsua2 as pj
+
+from gateway.pcm import SILENCE
+from sip_bridge.media_format import audio_format
+
+# 3 frames = 60 ms: enough to absorb scheduling jitter between asyncio and the
+# pjmedia clock, small enough to keep the gateway's added delay low.
+QUEUE_FRAMES = 3
+
+
+class AudioPort(pj.AudioMediaPort):  # type: ignore[misc]
+    """Two bounded PCM queues: ``to_sip`` (browser audio) and ``from_sip`` (caller audio)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.to_sip: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
+        self.from_sip: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
+
+    def open(self, name: str) -> None:
+        self.createPort(name, audio_format())
+
+    # -- pjmedia clock thread: deque operations only -------------------------------------
+
+    def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802 (pjsua2 API)
+        try:
+            data = self.to_sip.popleft()
+        except IndexError:
+            data = SILENCE
+        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        frame.buf = pj.ByteVector(data)
+        frame.size = len(data)
+
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 (pjsua2 API)
+        if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
+            self.from_sip.append(bytes(frame.buf))
+
+    # -- the browser side (asyncio thread) ---------------------------------------------
+
+    def push(self, pcm: bytes) -> None:
+        self.to_sip.append(pcm)
+
+    def pop(self) -> bytes | None:
+        try:
+            return self.from_sip.popleft()
+        except IndexError:
+            return None

@@ -1,0 +1,325 @@
+"""The pjsua2 engine: one thread that owns the Endpoint, its accounts and its calls.
+
+Theory of operation. pjsua2 is not thread-safe in the ways Python would like, and its
+objects must die on the thread that made them (see shared/DESIGN.md). So a single
+engine thread creates the Endpoint (``threadCnt=0``: no pjsua worker threads), then
+loops: run the commands other threads queued, then ``libHandleEvents(10)``. asyncio code
+calls the ``async`` methods below, which queue a function and await its result.
+pjsua2 callbacks run on the engine thread and are handed to the asyncio loop with
+``call_soon_threadsafe``, as calls on an ``EngineListener``.
+
+The compiled-in caps (4 calls, 8 accounts) are checked here before pjsua2 is asked:
+the 9th ``Account.create`` would abort the process.
+
+Errors: ``EngineError(code)`` where ``code`` is a translation key for the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import pjsua2 as pj
+
+from gateway.ipc import AddAgent
+from sip_bridge.account import Account, account_config
+from sip_bridge.audio_port import AudioPort
+from sip_bridge.call import Call
+from sip_bridge.uri import parse_remote
+
+log = logging.getLogger(__name__)
+
+MAX_CALLS = 4
+MAX_ACCOUNTS = 8
+_CODEC_IDS = {"pcmu": "PCMU/8000", "pcma": "PCMA/8000", "g722": "G722/16000"}
+T = TypeVar("T")
+
+
+class EngineError(Exception):
+    """A SIP operation was refused; ``code`` is a translation key."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class EngineListener(Protocol):
+    """What the engine tells the worker; always called on the asyncio loop."""
+
+    def on_registration(self, agent_id: int, status: str, code: int, reason: str) -> None: ...
+
+    def on_incoming(self, agent_id: int, call_id: str, number: str, name: str) -> None: ...
+
+    def on_leg(self, call_id: str, agent_id: int, status: str, code: int, reason: str,
+               side: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    bind: str
+    sip_port: int
+    rtp_port: int
+    rtp_range: int
+    codecs: tuple[str, ...]
+
+
+class SipEngine:
+    """Owns the pjsua2 Endpoint on its own thread; safe to use from asyncio."""
+
+    def __init__(self, config: EngineConfig, listener: EngineListener,
+                 loop: asyncio.AbstractEventLoop, new_call_id: Callable[[], str]) -> None:
+        self._config = config
+        self._listener = listener
+        self._loop = loop
+        self._new_call_id = new_call_id
+        self._queue: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = (
+            queue.SimpleQueue()
+        )
+        self._running = threading.Event()
+        self._started: Future[None] = Future()
+        self._thread = threading.Thread(target=self._run, name="pjsua2-engine", daemon=True)
+        # Engine-thread state; only touched there.
+        self._endpoint: pj.Endpoint | None = None
+        self._accounts: dict[int, Account] = {}
+        self._calls: dict[str, Call] = {}
+        self._graveyard: list[Call] = []
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._running.set()
+        self._thread.start()
+        await asyncio.wrap_future(self._started)
+
+    async def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        self._running.clear()
+        await asyncio.to_thread(self._thread.join, 10)
+
+    def _run(self) -> None:
+        try:
+            self._create_endpoint()
+        except Exception as exc:  # start-up failure is reported to the awaiting caller
+            self._started.set_exception(exc)
+            return
+        self._started.set_result(None)
+        try:
+            while self._running.is_set():
+                self._drain_commands()
+                assert self._endpoint is not None
+                self._endpoint.libHandleEvents(10)
+                self._graveyard.clear()
+        finally:
+            self._destroy_endpoint()
+
+    def _create_endpoint(self) -> None:
+        ep = pj.Endpoint()
+        ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = False
+        cfg.uaConfig.maxCalls = MAX_CALLS
+        cfg.uaConfig.userAgent = "Headset"
+        cfg.logConfig.level = 1
+        cfg.logConfig.consoleLevel = 1
+        cfg.medConfig.clockRate = 16000
+        cfg.medConfig.sndClockRate = 16000
+        cfg.medConfig.noVad = True
+        ep.libInit(cfg)
+        tcfg = pj.TransportConfig()
+        tcfg.port = self._config.sip_port
+        tcfg.boundAddress = self._config.bind
+        tcfg.publicAddress = self._config.bind
+        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        ep.libStart()
+        # The null device is the conference clock: no sound card in a server.
+        ep.audDevManager().setNullDev()
+        for info in ep.codecEnum2():
+            ep.codecSetPriority(info.codecId, 0)
+        for rank, codec in enumerate(self._config.codecs):
+            ep.codecSetPriority(_CODEC_IDS[codec], 250 - rank)
+        self._endpoint = ep
+
+    def _destroy_endpoint(self) -> None:
+        ep = self._endpoint
+        if ep is None:
+            return
+        try:
+            ep.hangupAllCalls()
+            for _ in range(20):
+                ep.libHandleEvents(10)
+        except pj.Error:
+            pass
+        for call in self._calls.values():
+            call.port = None  # type: ignore[assignment]
+        self._calls.clear()
+        self._graveyard.clear()
+        for account in self._accounts.values():
+            account.shutdown()
+        self._accounts.clear()
+        gc.collect()
+        ep.libDestroy()
+        self._endpoint = None
+
+    # -- running functions on the engine thread -----------------------------------------
+
+    def _drain_commands(self) -> None:
+        while True:
+            try:
+                fn, future = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except EngineError as exc:
+                future.set_exception(exc)
+            except pj.Error as exc:
+                # Keep the traceback (which holds pjsua2 objects) on this thread.
+                log.warning("pjsua2 error: %s", exc.info())
+                future.set_exception(EngineError("sip_error"))
+
+    async def _on_engine(self, fn: Callable[[], T]) -> T:
+        if not self._running.is_set():
+            raise EngineError("worker_unavailable")
+        future: Future[T] = Future()
+        self._queue.put((fn, future))
+        return await asyncio.wrap_future(future)
+
+    def _emit(self, method: Callable[..., None], *args: Any) -> None:
+        self._loop.call_soon_threadsafe(method, *args)
+
+    # -- accounts -----------------------------------------------------------------------
+
+    async def add_account(self, agent: AddAgent) -> None:
+        def add() -> None:
+            if agent.agent_id in self._accounts:
+                return
+            if len(self._accounts) >= MAX_ACCOUNTS:
+                raise EngineError("worker_full")
+            account = Account(agent.agent_id, self._reg_state, self._incoming)
+            cfg = account_config(agent, self._config.rtp_port, self._config.rtp_range)
+            account.create(cfg)
+            self._accounts[agent.agent_id] = account
+
+        await self._on_engine(add)
+
+    async def remove_account(self, agent_id: int) -> None:
+        def remove() -> None:
+            account = self._accounts.pop(agent_id, None)
+            if account is None:
+                return
+            for call in list(self._calls.values()):
+                if call.agent_id == agent_id:
+                    self._hangup(call, 0)
+            # shutdown() sends the un-REGISTER and frees the account in pjsua.
+            account.shutdown()
+
+        await self._on_engine(remove)
+
+    def _reg_state(self, account: Account, code: int, reason: str, active: bool) -> None:
+        if active and code // 100 == 2:
+            status = "registered"
+        elif code // 100 == 2:
+            status = "unregistered"
+        else:
+            status = "failed"
+        self._emit(self._listener.on_registration, account.agent_id, status, code, reason)
+
+    # -- calls --------------------------------------------------------------------------
+
+    async def make_call(self, agent_id: int, call_id: str, uri: str) -> AudioPort:
+        def make() -> AudioPort:
+            account = self._accounts.get(agent_id)
+            if account is None:
+                raise EngineError("not_online")
+            if len(self._calls) >= MAX_CALLS:
+                raise EngineError("busy_line")
+            call = Call(account, call_id, agent_id, self._call_state)
+            self._calls[call_id] = call
+            try:
+                call.makeCall(uri, pj.CallOpParam(True))
+            except pj.Error:
+                del self._calls[call_id]
+                self._graveyard.append(call)
+                raise
+            return call.port
+
+        return await self._on_engine(make)
+
+    def _incoming(self, account: Account, pj_call_id: int) -> None:
+        call = Call(account, self._new_call_id(), account.agent_id, self._call_state, pj_call_id)
+        info = call.getInfo()
+        number, name = parse_remote(info.remoteUri)
+        if len(self._calls) >= MAX_CALLS:
+            self._hangup(call, 486)
+            self._graveyard.append(call)
+            return
+        self._calls[call.call_id] = call
+        ringing = pj.CallOpParam()
+        ringing.statusCode = 180
+        call.answer(ringing)
+        self._emit(self._listener.on_incoming, account.agent_id, call.call_id, number, name)
+
+    async def answer(self, call_id: str) -> AudioPort:
+        def answer() -> AudioPort:
+            call = self._call(call_id)
+            prm = pj.CallOpParam()
+            prm.statusCode = 200
+            call.answer(prm)
+            return call.port
+
+        return await self._on_engine(answer)
+
+    async def hangup(self, call_id: str, code: int = 0) -> None:
+        await self._on_engine(lambda: self._hangup(self._call(call_id), code))
+
+    def _hangup(self, call: Call, code: int) -> None:
+        call.hung_up_locally = True
+        prm = pj.CallOpParam()
+        if code:
+            prm.statusCode = code
+        try:
+            call.hangup(prm)
+        except pj.Error as exc:
+            log.info("hangup of %s: %s", call.call_id, exc.reason)
+
+    def _call(self, call_id: str) -> Call:
+        call = self._calls.get(call_id)
+        if call is None:
+            raise EngineError("no_such_call")
+        return call
+
+    def _call_state(self, call: Call) -> None:
+        info = call.getInfo()
+        state = info.state
+        if state == pj.PJSIP_INV_STATE_EARLY and info.role == pj.PJSIP_ROLE_UAC:
+            status = "ringing"
+        elif state == pj.PJSIP_INV_STATE_CALLING:
+            status = "calling"
+        elif state == pj.PJSIP_INV_STATE_CONFIRMED:
+            status = "connected"
+        elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            status = "disconnected"
+            self._calls.pop(call.call_id, None)
+            # Deleted after the callback returns (pjproject #3856: never let a stale
+            # Call object be collected later).
+            self._graveyard.append(call)
+        else:
+            return
+        side = ("local" if call.hung_up_locally else "remote") if status == "disconnected" else ""
+        self._emit(self._listener.on_leg, call.call_id, call.agent_id, status,
+                   info.lastStatusCode, info.lastReason, side)
+
+    def counts(self) -> tuple[int, int]:
+        """(calls, accounts), read without locking: only for health reports."""
+        return len(self._calls), len(self._accounts)

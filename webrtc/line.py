@@ -1,0 +1,164 @@
+"""The agent's persistent line: one RTCPeerConnection between the tab and the worker.
+
+The line lives as long as the agent is online. Calls do not renegotiate it: a call
+*attaches* a ``MediaLeg`` (the SIP call's audio port, or the echo test) and detaches it
+when it ends, so answering is instant and no call pays for ICE and DTLS.
+
+Audio paths, all in the worker's PCM format (``gateway/pcm.py``):
+
+    browser mic -> aiortc decoder -> resample 48k stereo -> 16k mono -> leg.push()
+    leg.pop() every 20 ms (or silence) -> LineTrack -> aiortc encoder -> browser speaker
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import av
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+
+from gateway.pcm import FRAME_BYTES, SAMPLE_RATE, SAMPLES_PER_FRAME, SILENCE
+from webrtc import jitter
+
+log = logging.getLogger(__name__)
+
+_CODEC_MIME = {"opus": "audio/opus", "pcmu": "audio/PCMU", "pcma": "audio/PCMA"}
+_TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
+
+
+class MediaLeg(Protocol):
+    """The far side of a call as the line sees it: PCM frames in and out."""
+
+    def push(self, pcm: bytes) -> None: ...
+
+    def pop(self) -> bytes | None: ...
+
+
+class LineTrack(MediaStreamTrack):
+    """Audio toward the browser, paced at 20 ms, from whatever leg is attached."""
+
+    kind = "audio"
+
+    def __init__(self, source: Callable[[], bytes | None]) -> None:
+        super().__init__()
+        self._source = source
+        self._start: float | None = None
+        self._pts = 0
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._pts += SAMPLES_PER_FRAME
+            due = self._start + self._pts / SAMPLE_RATE
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        frame = av.AudioFrame(format="s16", layout="mono", samples=SAMPLES_PER_FRAME)
+        frame.planes[0].update(self._source() or SILENCE)
+        frame.pts = self._pts
+        frame.sample_rate = SAMPLE_RATE
+        frame.time_base = _TIME_BASE
+        return frame
+
+
+class Line:
+    """One agent's RTCPeerConnection and the call leg currently attached to it."""
+
+    def __init__(
+        self,
+        agent_id: int,
+        codecs: tuple[str, ...],
+        ice_servers: list[RTCIceServer],
+        on_state: Callable[[int, str], None],
+    ) -> None:
+        self.agent_id = agent_id
+        self._codecs = codecs
+        self._on_state = on_state
+        self._leg: MediaLeg | None = None
+        self._pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers or None))
+        self._track = LineTrack(self._pull)
+        self._reader: asyncio.Task[None] | None = None
+        self._pc.on("connectionstatechange", self._connection_state_changed)
+        self._pc.on("track", self._track_received)
+
+    @property
+    def state(self) -> str:
+        return str(self._pc.connectionState)
+
+    async def accept_offer(self, sdp: str) -> str:
+        """Answer the browser's offer; returns the answer SDP with our candidates."""
+        transceiver = self._pc.addTransceiver(self._track, direction="sendrecv")
+        wanted = [_CODEC_MIME[c] for c in self._codecs]
+        available = RTCRtpSender.getCapabilities("audio").codecs
+        preferred = [c for mime in wanted for c in available if c.mimeType.lower() == mime.lower()]
+        transceiver.setCodecPreferences(preferred)
+        await self._pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        for t in self._pc.getTransceivers():
+            if t.kind == "audio":
+                jitter.install(t.receiver)
+        answer = await self._pc.createAnswer()
+        await self._pc.setLocalDescription(answer)
+        return str(self._pc.localDescription.sdp)
+
+    def attach(self, leg: MediaLeg | None) -> None:
+        """Connect a call's audio to the line (``None`` detaches: silence both ways)."""
+        self._leg = leg
+
+    def detach(self, leg: MediaLeg) -> None:
+        if self._leg is leg:
+            self._leg = None
+
+    async def close(self) -> None:
+        self._leg = None
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        await self._pc.close()
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _pull(self) -> bytes | None:
+        leg = self._leg
+        return leg.pop() if leg is not None else None
+
+    def _connection_state_changed(self) -> None:
+        self._on_state(self.agent_id, self.state)
+
+    def _track_received(self, track: MediaStreamTrack) -> None:
+        if track.kind == "audio" and self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read(track))
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        pending = bytearray()
+        try:
+            while True:
+                frame = await track.recv()
+                for out in resampler.resample(frame):
+                    # Planes are padded: take only the real samples.
+                    pending += bytes(out.planes[0])[: out.samples * 2]
+                while len(pending) >= FRAME_BYTES:
+                    pcm = bytes(pending[:FRAME_BYTES])
+                    del pending[:FRAME_BYTES]
+                    leg = self._leg
+                    if leg is not None:
+                        leg.push(pcm)
+        except MediaStreamError:
+            return
+
