@@ -1,0 +1,38 @@
+"""The application factory: one aiohttp app serving the CRM, the signalling socket and
+supervising the line workers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web as aioweb
+
+from crm.db import database_ctx
+from crm.secret_key import load_or_create_key
+from gateway.lines import Lines
+from gateway.settings import Settings
+from gateway.websocket import websocket_handler
+from web import i18n, routes
+from web.appkeys import DB, LINES, SETTINGS
+
+
+async def lines_ctx(app: aioweb.Application) -> AsyncIterator[None]:
+    """Start the gateway (after the database is open) and stop it before it closes."""
+    settings = app[SETTINGS]
+    lines = Lines(settings, app[DB], load_or_create_key(settings.data_dir), i18n.translate)
+    app[LINES] = lines
+    await lines.start()
+    try:
+        yield
+    finally:
+        await lines.close()
+
+
+def create_app(settings: Settings) -> aioweb.Application:
+    app = routes.create_web_app()
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(lines_ctx)
+    routes.setup_routes(app)
+    app.router.add_get("/ws", websocket_handler)
+    return app

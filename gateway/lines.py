@@ -1,0 +1,457 @@
+"""Routing between agents' browser tabs and the line workers (main process).
+
+``Lines`` is the gateway's control plane. A browser tab's WebSocket becomes a
+``Session``; all sessions of one user share an ``AgentLine``. Commands from a session
+are checked here (is the agent online, is the call theirs, is the number dialable) and
+sent to the agent's worker; reports from workers are applied to the call records
+(crm/call_records.py, the source of truth) and broadcast to the agent's tabs.
+
+Reports are processed one at a time from a queue, in arrival order, so a call's
+"connected" is never written before its "ringing". Closing the last tab starts a grace
+period; if no tab returns, the agent goes offline and any call is hung up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from crm import call_records, sip_accounts
+from crm.call_flow import CallState, Ended, IllegalTransition
+from crm.clock import utc_now
+from crm.db import Database
+from crm.secret_key import SecretBox
+from crm.users import User
+from gateway import ipc, signalling
+from gateway.dialplan import InvalidNumber, parse_dial_string
+from gateway.leg_events import leg_event, registration_reason
+from gateway.settings import Settings
+from gateway.supervisor import Supervisor, WorkerProcess, WorkerUnavailable
+from sip_bridge.uri import request_uri
+
+log = logging.getLogger(__name__)
+
+OFFLINE_GRACE_SECONDS = 20.0
+Translate = Callable[[str, str], str]
+
+
+class Session:
+    """One browser tab's WebSocket: an outgoing queue drained by the socket handler."""
+
+    def __init__(self, user: User, lang: str) -> None:
+        self.user = user
+        self.lang = lang
+        self.outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=256)
+
+    def send(self, event: signalling.Event) -> None:
+        try:
+            self.outbox.put_nowait(signalling.encode_event(event))
+        except asyncio.QueueFull:
+            log.warning("user %d: a tab is not reading its socket; event dropped",
+                        self.user.id)
+
+    def close(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.outbox.put_nowait(None)
+
+
+@dataclass
+class LiveCall:
+    call_id: str
+    user_id: int
+    direction: str
+    remote: str
+    remote_name: str
+    state: str = "dialing"
+    echo: bool = False
+
+
+@dataclass
+class AgentLine:
+    user: User
+    sessions: set[Session] = field(default_factory=set)
+    online: bool = False
+    line_state: signalling.LineState = "offline"
+    line_reason: str = ""
+    offer_from: Session | None = None
+    echo_only: bool = False
+    grace: asyncio.TimerHandle | None = None
+    calls: dict[str, LiveCall] = field(default_factory=dict)
+
+    def broadcast(self, event: signalling.Event) -> None:
+        for session in self.sessions:
+            session.send(event)
+
+
+class Lines:
+    """The control plane between browser sessions and line workers."""
+
+    def __init__(self, settings: Settings, db: Database, box: SecretBox,
+                 translate: Translate) -> None:
+        self._settings = settings
+        self._db = db
+        self._box = box
+        self._translate = translate
+        self._agents: dict[int, AgentLine] = {}
+        self._inbox: asyncio.Queue[Callable[[], object]] = asyncio.Queue()
+        self._consumer: asyncio.Task[None] | None = None
+        self.supervisor = Supervisor(settings, self._queue_report, self._queue_lost,
+                                     self._queue_restarted)
+
+    async def start(self) -> None:
+        self._consumer = asyncio.get_running_loop().create_task(self._consume())
+        await self.supervisor.start()
+
+    async def close(self) -> None:
+        for agent in self._agents.values():
+            for session in agent.sessions:
+                session.close()
+            if agent.grace is not None:
+                agent.grace.cancel()
+        await self.supervisor.close()
+        if self._consumer is not None:
+            await self._inbox.join()
+            self._consumer.cancel()
+            await asyncio.gather(self._consumer, return_exceptions=True)
+        # Whatever was live when we stopped is closed now, not at the next start.
+        await call_records.close_interrupted(self._db, utc_now())
+
+    def active_calls(self) -> int:
+        return sum(len(a.calls) for a in self._agents.values())
+
+    # -- sessions -----------------------------------------------------------------------
+
+    def connect(self, user: User, lang: str) -> Session:
+        agent = self._agents.setdefault(user.id, AgentLine(user))
+        agent.user = user
+        if agent.grace is not None:
+            agent.grace.cancel()
+            agent.grace = None
+        session = Session(user, lang)
+        agent.sessions.add(session)
+        session.send(signalling.Hello(
+            user=user.display_name or user.username,
+            dialer=user.dialer_enabled,
+            echo_number=self._settings.echo_number,
+            ice_servers=self._ice_servers(),
+        ))
+        session.send(signalling.LineEvent(state=agent.line_state, reason=agent.line_reason))
+        for call in agent.calls.values():
+            session.send(self._call_event(call))
+        return session
+
+    def disconnect(self, session: Session) -> None:
+        agent = self._agents.get(session.user.id)
+        if agent is None:
+            return
+        agent.sessions.discard(session)
+        if agent.offer_from is session:
+            agent.offer_from = None
+        if not agent.sessions and agent.online:
+            agent.grace = asyncio.get_running_loop().call_later(
+                OFFLINE_GRACE_SECONDS, lambda: self._inbox.put_nowait(
+                    lambda: self._grace_expired(agent.user.id)))
+
+    async def _grace_expired(self, user_id: int) -> None:
+        agent = self._agents.get(user_id)
+        if agent is not None and not agent.sessions:
+            log.info("user %d: no tab came back; going offline", user_id)
+            await self._go_offline(agent)
+
+    def _ice_servers(self) -> list[signalling.IceServer]:
+        ice = self._settings.ice
+        servers = [signalling.IceServer(urls=[url]) for url in ice.stun]
+        servers += [signalling.IceServer(urls=[url], username=ice.turn_username,
+                                         credential=ice.turn_password) for url in ice.turn]
+        return servers
+
+    # -- commands from a tab ------------------------------------------------------------
+
+    def error(self, session: Session, code: str, ref: str = "") -> None:
+        session.send(signalling.ErrorEvent(
+            code=code, message=self._translate(session.lang, f"error.{code}"), ref=ref))
+
+    async def handle(self, session: Session, command: signalling.Command) -> None:
+        agent = self._agents[session.user.id]
+        try:
+            match command:
+                case signalling.Ping():
+                    session.send(signalling.Pong())
+                case signalling.Online():
+                    await self._go_online(agent)
+                case signalling.Offline():
+                    await self._go_offline(agent)
+                case signalling.Offer(sdp=sdp):
+                    worker = self._worker(agent)
+                    agent.offer_from = session
+                    worker.send(ipc.OpenLine(agent_id=agent.user.id, sdp=sdp))
+                case signalling.Dial(target=target):
+                    await self._dial(agent, target)
+                case signalling.AnswerCall(call_id=call_id):
+                    self._own_call(agent, call_id)
+                    self._worker(agent).send(ipc.AnswerCall(call_id=call_id))
+                case signalling.RejectCall(call_id=call_id):
+                    self._own_call(agent, call_id)
+                    self._worker(agent).send(ipc.RejectCall(call_id=call_id, code=486))
+                case signalling.Hangup(call_id=call_id):
+                    self._own_call(agent, call_id)
+                    self._worker(agent).send(ipc.HangupCall(call_id=call_id))
+        except _Refused as refused:
+            self.error(session, refused.code, command.__struct_config__.tag)  # type: ignore[arg-type]
+        except WorkerUnavailable:
+            self.error(session, "worker_unavailable",
+                       command.__struct_config__.tag)  # type: ignore[arg-type]
+
+    def _worker(self, agent: AgentLine) -> WorkerProcess:
+        worker = self.supervisor.worker_of(agent.user.id) if agent.online else None
+        if worker is None:
+            raise _Refused("not_online")
+        return worker
+
+    def _own_call(self, agent: AgentLine, call_id: str) -> LiveCall:
+        call = agent.calls.get(call_id)
+        if call is None:
+            raise _Refused("no_such_call")
+        return call
+
+    async def _go_online(self, agent: AgentLine, reason: str = "") -> None:
+        if agent.online:
+            agent.broadcast(signalling.LineEvent(state=agent.line_state, reason=agent.line_reason))
+            return
+        user = agent.user
+        credentials = await sip_accounts.get_credentials(self._db, self._box, user.id)
+        worker = await self.supervisor.place(user.id)
+        agent.online = True
+        # Without a SIP account (or a PBX) the line still carries the echo test, so a
+        # new agent can check the headset on the first day.
+        agent.echo_only = credentials is None or not self._settings.sip.registrar
+        self._set_line(agent, "registering", reason)
+        worker.send(ipc.AddAgent(
+            agent_id=user.id,
+            extension=credentials.extension if credentials else f"agent{user.id}",
+            auth_user=credentials.auth_user if credentials else "",
+            password=credentials.password if credentials else "",
+            display_name=credentials.display_name if credentials else user.display_name,
+            registrar="" if agent.echo_only else self._settings.sip.registrar,
+            domain=self._settings.sip_domain or "localhost",
+            transport=self._settings.sip.transport,
+            expires=self._settings.sip.register_expires,
+        ))
+
+    async def _go_offline(self, agent: AgentLine) -> None:
+        if not agent.online:
+            return
+        worker = self.supervisor.worker_of(agent.user.id)
+        agent.online = False
+        if worker is not None:
+            with contextlib.suppress(WorkerUnavailable):
+                worker.send(ipc.RemoveAgent(agent_id=agent.user.id))
+        self.supervisor.release(agent.user.id)
+        # The worker hangs the calls up; their records end with what it reports, or
+        # here if it never does (a dead worker).
+        for call in list(agent.calls.values()):
+            await self._end(agent, call, Ended(reason="hangup", side="agent"))
+        self._set_line(agent, "offline", "")
+
+    async def _dial(self, agent: AgentLine, text: str) -> None:
+        worker = self._worker(agent)
+        try:
+            target = parse_dial_string(text, self._settings.echo_number)
+        except InvalidNumber:
+            raise _Refused("invalid_number") from None
+        if not target.echo and not self._settings.sip.registrar:
+            raise _Refused("registrar_not_configured")
+        if not target.echo and agent.echo_only:
+            raise _Refused("no_sip_account")
+        if not target.echo and agent.line_state != "registered":
+            raise _Refused("not_registered")
+        if agent.calls:
+            raise _Refused("busy_line")
+        call_id = str(uuid.uuid4())
+        call = LiveCall(call_id=call_id, user_id=agent.user.id, direction="outbound",
+                        remote=target.number, remote_name="", echo=target.echo)
+        credentials = await sip_accounts.get_account(self._db, agent.user.id)
+        local = credentials.extension if credentials else ""
+        await call_records.create(self._db, call_id, agent.user.id, "outbound", local,
+                                  target.number, "", utc_now())
+        agent.calls[call_id] = call
+        agent.broadcast(self._call_event(call))
+        sip_target = "echo" if target.echo else request_uri(
+            target.number, self._settings.sip_domain)
+        worker.send(ipc.MakeCall(agent_id=agent.user.id, call_id=call_id, target=sip_target))
+
+    # -- reports from workers (queued, handled in order) --------------------------------
+
+    def _queue_report(self, worker: WorkerProcess, report: ipc.Report) -> None:
+        self._inbox.put_nowait(lambda: self._on_report(report))
+
+    def _queue_lost(self, worker: WorkerProcess, agent_ids: set[int]) -> None:
+        self._inbox.put_nowait(lambda: self._on_lost(agent_ids))
+
+    def _queue_restarted(self, worker: WorkerProcess, agent_ids: set[int]) -> None:
+        self._inbox.put_nowait(lambda: self._on_restarted(agent_ids))
+
+    async def _consume(self) -> None:
+        while True:
+            job = await self._inbox.get()
+            try:
+                result = job()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("handling a worker report")
+            finally:
+                self._inbox.task_done()
+
+    async def _on_report(self, report: ipc.Report) -> None:
+        match report:
+            case ipc.Registration(agent_id=agent_id, status=status, code=code):
+                agent = self._agents.get(agent_id)
+                if agent is None or not agent.online:
+                    return
+                reason = registration_reason(status, code)
+                if status == "registered":
+                    self._set_line(agent, "registered",
+                                   "no_registrar" if agent.echo_only else "")
+                elif status == "failed":
+                    self._set_line(agent, "failed", reason)
+                elif status == "registering":
+                    self._set_line(agent, "registering", "")
+            case ipc.LineAnswer(agent_id=agent_id, sdp=sdp):
+                agent = self._agents.get(agent_id)
+                if agent is not None and agent.offer_from is not None:
+                    agent.offer_from.send(signalling.AnswerSdp(sdp=sdp))
+                    agent.offer_from = None
+            case ipc.LineStatus():
+                pass
+            case ipc.Incoming():
+                await self._incoming(report)
+            case ipc.Leg():
+                await self._leg(report)
+            case ipc.Failed():
+                await self._failed(report)
+
+    async def _incoming(self, report: ipc.Incoming) -> None:
+        agent = self._agents.get(report.agent_id)
+        worker = self.supervisor.worker_of(report.agent_id)
+        account = await sip_accounts.get_account(self._db, report.agent_id)
+        local = account.extension if account else ""
+        await call_records.create(self._db, report.call_id, report.agent_id, "inbound", local,
+                                  report.remote_number, report.remote_name, utc_now())
+        call = LiveCall(call_id=report.call_id, user_id=report.agent_id, direction="inbound",
+                        remote=report.remote_number, remote_name=report.remote_name,
+                        state="ringing")
+        if agent is None or not agent.online or worker is None or agent.calls:
+            # Busy (already on a call) or not really there: the caller hears busy and
+            # the PBX can move on; the record keeps the attempt as missed.
+            if worker is not None:
+                worker.send(ipc.RejectCall(call_id=report.call_id, code=486))
+            await self._record(call.call_id, Ended(reason="rejected", sip_code=486,
+                                                   side="system"))
+            return
+        agent.calls[call.call_id] = call
+        agent.broadcast(self._call_event(call))
+
+    async def _leg(self, report: ipc.Leg) -> None:
+        agent = self._agents.get(report.agent_id)
+        call = agent.calls.get(report.call_id) if agent is not None else None
+        if agent is None or call is None:
+            return
+        inbound_unanswered = call.direction == "inbound" and call.state == "ringing"
+        event = leg_event(report.status, report.code, report.side, inbound_unanswered)
+        if event is None:
+            return
+        if isinstance(event, Ended):
+            await self._end(agent, call, event)
+            return
+        record = await self._record(call.call_id, event)
+        if record is None:
+            return
+        if record.state == CallState.CONNECTED:
+            call.state = "connected"
+        elif report.status == "ringing":
+            call.state = "ringing"
+        agent.broadcast(self._call_event(call))
+
+    async def _failed(self, report: ipc.Failed) -> None:
+        agent = self._agents.get(report.agent_id)
+        if agent is None:
+            for candidate in self._agents.values():
+                if report.call_id in candidate.calls:
+                    agent = candidate
+        if agent is None:
+            return
+        call = agent.calls.get(report.call_id)
+        if call is not None and report.command == "MakeCall":
+            await self._end(agent, call, Ended(reason="error", side="system"))
+        message = self._translate(agent.user.language or "en", f"error.{report.error}")
+        agent.broadcast(signalling.ErrorEvent(code=report.error, message=message,
+                                              ref=report.command))
+
+    async def _on_lost(self, agent_ids: set[int]) -> None:
+        for agent_id in agent_ids:
+            agent = self._agents.get(agent_id)
+            if agent is None:
+                continue
+            for call in list(agent.calls.values()):
+                await self._end(agent, call, Ended(reason="interrupted", side="system"))
+            if agent.online:
+                self._set_line(agent, "registering", "worker_restarted")
+
+    async def _on_restarted(self, agent_ids: set[int]) -> None:
+        for agent in list(self._agents.values()):
+            if not agent.online or self.supervisor.worker_of(agent.user.id) is not None:
+                continue
+            # The worker could not come back in its slot: place the agent elsewhere.
+            agent.online = False
+            await self._go_online(agent)
+        for agent_id in agent_ids:
+            agent = self._agents.get(agent_id)
+            if agent is not None and agent.online:
+                agent.online = False
+                # The tab's old RTCPeerConnection went with the worker: "line_reset"
+                # asks it for a new offer.
+                await self._go_online(agent, reason="line_reset")
+
+    # -- helpers ------------------------------------------------------------------------
+
+    async def _end(self, agent: AgentLine, call: LiveCall, event: Ended) -> None:
+        agent.calls.pop(call.call_id, None)
+        record = await self._record(call.call_id, event)
+        call.state = "ended"
+        outcome = record.outcome.value if record is not None and record.outcome else "failed"
+        agent.broadcast(self._call_event(call, outcome))
+
+    async def _record(self, call_id: str, event: call_records.Event) -> (
+            call_records.CallRecord | None):
+        try:
+            return await call_records.apply_event(self._db, call_id, event, utc_now())
+        except IllegalTransition as exc:
+            log.warning("call %s: %s", call_id, exc)
+            return None
+
+    def _set_line(self, agent: AgentLine, state: signalling.LineState, reason: str) -> None:
+        agent.line_state = state
+        agent.line_reason = reason
+        agent.broadcast(signalling.LineEvent(state=state, reason=reason))
+
+    @staticmethod
+    def _call_event(call: LiveCall, reason: str = "") -> signalling.CallEvent:
+        return signalling.CallEvent(
+            call_id=call.call_id,
+            state=call.state,  # type: ignore[arg-type]
+            direction=call.direction,  # type: ignore[arg-type]
+            remote=call.remote,
+            remote_name=call.remote_name,
+            reason=reason,
+        )
+
+
+class _Refused(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code

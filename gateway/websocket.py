@@ -1,0 +1,77 @@
+"""The ``/ws`` endpoint: one browser tab's signalling socket.
+
+The login session authenticates it (the auth middleware puts the user on the request);
+the Origin must be this server's own, since a WebSocket is not covered by the CSRF
+token and a foreign page could otherwise drive an agent's phone with their cookie.
+Each text frame is one command (gateway/signalling.py); a bad one gets an ``error``
+event and the socket stays usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType
+from aiohttp import web as aioweb
+
+from gateway import signalling
+from gateway.lines import Lines, Session
+from web.appkeys import LINES
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15.0
+
+
+def same_origin(request: aioweb.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    parts = urlsplit(origin)
+    return parts.netloc == request.host and parts.scheme in ("http", "https")
+
+
+async def websocket_handler(request: aioweb.Request) -> aioweb.StreamResponse:
+    user = request.get("user")
+    if user is None:
+        raise aioweb.HTTPUnauthorized(text="log in first")
+    if not same_origin(request):
+        raise aioweb.HTTPForbidden(text="cross-origin WebSocket refused")
+    ws = aioweb.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS,
+                                  max_msg_size=signalling.MAX_MESSAGE_BYTES)
+    await ws.prepare(request)
+    lines: Lines = request.app[LINES]
+    session = lines.connect(user, request.get("lang", "en"))
+    writer = asyncio.get_running_loop().create_task(_write(ws, session))
+    try:
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                if message.type == WSMsgType.BINARY:
+                    lines.error(session, "malformed_message")
+                continue
+            try:
+                command = signalling.decode_command(message.data)
+            except signalling.BadMessage as bad:
+                lines.error(session, bad.code, bad.ref)
+                continue
+            try:
+                await lines.handle(session, command)
+            except Exception:
+                log.exception("user %d: %s failed", user.id, type(command).__name__)
+                lines.error(session, "internal_error", command.__struct_config__.tag)  # type: ignore[arg-type]
+    finally:
+        lines.disconnect(session)
+        session.close()
+        with contextlib.suppress(Exception):
+            await writer
+    return ws
+
+
+async def _write(ws: aioweb.WebSocketResponse, session: Session) -> None:
+    while (text := await session.outbox.get()) is not None:
+        if ws.closed:
+            return
+        await ws.send_str(text)
