@@ -1,5 +1,5 @@
-"""The application factory: one aiohttp app serving the CRM, the signalling socket and
-supervising the line workers."""
+"""The application factory: one aiohttp app serving the CRM and the signalling socket,
+and supervising the line workers."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from crm.secret_key import load_or_create_key
 from gateway.lines import Lines
 from gateway.settings import Settings
 from gateway.websocket import websocket_handler
-from web import i18n, routes
+from web import i18n
 from web.appkeys import DB, LINES, SETTINGS
+from web.setup import setup_web
 
 
 async def lines_ctx(app: aioweb.Application) -> AsyncIterator[None]:
@@ -29,10 +30,10 @@ async def lines_ctx(app: aioweb.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> aioweb.Application:
-    app = routes.create_web_app()
+    app = aioweb.Application()
     app[SETTINGS] = settings
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(lines_ctx)
-    routes.setup_routes(app)
+    setup_web(app)
     app.router.add_get("/ws", websocket_handler)
     return app

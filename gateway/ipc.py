@@ -21,7 +21,7 @@ class _Msg(msgspec.Struct, frozen=True, tag_field="kind"):
 # -- commands: main -> worker ----------------------------------------------------------
 
 
-class AddAgent(_Msg, tag="add_agent"):
+class AddAgent(_Msg, frozen=True, tag="add_agent"):
     agent_id: int
     extension: str
     auth_user: str
@@ -38,46 +38,46 @@ class AddAgent(_Msg, tag="add_agent"):
     __str__ = __repr__
 
 
-class RemoveAgent(_Msg, tag="remove_agent"):
+class RemoveAgent(_Msg, frozen=True, tag="remove_agent"):
     agent_id: int
 
 
-class OpenLine(_Msg, tag="open_line"):
+class OpenLine(_Msg, frozen=True, tag="open_line"):
     """The browser's SDP offer for the agent's persistent line."""
 
     agent_id: int
     sdp: str
 
 
-class CloseLine(_Msg, tag="close_line"):
+class CloseLine(_Msg, frozen=True, tag="close_line"):
     agent_id: int
 
 
-class MakeCall(_Msg, tag="make_call"):
+class MakeCall(_Msg, frozen=True, tag="make_call"):
     agent_id: int
     call_id: str
     target: str  # a SIP URI, or "echo" for the built-in echo test
     from_number: str = ""
 
 
-class AnswerCall(_Msg, tag="answer_call"):
+class AnswerCall(_Msg, frozen=True, tag="answer_call"):
     call_id: str
 
 
-class RejectCall(_Msg, tag="reject_call"):
+class RejectCall(_Msg, frozen=True, tag="reject_call"):
     call_id: str
     code: int = 486
 
 
-class HangupCall(_Msg, tag="hangup_call"):
+class HangupCall(_Msg, frozen=True, tag="hangup_call"):
     call_id: str
 
 
-class Ping(_Msg, tag="ping"):
+class Ping(_Msg, frozen=True, tag="ping"):
     seq: int
 
 
-class Shutdown(_Msg, tag="shutdown"):
+class Shutdown(_Msg, frozen=True, tag="shutdown"):
     pass
 
 
@@ -92,36 +92,36 @@ RegStatus = Literal["registering", "registered", "failed", "unregistered"]
 LegStatus = Literal["calling", "ringing", "connected", "disconnected"]
 
 
-class Ready(_Msg, tag="ready"):
+class Ready(_Msg, frozen=True, tag="ready"):
     sip_port: int
     pid: int
 
 
-class Registration(_Msg, tag="registration"):
+class Registration(_Msg, frozen=True, tag="registration"):
     agent_id: int
     status: RegStatus
     code: int = 0
     reason: str = ""
 
 
-class LineAnswer(_Msg, tag="line_answer"):
+class LineAnswer(_Msg, frozen=True, tag="line_answer"):
     agent_id: int
     sdp: str
 
 
-class LineStatus(_Msg, tag="line_status"):
+class LineStatus(_Msg, frozen=True, tag="line_status"):
     agent_id: int
     status: str  # the RTCPeerConnection's connectionState
 
 
-class Incoming(_Msg, tag="incoming"):
+class Incoming(_Msg, frozen=True, tag="incoming"):
     agent_id: int
     call_id: str
     remote_number: str
     remote_name: str
 
 
-class Leg(_Msg, tag="leg"):
+class Leg(_Msg, frozen=True, tag="leg"):
     """The SIP (or echo) leg of a call changed state."""
 
     call_id: str
@@ -133,7 +133,7 @@ class Leg(_Msg, tag="leg"):
     side: str = ""
 
 
-class Failed(_Msg, tag="failed"):
+class Failed(_Msg, frozen=True, tag="failed"):
     """A command could not be carried out; ``error`` is a translation key."""
 
     command: str
@@ -142,7 +142,7 @@ class Failed(_Msg, tag="failed"):
     call_id: str = ""
 
 
-class Pong(_Msg, tag="pong"):
+class Pong(_Msg, frozen=True, tag="pong"):
     seq: int
     calls: int
     accounts: int

@@ -173,7 +173,7 @@ class Lines:
 
     def error(self, session: Session, code: str, ref: str = "") -> None:
         session.send(signalling.ErrorEvent(
-            code=code, message=self._translate(session.lang, f"error.{code}"), ref=ref))
+            code=code, message=self._translate(session.lang, f"softphone.error.{code}"), ref=ref))
 
     async def handle(self, session: Session, command: signalling.Command) -> None:
         agent = self._agents[session.user.id]
@@ -388,7 +388,7 @@ class Lines:
         call = agent.calls.get(report.call_id)
         if call is not None and report.command == "MakeCall":
             await self._end(agent, call, Ended(reason="error", side="system"))
-        message = self._translate(agent.user.language or "en", f"error.{report.error}")
+        message = self._translate(agent.user.language or "en", f"softphone.error.{report.error}")
         agent.broadcast(signalling.ErrorEvent(code=report.error, message=message,
                                               ref=report.command))
 
@@ -410,12 +410,12 @@ class Lines:
             agent.online = False
             await self._go_online(agent)
         for agent_id in agent_ids:
-            agent = self._agents.get(agent_id)
-            if agent is not None and agent.online:
-                agent.online = False
+            restarted = self._agents.get(agent_id)
+            if restarted is not None and restarted.online:
+                restarted.online = False
                 # The tab's old RTCPeerConnection went with the worker: "line_reset"
                 # asks it for a new offer.
-                await self._go_online(agent, reason="line_reset")
+                await self._go_online(restarted, reason="line_reset")
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ def choose_worker(loads: Mapping[int, int], agents_per_worker: int) -> int | Non
     candidates = [(count, -wid) for wid, count in loads.items() if count < capacity]
     if not candidates:
         return None
-    count, negative_id = max(candidates)
+    _count, negative_id = max(candidates)
     return -negative_id
 
 

@@ -44,6 +44,9 @@ class SipSettings:
     domain: str = ""
     # Seconds between re-registrations.
     register_expires: int = 300
+    # Seconds without an answer from the registrar before the agent is told it is
+    # unreachable (pjsip itself waits 32 s over UDP).
+    register_timeout: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,8 @@ def _validate(s: Settings) -> None:
         port("sip.registrar", int(port_text))
     if s.sip.transport not in SIP_TRANSPORTS:
         raise SettingsError(f"sip.transport: must be one of {', '.join(SIP_TRANSPORTS)}")
+    if not 0.5 <= s.sip.register_timeout <= 60:
+        raise SettingsError("sip.register_timeout: must be 0.5-60 seconds")
     if not 60 <= s.sip.register_expires <= 3600:
         raise SettingsError("sip.register_expires: must be 60-3600 seconds")
     for name, chosen, allowed in (

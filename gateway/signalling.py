@@ -52,35 +52,35 @@ class _Command(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fie
     v: int = VERSION
 
 
-class Online(_Command, tag="online"):
+class Online(_Command, frozen=True, tag="online"):
     pass
 
 
-class Offline(_Command, tag="offline"):
+class Offline(_Command, frozen=True, tag="offline"):
     pass
 
 
-class Offer(_Command, tag="offer"):
+class Offer(_Command, frozen=True, tag="offer"):
     sdp: str = ""
 
 
-class Dial(_Command, tag="dial"):
+class Dial(_Command, frozen=True, tag="dial"):
     target: str = ""
 
 
-class AnswerCall(_Command, tag="answer"):
+class AnswerCall(_Command, frozen=True, tag="answer"):
     call_id: str = ""
 
 
-class RejectCall(_Command, tag="reject"):
+class RejectCall(_Command, frozen=True, tag="reject"):
     call_id: str = ""
 
 
-class Hangup(_Command, tag="hangup"):
+class Hangup(_Command, frozen=True, tag="hangup"):
     call_id: str = ""
 
 
-class Ping(_Command, tag="ping"):
+class Ping(_Command, frozen=True, tag="ping"):
     pass
 
 
@@ -141,23 +141,23 @@ class IceServer(msgspec.Struct, frozen=True):
     credential: str = ""
 
 
-class Hello(_Event, tag="hello"):
+class Hello(_Event, frozen=True, tag="hello"):
     user: str = ""
     dialer: bool = False
     echo_number: str = ""
     ice_servers: list[IceServer] = []
 
 
-class LineEvent(_Event, tag="line"):
+class LineEvent(_Event, frozen=True, tag="line"):
     state: LineState = "offline"
     reason: str = ""  # a translation key, e.g. "reg_wrong_password"
 
 
-class AnswerSdp(_Event, tag="answer_sdp"):
+class AnswerSdp(_Event, frozen=True, tag="answer_sdp"):
     sdp: str = ""
 
 
-class CallEvent(_Event, tag="call"):
+class CallEvent(_Event, frozen=True, tag="call"):
     call_id: str = ""
     state: CallState = "dialing"
     direction: Literal["inbound", "outbound"] = "outbound"
@@ -166,13 +166,13 @@ class CallEvent(_Event, tag="call"):
     reason: str = ""  # outcome key when ended: completed, busy, rejected, ...
 
 
-class ErrorEvent(_Event, tag="error"):
+class ErrorEvent(_Event, frozen=True, tag="error"):
     code: str = ""
     message: str = ""
     ref: str = ""
 
 
-class Pong(_Event, tag="pong"):
+class Pong(_Event, frozen=True, tag="pong"):
     pass
 
 

@@ -80,6 +80,7 @@ class Supervisor:
         self._health: asyncio.Task[None] | None = None
         self._closing = False
         self._ping_seq = 0
+        self._restarts: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -91,6 +92,9 @@ class Supervisor:
         if self._health is not None:
             self._health.cancel()
             await asyncio.gather(self._health, return_exceptions=True)
+        for task in list(self._restarts):
+            task.cancel()
+        await asyncio.gather(*self._restarts, return_exceptions=True)
         await asyncio.gather(*(self._stop(w) for w in list(self._workers.values())))
         self._workers.clear()
         self._placement.clear()
@@ -149,6 +153,7 @@ class Supervisor:
             turn=list(s.ice.turn),
             turn_username=s.ice.turn_username,
             turn_password=s.ice.turn_password,
+            register_timeout=s.sip.register_timeout,
         )
 
     async def _spawn(self, wid: int) -> WorkerProcess:
@@ -203,7 +208,7 @@ class Supervisor:
             worker.ready.set_exception(EOFError())
         await worker.process.wait()
         if not worker.stopping and not self._closing:
-            asyncio.get_running_loop().create_task(self._replace(worker, "exited"))
+            self._restart_later(worker, "exited")
 
     async def _read_stderr(self, worker: WorkerProcess) -> None:
         stderr = worker.process.stderr
@@ -230,6 +235,11 @@ class Supervisor:
         if worker.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.pid, signal.SIGKILL)
+
+    def _restart_later(self, worker: WorkerProcess, why: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._replace(worker, why))
+        self._restarts.add(task)
+        task.add_done_callback(self._restarts.discard)
 
     async def _replace(self, worker: WorkerProcess, why: str) -> None:
         """Restart a dead or stuck worker in the same slot; its agents come back too."""
@@ -265,7 +275,7 @@ class Supervisor:
                 if worker.stopping:
                     continue
                 if loop.time() - worker.last_pong > timeout:
-                    loop.create_task(self._replace(worker, "stopped answering"))
+                    self._restart_later(worker, "stopped answering")
                     continue
                 with contextlib.suppress(WorkerUnavailable, ConnectionError):
                     worker.send(ipc.Ping(seq=self._ping_seq))

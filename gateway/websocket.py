@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType
 from aiohttp import web as aioweb
@@ -20,22 +19,16 @@ from aiohttp import web as aioweb
 from gateway import signalling
 from gateway.lines import Lines, Session
 from web.appkeys import LINES
+from web.auth import current_lang, current_user
+from web.csrf import same_origin
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
 
 
-def same_origin(request: aioweb.Request) -> bool:
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return False
-    parts = urlsplit(origin)
-    return parts.netloc == request.host and parts.scheme in ("http", "https")
-
-
 async def websocket_handler(request: aioweb.Request) -> aioweb.StreamResponse:
-    user = request.get("user")
+    user = current_user(request)
     if user is None:
         raise aioweb.HTTPUnauthorized(text="log in first")
     if not same_origin(request):
@@ -44,7 +37,7 @@ async def websocket_handler(request: aioweb.Request) -> aioweb.StreamResponse:
                                   max_msg_size=signalling.MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     lines: Lines = request.app[LINES]
-    session = lines.connect(user, request.get("lang", "en"))
+    session = lines.connect(user, current_lang(request))
     writer = asyncio.get_running_loop().create_task(_write(ws, session))
     try:
         async for message in ws:

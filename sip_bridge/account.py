@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from gateway.ipc import AddAgent
 
 
-class Account(pj.Account):  # type: ignore[misc]
+class Account(pj.Account):
     """A registered extension; pjsua2 callbacks are forwarded to the engine."""
 
     def __init__(
@@ -25,19 +25,21 @@ class Account(pj.Account):  # type: ignore[misc]
         self._on_reg_state = on_reg_state
         self._on_incoming = on_incoming
 
-    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 (pjsua2 API)
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
         info = self.getInfo()
         self._on_reg_state(self, prm.code, prm.reason, info.regIsActive)
 
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         self._on_incoming(self, prm.callId)
 
 
 def account_config(agent: AddAgent, rtp_port: int, rtp_range: int) -> pj.AccountConfig:
     """The pjsua2 configuration for an agent; the password goes only into AuthCredInfo."""
     cfg = pj.AccountConfig()
-    display = agent.display_name.replace('"', "")
-    cfg.idUri = f'"{display}" <sip:{agent.extension}@{agent.domain}>'
+    # No display name: pjsua copies idUri into Contact, and some peers (SIPp among
+    # them) cannot route in-dialog requests to a Contact with a quoted name. The PBX
+    # presents the extension's name to callees anyway.
+    cfg.idUri = f"sip:{agent.extension}@{agent.domain}"
     if agent.registrar:
         transport = ";transport=tcp" if agent.transport == "tcp" else ""
         cfg.regConfig.registrarUri = f"sip:{agent.registrar}{transport}"

@@ -1,4 +1,9 @@
-"""The pjsua2 audio port that joins one SIP call to the agent's browser line.
+"""The audio that joins one SIP call to the agent's browser line.
+
+``CallAudio`` is two bounded PCM queues in plain Python: the asyncio side holds only
+this, never a pjsua2 object, because a pjsua2 object whose last reference dies on a
+thread pjlib does not know aborts the process. ``AudioPort`` is the pjsua2 port that
+reads and fills those queues; the engine thread owns it and deletes it.
 
 pjmedia's clock thread calls ``onFrameRequested``/``onFrameReceived`` every 20 ms for
 all calls, holding the GIL, so these two methods only pop and append on deques (which
@@ -21,33 +26,12 @@ from sip_bridge.media_format import audio_format
 QUEUE_FRAMES = 3
 
 
-class AudioPort(pj.AudioMediaPort):  # type: ignore[misc]
-    """Two bounded PCM queues: ``to_sip`` (browser audio) and ``from_sip`` (caller audio)."""
+class CallAudio:
+    """A call's PCM in both directions; a ``MediaLeg`` for the browser line."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.to_sip: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
         self.from_sip: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
-
-    def open(self, name: str) -> None:
-        self.createPort(name, audio_format())
-
-    # -- pjmedia clock thread: deque operations only -------------------------------------
-
-    def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802 (pjsua2 API)
-        try:
-            data = self.to_sip.popleft()
-        except IndexError:
-            data = SILENCE
-        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-        frame.buf = pj.ByteVector(data)
-        frame.size = len(data)
-
-    def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 (pjsua2 API)
-        if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
-            self.from_sip.append(bytes(frame.buf))
-
-    # -- the browser side (asyncio thread) ---------------------------------------------
 
     def push(self, pcm: bytes) -> None:
         self.to_sip.append(pcm)
@@ -57,3 +41,29 @@ class AudioPort(pj.AudioMediaPort):  # type: ignore[misc]
             return self.from_sip.popleft()
         except IndexError:
             return None
+
+
+class AudioPort(pj.AudioMediaPort):
+    """The conference-bridge port of one call, backed by a ``CallAudio``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.audio = CallAudio()
+
+    def open(self, name: str) -> None:
+        self.createPort(name, audio_format())
+
+    # -- pjmedia clock thread: deque operations only -------------------------------------
+
+    def onFrameRequested(self, frame: pj.MediaFrame) -> None:
+        try:
+            data = self.audio.to_sip.popleft()
+        except IndexError:
+            data = SILENCE
+        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        frame.buf = pj.ByteVector(data)
+        frame.size = len(data)
+
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:
+        if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
+            self.audio.from_sip.append(bytes(frame.buf))

@@ -9,7 +9,7 @@ import pjsua2 as pj
 from sip_bridge.audio_port import AudioPort
 
 
-class Call(pj.Call):  # type: ignore[misc]
+class Call(pj.Call):
     """A pjsua2 call; state and media changes are forwarded to the engine."""
 
     def __init__(
@@ -29,10 +29,10 @@ class Call(pj.Call):  # type: ignore[misc]
         self._on_state = on_state
         self._media_connected = False
 
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802 (pjsua2 API)
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         self._on_state(self)
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()
         for media in info.media:
             if (

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -30,7 +31,7 @@ import pjsua2 as pj
 
 from gateway.ipc import AddAgent
 from sip_bridge.account import Account, account_config
-from sip_bridge.audio_port import AudioPort
+from sip_bridge.audio_port import CallAudio
 from sip_bridge.call import Call
 from sip_bridge.uri import parse_remote
 
@@ -128,8 +129,11 @@ class SipEngine:
         cfg.uaConfig.mainThreadOnly = False
         cfg.uaConfig.maxCalls = MAX_CALLS
         cfg.uaConfig.userAgent = "Headset"
-        cfg.logConfig.level = 1
-        cfg.logConfig.consoleLevel = 1
+        # pjsip's log (SIP messages at level 5) goes to the worker's stderr; digest
+        # responses appear there, passwords never do.
+        level = int(os.environ.get("HEADSET_SIP_LOG_LEVEL", "1"))
+        cfg.logConfig.level = level
+        cfg.logConfig.consoleLevel = level
         cfg.medConfig.clockRate = 16000
         cfg.medConfig.sndClockRate = 16000
         cfg.medConfig.noVad = True
@@ -237,8 +241,8 @@ class SipEngine:
 
     # -- calls --------------------------------------------------------------------------
 
-    async def make_call(self, agent_id: int, call_id: str, uri: str) -> AudioPort:
-        def make() -> AudioPort:
+    async def make_call(self, agent_id: int, call_id: str, uri: str) -> CallAudio:
+        def make() -> CallAudio:
             account = self._accounts.get(agent_id)
             if account is None:
                 raise EngineError("not_online")
@@ -252,7 +256,7 @@ class SipEngine:
                 del self._calls[call_id]
                 self._graveyard.append(call)
                 raise
-            return call.port
+            return call.port.audio
 
         return await self._on_engine(make)
 
@@ -270,13 +274,13 @@ class SipEngine:
         call.answer(ringing)
         self._emit(self._listener.on_incoming, account.agent_id, call.call_id, number, name)
 
-    async def answer(self, call_id: str) -> AudioPort:
-        def answer() -> AudioPort:
+    async def answer(self, call_id: str) -> CallAudio:
+        def answer() -> CallAudio:
             call = self._call(call_id)
             prm = pj.CallOpParam()
             prm.statusCode = 200
             call.answer(prm)
-            return call.port
+            return call.port.audio
 
         return await self._on_engine(answer)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_NAME_ADDR = re.compile(r'^\s*(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<token>[^<]*?))\s*<(?P<uri>[^>]*)>')
+_NAME_ADDR = re.compile(
+    r'^\s*(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<token>[^<]*?))\s*<(?P<uri>[^>]*)>'
+)
 _USER = re.compile(r"^(?:sips?|tel):(?P<user>[^@;>?]*)")
 _SAFE_TARGET = re.compile(r"^[0-9A-Za-z*#+._-]{1,64}$")
 

@@ -150,6 +150,7 @@ class Line:
         try:
             while True:
                 frame = await track.recv()
+                assert isinstance(frame, av.AudioFrame)
                 for out in resampler.resample(frame):
                     # Planes are padded: take only the real samples.
                     pending += bytes(out.planes[0])[: out.samples * 2]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from crm import call_records
 from gateway import signalling
-from tests.integration.conftest import ECHO, Gateway, Lab
+from tests.integration.conftest import AGENTS, BUSY, ECHO, HANGS_UP, NO_ANSWER, Gateway, Lab
+from tests.lab.phone import Phone
+from tests.lab.sipp import uac_call, uac_cancel
+from tests.support.gateway import Agent, make_agent_user
 
 
 async def test_echo_test_number_works_without_a_sip_account(gateway: Gateway) -> None:
@@ -35,3 +40,139 @@ async def test_outbound_call_carries_audio_both_ways(gateway: Gateway, lab: Lab)
     assert record.state == "ended" and record.outcome == "completed"
     assert record.answered_at is not None and record.hangup_side == "agent"
     assert lab.lines[ECHO].wait(10).ok
+
+
+async def test_inbound_call_rings_with_caller_number_and_carries_audio(
+        gateway: Gateway, lab: Lab) -> None:
+    agent = await gateway.agent("bea", extension="1001", tone=1000)
+    await agent.online()
+    customer = uac_call(lab.kamailio.hostport, "1001", from_user="34911234567",
+                        hold_ms=4000, tone_hz=1500)
+    with customer:
+        ringing = await agent.wait_call("ringing")
+        assert ringing["direction"] == "inbound"
+        assert ringing["remote"] == "34911234567"
+        await agent.send(signalling.AnswerCall(call_id=ringing["call_id"]))
+        await agent.wait_call("connected")
+        # The customer's 1.5 kHz tone reaches the browser.
+        assert await agent.rtc.wait_hears(1500)
+        ended = await agent.wait_call("ended", timeout=15)
+        assert ended["reason"] == "completed"
+        assert (await asyncio.to_thread(customer.wait, 10)).ok
+    record = await call_records.get(gateway.db, ringing["call_id"])
+    assert record is not None and record.hangup_side == "remote"
+    assert record.remote_number == "34911234567" and record.direction == "inbound"
+
+
+async def test_audio_both_ways_between_agent_and_a_real_phone(gateway: Gateway,
+                                                              lab: Lab) -> None:
+    agent = await gateway.agent("carla", extension="1001", tone=1000)
+    await agent.online()
+    with Phone("desk", tone_hz=1500, auto_answer=True) as phone:
+        code = await asyncio.to_thread(phone.register, "1003", AGENTS["1003"],
+                                       lab.kamailio.hostport)
+        assert code == 200
+        call_id = await agent.dial("1003")
+        await agent.wait_call("connected")
+        # Browser tone detected at the SIP peer, SIP peer's tone detected in the browser.
+        assert await asyncio.to_thread(phone.wait_hears, 1000, 5)
+        assert await agent.rtc.wait_hears(1500)
+        await agent.send(signalling.Hangup(call_id=call_id))
+        await agent.wait_call("ended")
+        await asyncio.to_thread(phone.wait_state, "DISCONNECTED")
+
+
+async def test_far_end_hangup(gateway: Gateway) -> None:
+    agent = await gateway.agent("dora", extension="1001")
+    await agent.online()
+    call_id = await agent.dial(HANGS_UP)
+    await agent.wait_call("connected")
+    ended = await agent.wait_call("ended", timeout=10)
+    assert ended["reason"] == "completed"
+    record = await call_records.get(gateway.db, call_id)
+    assert record is not None and record.hangup_side == "remote"
+
+
+async def test_busy_line(gateway: Gateway) -> None:
+    agent = await gateway.agent("eva", extension="1001")
+    await agent.online()
+    call_id = await agent.dial(BUSY)
+    ended = await agent.wait_call("ended")
+    assert ended["reason"] == "busy"
+    record = await call_records.get(gateway.db, call_id)
+    assert record is not None and record.sip_code == 486
+
+
+async def test_agent_cancels_while_far_end_rings(gateway: Gateway, lab: Lab) -> None:
+    agent = await gateway.agent("fran", extension="1001")
+    await agent.online()
+    call_id = await agent.dial(NO_ANSWER)
+    await agent.wait_call("ringing")
+    await agent.send(signalling.Hangup(call_id=call_id))
+    ended = await agent.wait_call("ended")
+    assert ended["reason"] == "cancelled"
+    assert (await asyncio.to_thread(lab.lines[NO_ANSWER].wait, 10)).ok
+
+
+async def test_unknown_number_and_unregistered_extension(gateway: Gateway) -> None:
+    agent = await gateway.agent("gala", extension="1001")
+    await agent.online()
+    await agent.dial("999999")
+    assert (await agent.wait_call("ended"))["reason"] == "not_found"
+    mark = len(agent.events)
+    await agent.dial("1002")  # a known extension nobody has registered
+    assert (await agent.wait_call("ended", since=mark))["reason"] == "unreachable"
+
+
+async def test_caller_cancels_while_agent_rings(gateway: Gateway, lab: Lab) -> None:
+    agent = await gateway.agent("hana", extension="1001")
+    await agent.online()
+    with uac_cancel(lab.kamailio.hostport, "1001", ring_ms=800) as customer:
+        ringing = await agent.wait_call("ringing")
+        ended = await agent.wait_call("ended")
+        assert ended["call_id"] == ringing["call_id"]
+        assert ended["reason"] == "missed"
+        assert (await asyncio.to_thread(customer.wait, 10)).ok
+
+
+async def test_agent_rejects_inbound_call(gateway: Gateway, lab: Lab) -> None:
+    agent = await gateway.agent("ines", extension="1001")
+    await agent.online()
+    with uac_call(lab.kamailio.hostport, "1001") as customer:
+        ringing = await agent.wait_call("ringing")
+        await agent.send(signalling.RejectCall(call_id=ringing["call_id"]))
+        ended = await agent.wait_call("ended")
+        assert ended["reason"] == "rejected"
+        result = await asyncio.to_thread(customer.wait, 10)
+        assert result.failed == 1  # the customer was refused, not answered
+
+
+async def test_wrong_sip_password_is_reported(gateway: Gateway) -> None:
+    user = await make_agent_user(gateway.db, gateway.box, "jon", "1002", "not-the-password")
+    agent = Agent(gateway.lines, user)
+    gateway.agents.append(agent)
+    await agent.send(signalling.Online())
+    failed = await agent.wait_line("failed")
+    assert failed["reason"] == "reg_wrong_password"
+
+
+async def test_bad_commands_get_errors_and_leave_the_session_usable(
+        gateway: Gateway) -> None:
+    agent = await gateway.agent("kai", extension="1001")
+    await agent.send(signalling.Dial(target="555"))
+    assert (await agent.wait_event(lambda e: e["type"] == "error"))["code"] == "not_online"
+    await agent.online()
+    for bad, code in (("call me maybe", "invalid_number"), ("1001; DROP TABLE", "invalid_number")):
+        mark = len(agent.events)
+        await agent.send(signalling.Dial(target=bad))
+        error = await agent.wait_event(lambda e: e["type"] == "error", since=mark)
+        assert error["code"] == code and error["ref"] == "dial"
+    mark = len(agent.events)
+    await agent.send(signalling.AnswerCall(call_id="not-a-call"))
+    error = await agent.wait_event(lambda e: e["type"] == "error", since=mark)
+    assert error["code"] == "no_such_call"
+    # Still usable: a real call goes through.
+    call_id = await agent.dial(ECHO)
+    await agent.wait_call("connected")
+    await agent.send(signalling.Hangup(call_id=call_id))
+    await agent.wait_call("ended")

@@ -4,6 +4,7 @@ line workers, pjsua2, Kamailio and SIPp behind it, and an aiortc peer as the tab
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -55,10 +56,8 @@ class Agent:
             if remaining <= 0:
                 raise TimeoutError(f"no matching event; got {self.events[since:]}")
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def wait_line(self, state: str, timeout: float = 10, since: int = 0) -> Event:
         return await self.wait_event(

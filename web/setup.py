@@ -1,0 +1,39 @@
+"""``setup_web(app)``: everything the web layer adds to the application, in one call.
+
+The application must carry ``app[SETTINGS]`` and (through ``crm.db.database_ctx``)
+``app[DB]``. Middlewares run outermost first: security headers on every answer, then
+error pages, then who the user is, then the CSRF check, which needs the session.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from crm.passwords import DEFAULT_HASHING, PasswordHashing
+from web.auth import auth_middleware
+from web.csrf import csrf_middleware
+from web.errors import error_page_middleware
+from web.ratelimit import LoginRateLimiter
+from web.routes import setup_routes
+from web.security_headers import security_headers_middleware
+from web.templating import setup_templates
+from web.webkeys import LOGIN_LIMITER, PASSWORD_HASHING
+
+
+def setup_web(
+    app: web.Application,
+    *,
+    hashing: PasswordHashing | None = None,
+    limiter: LoginRateLimiter | None = None,
+) -> None:
+    """Install templates, middlewares, routes and the web layer's shared objects."""
+    app[PASSWORD_HASHING] = hashing or DEFAULT_HASHING
+    app[LOGIN_LIMITER] = limiter or LoginRateLimiter()
+    setup_templates(app)
+    app.middlewares.extend([
+        security_headers_middleware,
+        error_page_middleware,
+        auth_middleware,
+        csrf_middleware,
+    ])
+    setup_routes(app)

@@ -1,0 +1,52 @@
+"""Jinja2 pages: templates in web/templates, autoescaped, with what every page needs.
+
+Every template gets ``t(key, **params)`` (translate into the request's language),
+``lang``, ``user`` (or None), ``csrf_token`` and ``path``. Undefined
+names are errors, so a typo in a template fails a test instead of rendering nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from web import csrf, i18n
+from web.auth import current_lang, current_user
+from web.webkeys import TEMPLATES
+
+
+def make_environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def setup_templates(app: web.Application) -> None:
+    app[TEMPLATES] = make_environment()
+
+
+def _page_context(request: web.Request) -> dict[str, Any]:
+    lang = current_lang(request)
+    return {
+        "t": partial(i18n.translate, lang),
+        "lang": lang,
+        "user": current_user(request),
+        "csrf_token": csrf.token(request),
+        "path": request.path,
+    }
+
+
+def render(template: str, request: web.Request, context: Mapping[str, Any] | None = None,
+           *, status: int = 200) -> web.Response:
+    """Render a page into an HTML response."""
+    page = request.app[TEMPLATES].get_template(template)
+    html = page.render({**_page_context(request), **(context or {})})
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")

@@ -1,0 +1,64 @@
+"""The user's own settings: changing the password."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from crm import clock, users
+from crm.errors import InvalidValue
+from crm.passwords import MIN_PASSWORD_LENGTH
+from web import ratelimit, sessions
+from web.appkeys import DB
+from web.auth import login_required, require_user
+from web.templating import render
+from web.webkeys import LOGIN_LIMITER, PASSWORD_HASHING, SESSION
+
+
+def _page(request: web.Request, *, error: str | None = None, done: bool = False,
+          status: int = 200, **params: object) -> web.Response:
+    return render("password.html", request, {
+        "error": error, "error_params": params, "done": done, "min": MIN_PASSWORD_LENGTH,
+    }, status=status)
+
+
+@login_required
+async def password_form(request: web.Request) -> web.StreamResponse:
+    return _page(request)
+
+
+@login_required
+async def password_submit(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    form = await request.post()
+    current = str(form.get("current_password", ""))
+    new = str(form.get("new_password", ""))
+    confirm = str(form.get("confirm_password", ""))
+    db = request.app[DB]
+    hashing = request.app[PASSWORD_HASHING]
+    limiter = request.app[LOGIN_LIMITER]
+
+    # Guessing the current password here is guessing a login: same limits.
+    wait = limiter.retry_after(user.username, request.remote)
+    if wait > 0:
+        return _page(request, error="login.rate_limited", status=429,
+                     minutes=ratelimit.minutes(wait))
+    if await users.authenticate(db, user.username, current, hashing=hashing) is None:
+        limiter.record_failure(user.username, request.remote)
+        return _page(request, error="password.wrong_current")
+    if new != confirm:
+        return _page(request, error="password.mismatch")
+    if new == current:
+        return _page(request, error="password.same_as_old")
+    try:
+        await users.set_password(db, user.id, new, hashing=hashing)
+    except InvalidValue as exc:
+        return _page(request, error=exc.key, **exc.params)
+
+    # Anyone else logged in as this user (a stolen session) is out; this browser stays in.
+    now = clock.utc_now()
+    await sessions.revoke_user_sessions(db, user.id, now)
+    token, session = await sessions.create_session(db, user.id, now)
+    request[SESSION] = session
+    response = _page(request, done=True)
+    sessions.set_cookie(response, request, token, session)
+    return response
