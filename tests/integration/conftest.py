@@ -14,7 +14,7 @@ from crm.secret_key import SecretBox, load_or_create_key
 from gateway.lines import Lines
 from gateway.settings import IceSettings, Settings, SipSettings, WorkerSettings
 from tests.lab.kamailio import Kamailio
-from tests.lab.ports import free_udp_port_range
+from tests.lab.ports import free_udp_port, free_udp_port_range
 from tests.lab.sipp import Sipp, uas_busy, uas_echo, uas_hangup, uas_noanswer
 from tests.support.gateway import Agent, make_agent_user
 from webrtc.ice import restrict_host_addresses
@@ -63,22 +63,35 @@ class Gateway:
         return agent
 
 
-def gateway_settings(tmp: Path, registrar: str) -> Settings:
+def gateway_settings(tmp: Path, registrar: str, agents_per_worker: int = 2,
+                     register_timeout: float = 8.0) -> Settings:
     sip_low = free_udp_port_range(8)
     rtp_low = free_udp_port_range(1600)
     return Settings(
         data_dir=str(tmp),
-        sip=SipSettings(registrar=registrar),
+        sip=SipSettings(registrar=registrar, register_timeout=register_timeout),
         ice=IceSettings(host_addresses=("127.0.0.1",)),
         workers=WorkerSettings(sip_ports=(sip_low, sip_low + 7),
-                               rtp_ports=(rtp_low, rtp_low + 1599)),
+                               rtp_ports=(rtp_low, rtp_low + 1599),
+                               agents_per_worker=agents_per_worker),
     )
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path, lab: Lab) -> AsyncIterator[Gateway]:
+def gateway_options() -> dict[str, float]:
+    """Overridden by a test module (or ``pytest.mark.parametrize``) to change settings."""
+    return {}
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path, lab: Lab,
+                  gateway_options: dict[str, float]) -> AsyncIterator[Gateway]:
     restrict_host_addresses(["127.0.0.1"])
-    settings = gateway_settings(tmp_path, lab.kamailio.hostport)
+    options = dict(gateway_options)
+    # "registrar_down": point the gateway at a port where no registrar listens.
+    registrar = (f"127.0.0.1:{free_udp_port()}" if options.pop("registrar_down", 0)
+                 else lab.kamailio.hostport)
+    settings = gateway_settings(tmp_path, registrar, **options)  # type: ignore[arg-type]
     db = await open_database(settings.database_path)
     box = load_or_create_key(tmp_path)
     lines = Lines(settings, db, box, lambda lang, key: key)

@@ -1,0 +1,100 @@
+"""Line workers: agents spread over processes, and a worker that dies mid-call."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+
+from gateway import signalling
+from tests.integration.conftest import ECHO, Gateway
+from tests.support.rtc_client import RtcClient
+
+
+@pytest.fixture
+def gateway_options() -> dict[str, float]:
+    # One agent per worker, so every agent in these tests has a process of their own.
+    return {"agents_per_worker": 1}
+
+
+async def test_agents_on_different_workers_call_at_the_same_time(gateway: Gateway) -> None:
+    ana = await gateway.agent("ana", extension="1001", tone=1000)
+    ben = await gateway.agent("ben", extension="1002", tone=1500)
+    cai = await gateway.agent("cai", extension="1003", tone=700)
+    await asyncio.gather(ana.online(), ben.online(), cai.online())
+    pids = {gateway.lines.supervisor.worker_of(a.user.id).pid  # type: ignore[union-attr]
+            for a in (ana, ben, cai)}
+    assert len(pids) == 3, "each agent should be on a worker of their own"
+
+    # Ana calls Ben (across two workers, through Kamailio) while Cai calls the echo line.
+    ana_call = await ana.dial("1002")
+    cai_call = await cai.dial(ECHO)
+    ringing = await ben.wait_call("ringing")
+    assert ringing["remote"] == "1001"
+    await ben.send(signalling.AnswerCall(call_id=ringing["call_id"]))
+    await asyncio.gather(ana.wait_call("connected"), ben.wait_call("connected"),
+                         cai.wait_call("connected"))
+    heard = await asyncio.gather(ana.rtc.wait_hears(1500), ben.rtc.wait_hears(1000),
+                                 cai.rtc.wait_hears(700))
+    assert heard == [True, True, True]
+
+    await ana.send(signalling.Hangup(call_id=ana_call))
+    await cai.send(signalling.Hangup(call_id=cai_call))
+    ends = await asyncio.gather(ana.wait_call("ended"), ben.wait_call("ended"),
+                                cai.wait_call("ended"))
+    assert [e["reason"] for e in ends] == ["completed", "completed", "completed"]
+
+
+async def test_killed_worker_is_restarted_and_the_agent_registers_again(
+        gateway: Gateway) -> None:
+    agent = await gateway.agent("dario", extension="1001")
+    await agent.online()
+    call_id = await agent.dial(gateway.settings.echo_number)
+    await agent.wait_call("connected")
+    assert await agent.rtc.wait_hears(1000)
+    worker = gateway.lines.supervisor.worker_of(agent.user.id)
+    assert worker is not None
+    old_pid = worker.pid
+    mark = len(agent.events)
+    started = time.monotonic()
+    os.kill(old_pid, signal.SIGKILL)  # a worker this test's gateway started
+
+    ended = await agent.wait_call("ended", since=mark)
+    assert ended["call_id"] == call_id and ended["reason"] == "interrupted"
+    reset = await agent.wait_event(
+        lambda e: e["type"] == "line" and e["reason"] == "line_reset", since=mark)
+    assert reset["state"] == "registering"
+    await agent.wait_line("registered", since=mark)
+    recovered = time.monotonic() - started
+    new_worker = gateway.lines.supervisor.worker_of(agent.user.id)
+    assert new_worker is not None and new_worker.pid != old_pid
+    assert recovered < 10, f"took {recovered:.1f} s to register again"
+
+    # The tab opens a new line to the new worker and calls work again.
+    await agent.rtc.close()
+    agent.rtc = RtcClient(1000)
+    await agent.open_line()
+    second = await agent.dial(gateway.settings.echo_number)
+    await agent.wait_call("connected", since=mark + 1)
+    assert await agent.rtc.wait_hears(1000)
+    await agent.send(signalling.Hangup(call_id=second))
+    assert (await agent.wait_event(
+        lambda e: e["type"] == "call" and e["call_id"] == second and e["state"] == "ended"
+    ))["reason"] == "completed"
+
+
+@pytest.mark.parametrize("gateway_options", [{"register_timeout": 1.0, "registrar_down": 1}])
+async def test_unreachable_registrar_is_reported(gateway: Gateway) -> None:
+    agent = await gateway.agent("eli", extension="1001")
+    await agent.send(signalling.Online())
+    failed = await agent.wait_line("failed", timeout=15)
+    assert failed["reason"] == "reg_unreachable"
+    mark = len(agent.events)
+    await agent.send(signalling.Dial(target=ECHO))
+    refused = await agent.wait_event(lambda e: e["type"] == "error", since=mark)
+    assert refused["code"] == "not_registered"
+    await agent.send(signalling.Offline())
+    await agent.wait_line("offline", since=mark)
