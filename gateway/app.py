@@ -29,11 +29,18 @@ async def lines_ctx(app: aioweb.Application) -> AsyncIterator[None]:
         await lines.close()
 
 
+async def close_sockets(app: aioweb.Application) -> None:
+    """On shutdown, end the tabs' WebSockets, which would otherwise hold it up."""
+    if LINES in app:
+        app[LINES].close_sessions()
+
+
 def create_app(settings: Settings) -> aioweb.Application:
     app = aioweb.Application()
     app[SETTINGS] = settings
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(lines_ctx)
+    app.on_shutdown.append(close_sockets)
     setup_web(app)
     app.router.add_get("/ws", websocket_handler)
     return app

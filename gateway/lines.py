@@ -106,10 +106,15 @@ class Lines:
         self._consumer = asyncio.get_running_loop().create_task(self._consume())
         await self.supervisor.start()
 
-    async def close(self) -> None:
+    def close_sessions(self) -> None:
+        """Ask every tab's socket to close (server shutdown: they reconnect elsewhere)."""
         for agent in self._agents.values():
             for session in agent.sessions:
                 session.close()
+
+    async def close(self) -> None:
+        self.close_sessions()
+        for agent in self._agents.values():
             if agent.grace is not None:
                 agent.grace.cancel()
         await self.supervisor.close()

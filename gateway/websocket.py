@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from aiohttp import WSMsgType
+from aiohttp import WSCloseCode, WSMsgType
 from aiohttp import web as aioweb
 
 from gateway import signalling
@@ -68,3 +68,7 @@ async def _write(ws: aioweb.WebSocketResponse, session: Session) -> None:
         if ws.closed:
             return
         await ws.send_str(text)
+    # The session was closed from our side (server shutting down): end the socket too,
+    # which also ends the reading loop in the handler.
+    if not ws.closed:
+        await ws.close(code=WSCloseCode.GOING_AWAY)

@@ -1,9 +1,9 @@
-"""Fixtures for the call-path tests: Kamailio, SIPp lines, and a running gateway."""
+"""Fixtures for the call-path tests: the gateway's control plane with real workers."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,39 +12,11 @@ import pytest
 from crm.db import Database, open_database
 from crm.secret_key import SecretBox, load_or_create_key
 from gateway.lines import Lines
-from gateway.settings import IceSettings, Settings, SipSettings, WorkerSettings
-from tests.lab.kamailio import Kamailio
-from tests.lab.ports import free_udp_port, free_udp_port_range
-from tests.lab.sipp import Sipp, uas_busy, uas_echo, uas_hangup, uas_noanswer
+from gateway.settings import Settings
+from tests.conftest import AGENTS, Lab, gateway_settings
+from tests.lab.ports import free_udp_port
 from tests.support.gateway import Agent, make_agent_user
 from webrtc.ice import restrict_host_addresses
-
-AGENTS = {"1001": "pw-1001-secret", "1002": "pw-1002-secret", "1003": "pw-1003-secret"}
-ECHO = "5550100"
-HANGS_UP = "5550101"
-BUSY = "5550102"
-NO_ANSWER = "5550103"
-
-
-@dataclass
-class Lab:
-    kamailio: Kamailio
-    lines: dict[str, Sipp] = field(default_factory=dict)
-
-
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    peers = {ECHO: uas_echo(), HANGS_UP: uas_hangup(1500), BUSY: uas_busy(),
-             NO_ANSWER: uas_noanswer()}
-    for peer in peers.values():
-        peer.start()
-    kamailio = Kamailio(users=AGENTS, routes={n: p.hostport for n, p in peers.items()})
-    try:
-        with kamailio:
-            yield Lab(kamailio, peers)
-    finally:
-        for peer in peers.values():
-            peer.terminate()
 
 
 @dataclass
@@ -61,20 +33,6 @@ class Gateway:
         agent = Agent(self.lines, user, tone)
         self.agents.append(agent)
         return agent
-
-
-def gateway_settings(tmp: Path, registrar: str, agents_per_worker: int = 2,
-                     register_timeout: float = 8.0) -> Settings:
-    sip_low = free_udp_port_range(8)
-    rtp_low = free_udp_port_range(1600)
-    return Settings(
-        data_dir=str(tmp),
-        sip=SipSettings(registrar=registrar, register_timeout=register_timeout),
-        ice=IceSettings(host_addresses=("127.0.0.1",)),
-        workers=WorkerSettings(sip_ports=(sip_low, sip_low + 7),
-                               rtp_ports=(rtp_low, rtp_low + 1599),
-                               agents_per_worker=agents_per_worker),
-    )
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import asyncio
 
 from crm import call_records
 from gateway import signalling
-from tests.integration.conftest import AGENTS, BUSY, ECHO, HANGS_UP, NO_ANSWER, Gateway, Lab
+from tests.conftest import AGENTS, BUSY, ECHO, HANGS_UP, NO_ANSWER, Lab
+from tests.integration.conftest import Gateway
 from tests.lab.phone import Phone
 from tests.lab.sipp import uac_call, uac_cancel
 from tests.support.gateway import Agent, make_agent_user

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from gateway import signalling
-from tests.integration.conftest import ECHO, Gateway
+from tests.conftest import ECHO
+from tests.integration.conftest import Gateway
 from tests.support.rtc_client import RtcClient
 
 

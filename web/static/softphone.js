@@ -512,6 +512,9 @@ export class Softphone {
     this.lineReason = String(event.reason || "");
     if (this.lineState === "offline" || this.lineState === "failed") {
       this.stopMedia();
+    } else if (this.lineReason === "line_reset" && !this.mediaStarting) {
+      // The worker holding our audio path was restarted: the old connection is dead.
+      this.startMedia({ userAction: false });
     } else if (!this.pc && !this.mediaStarting) {
       // The server holds a line for us but this tab has no audio path: re-attach.
       this.startMedia({ userAction: false });

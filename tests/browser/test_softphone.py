@@ -1,0 +1,131 @@
+"""The softphone in headless Chromium, through the real app, workers, Kamailio and SIPp.
+
+Chromium's microphone is a 1 kHz tone file; a WebAudio analyser injected into the page
+listens to what the softphone plays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, Page
+
+from tests.conftest import AGENTS, Lab
+from tests.lab.phone import Phone
+from tests.lab.sipp import uac_call
+from tests.support.server import PASSWORD, RunningServer
+
+from .conftest import BROWSER_TONE, login
+
+PROBE = (Path(__file__).parent / "tone_probe.js").read_text()
+ROOT = "section.softphone"
+
+
+async def hears(page: Page, freq: float, timeout: float = 8) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await page.evaluate(PROBE, freq)
+        if result["present"]:
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def state(page: Page, attribute: str, value: str, timeout: float = 15) -> None:
+    await page.wait_for_selector(f"{ROOT}[data-{attribute}='{value}']", timeout=timeout * 1000)
+
+
+async def go_online(page: Page) -> None:
+    await page.click("[data-action=online]")
+    await state(page, "line-state", "registered")
+    await state(page, "pc-state", "connected")
+
+
+async def test_login_go_online_and_echo_test(browser: Browser, server: RunningServer) -> None:
+    page = await login(browser, server, "nuria")  # no SIP account: the echo test still works
+    assert await page.get_attribute("html", "lang") == "es"
+    await go_online(page)
+    await page.click("[data-action=echo-test]")
+    await state(page, "call-state", "connected")
+    assert await hears(page, BROWSER_TONE), "the echo test did not return the microphone"
+    await page.click("[data-action=hangup]")
+    await state(page, "call-state", "ended")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_outbound_call_audio_both_ways(browser: Browser, server: RunningServer,
+                                             lab: Lab) -> None:
+    page = await login(browser, server, "ana")
+    await go_online(page)
+    with Phone("desk", tone_hz=1500, auto_answer=True) as phone:
+        assert await asyncio.to_thread(phone.register, "1003", AGENTS["1003"],
+                                       lab.kamailio.hostport) == 200
+        await page.fill("#softphone-number", "1003")
+        await page.press("#softphone-number", "Enter")
+        await state(page, "call-state", "connected")
+        # Browser microphone heard by the SIP phone; SIP phone heard in the browser.
+        assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 8)
+        assert await hears(page, 1500)
+        await page.click("[data-action=hangup]")
+        await state(page, "call-state", "ended")
+        await asyncio.to_thread(phone.wait_state, "DISCONNECTED")
+
+
+async def test_inbound_call_rings_the_page_and_is_answered(browser: Browser,
+                                                           server: RunningServer,
+                                                           lab: Lab) -> None:
+    page = await login(browser, server, "ana")
+    await go_online(page)
+    with uac_call(lab.kamailio.hostport, "1001", from_user="48221234567", hold_ms=5000,
+                  tone_hz=1500) as customer:
+        await state(page, "call-state", "ringing")
+        assert "48221234567" in (await page.inner_text(ROOT))
+        await page.click("[data-action=answer]")
+        await state(page, "call-state", "connected")
+        assert await hears(page, 1500)
+        await state(page, "call-state", "ended", timeout=20)
+        assert (await asyncio.to_thread(customer.wait, 10)).ok
+
+
+async def next_error(ws: aiohttp.ClientWebSocketResponse) -> dict[str, str]:
+    while (event := await ws.receive_json(timeout=5))["type"] != "error":
+        pass
+    return event  # type: ignore[no-any-return]
+
+
+async def test_socket_requires_login_and_same_origin(server: RunningServer) -> None:
+    # unsafe=True: keep cookies for an IP-address host (127.0.0.1).
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{server.url}/ws") as response:
+            assert response.status == 401
+        page = await (await http.get(f"{server.url}/login")).text()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        await http.post(f"{server.url}/login", data={
+            "username": "ana", "password": PASSWORD, "csrf_token": token.group(1)})
+        # Logged in, but a page from another site must not drive the phone.
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{server.url}/ws", origin="http://evil.example")
+        assert refused.value.status == 403
+        origin = server.url
+        async with http.ws_connect(f"{server.url}/ws", origin=origin) as ws:
+            hello = await ws.receive_json(timeout=5)
+            assert hello["type"] == "hello" and hello["user"] == "ana"
+            await ws.send_str("{not json")
+            assert (await next_error(ws))["code"] == "malformed_message"
+            await ws.send_str('{"v":1,"type":"dial","target":"abc"}')
+            assert (await next_error(ws))["code"] == "not_online"
+            await ws.send_str('{"v":1,"type":"launch_missiles"}')
+            unknown = await next_error(ws)
+            assert unknown["code"] == "unknown_message" and unknown["message"]
+            await ws.send_str('{"v":1,"type":"ping"}')
+            while (await ws.receive_json(timeout=5))["type"] != "pong":
+                pass
+        # Nothing in any answer may carry the SIP password.
+        home = await (await http.get(f"{server.url}/")).text()
+        assert AGENTS["1001"] not in home
