@@ -158,21 +158,25 @@ class Worker:
             return
         agent = _Agent(config)
         self._agents[config.agent_id] = agent
+        if config.registrar:
+            # Said before the account exists: on loopback the registrar's answer can be
+            # reported before add_account() returns, and must not be overtaken.
+            self._send(ipc.Registration(agent_id=config.agent_id, status="registering"))
+            # pjsip's own timeout for an unanswered REGISTER over UDP is 32 s; the agent
+            # should hear much sooner that the registrar is not answering.
+            agent.watchdog = asyncio.get_running_loop().call_later(
+                self._config.register_timeout, self._registration_timed_out, config.agent_id
+            )
         try:
             await self._engine.add_account(config)
         except EngineError:
+            if agent.watchdog is not None:
+                agent.watchdog.cancel()
             del self._agents[config.agent_id]
             raise
         if not config.registrar:
             self._send(ipc.Registration(agent_id=config.agent_id, status="registered",
                                         reason="no_registrar"))
-            return
-        self._send(ipc.Registration(agent_id=config.agent_id, status="registering"))
-        # pjsip's own timeout for an unanswered REGISTER over UDP is 32 s; the agent
-        # should hear much sooner that the registrar is not answering.
-        agent.watchdog = asyncio.get_running_loop().call_later(
-            self._config.register_timeout, self._registration_timed_out, config.agent_id
-        )
 
     def _registration_timed_out(self, agent_id: int) -> None:
         agent = self._agents.get(agent_id)

@@ -393,6 +393,11 @@ class Lines:
         call = agent.calls.get(report.call_id)
         if call is not None and report.command == "MakeCall":
             await self._end(agent, call, Ended(reason="error", side="system"))
+        if report.command == "AddAgent" and agent.online:
+            # The worker could not take the account: the agent is not online after all.
+            agent.online = False
+            self.supervisor.release(agent.user.id)
+            self._set_line(agent, "failed", "reg_failed")
         message = self._translate(agent.user.language or "en", f"softphone.error.{report.error}")
         agent.broadcast(signalling.ErrorEvent(code=report.error, message=message,
                                               ref=report.command))

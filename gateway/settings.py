@@ -67,8 +67,9 @@ class IceSettings:
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    # Address the workers bind SIP and RTP to.
-    bind: str = "127.0.0.1"
+    # Address the workers bind SIP and RTP to and announce to the PBX; 0.0.0.0 binds
+    # every interface and announces the default one.
+    bind: str = "0.0.0.0"
     sip_ports: tuple[int, int] = (25060, 25259)
     rtp_ports: tuple[int, int] = (40000, 49999)
     # Agents placed on one worker; 2 keeps pjsua2's 4-call cap unreachable with a

@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from gateway.ipc import AddAgent
 
 
+def is_wildcard(address: str) -> bool:
+    return address in ("", "0.0.0.0", "::")
+
+
 class Account(pj.Account):
     """A registered extension; pjsua2 callbacks are forwarded to the engine."""
 
@@ -33,7 +37,7 @@ class Account(pj.Account):
         self._on_incoming(self, prm.callId)
 
 
-def account_config(agent: AddAgent, rtp_port: int, rtp_range: int) -> pj.AccountConfig:
+def account_config(agent: AddAgent, bind: str, rtp_port: int, rtp_range: int) -> pj.AccountConfig:
     """The pjsua2 configuration for an agent; the password goes only into AuthCredInfo."""
     cfg = pj.AccountConfig()
     # No display name: pjsua copies idUri into Contact, and some peers (SIPp among
@@ -52,6 +56,12 @@ def account_config(agent: AddAgent, rtp_port: int, rtp_range: int) -> pj.Account
         )
     else:
         cfg.regConfig.registerOnAdd = False
-    cfg.mediaConfig.transportConfig.port = rtp_port
-    cfg.mediaConfig.transportConfig.portRange = rtp_range
+    media = cfg.mediaConfig.transportConfig
+    media.port = rtp_port
+    media.portRange = rtp_range
+    if not is_wildcard(bind):
+        # Otherwise pjsua announces the default interface's address in SDP, not the
+        # one the deployment (or a loopback-only test) chose.
+        media.boundAddress = bind
+        media.publicAddress = bind
     return cfg

@@ -30,7 +30,7 @@ from typing import Any, Protocol, TypeVar
 import pjsua2 as pj
 
 from gateway.ipc import AddAgent
-from sip_bridge.account import Account, account_config
+from sip_bridge.account import Account, account_config, is_wildcard
 from sip_bridge.audio_port import CallAudio
 from sip_bridge.call import Call
 from sip_bridge.uri import parse_remote
@@ -140,8 +140,9 @@ class SipEngine:
         ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.port = self._config.sip_port
-        tcfg.boundAddress = self._config.bind
-        tcfg.publicAddress = self._config.bind
+        if not is_wildcard(self._config.bind):
+            tcfg.boundAddress = self._config.bind
+            tcfg.publicAddress = self._config.bind
         ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
         ep.libStart()
         # The null device is the conference clock: no sound card in a server.
@@ -211,7 +212,8 @@ class SipEngine:
             if len(self._accounts) >= MAX_ACCOUNTS:
                 raise EngineError("worker_full")
             account = Account(agent.agent_id, self._reg_state, self._incoming)
-            cfg = account_config(agent, self._config.rtp_port, self._config.rtp_range)
+            cfg = account_config(agent, self._config.bind, self._config.rtp_port,
+                                 self._config.rtp_range)
             account.create(cfg)
             self._accounts[agent.agent_id] = account
 

@@ -52,7 +52,7 @@ def gateway_settings(tmp: Path, registrar: str, agents_per_worker: int = 2,
         ice=IceSettings(host_addresses=("127.0.0.1",)),
         workers=WorkerSettings(sip_ports=(sip_low, sip_low + 7),
                                rtp_ports=(rtp_low, rtp_low + 1599),
-                               agents_per_worker=agents_per_worker),
+                               agents_per_worker=agents_per_worker, bind="127.0.0.1"),
     )
 
 

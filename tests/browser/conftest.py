@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, WebSocket, async_playwright
 
 from tests.conftest import AGENTS, Lab, gateway_settings
 from tests.lab.tone import write_tone_wav
@@ -61,8 +61,17 @@ async def login(browser: Browser, server: RunningServer, username: str) -> Page:
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type in ("error", "warning")
+            else None)
     page.errors = errors  # type: ignore[attr-defined]
+
+    def record(ws: WebSocket) -> None:
+        errors.append(f"ws open {ws.url}")
+        ws.on("framesent", lambda payload: errors.append(f"> {str(payload)[:120]}"))
+        ws.on("framereceived", lambda payload: errors.append(f"< {str(payload)[:120]}"))
+        ws.on("close", lambda _ws: errors.append("ws closed"))
+
+    page.on("websocket", record)
     await page.goto(f"{server.url}/login")
     await page.fill("#username", username)
     await page.fill("#password", PASSWORD)
