@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import web as aioweb
 
-from certs.selfsigned import ensure_certificate, ssl_context
+from certs.selfsigned import ensure_certificate, local_ipv4_addresses, ssl_context
 from crm import sip_accounts, users
 from crm.db import open_database
 from crm.errors import CrmError
@@ -144,8 +144,14 @@ def serve(settings: Settings) -> int:
             cert, key = str(cert_path), str(key_path)
         ssl = ssl_context(cert, key)
     host = settings.http.host
-    shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
-    print(f"Headset is starting on {scheme}://{shown}:{settings.http.port}/", flush=True)
+    port = settings.http.port
+    if host in ("0.0.0.0", "::"):
+        # Agents on the LAN need an address they can type, not "0.0.0.0".
+        shown = ["localhost", *local_ipv4_addresses()]
+    else:
+        shown = [host]
+    print("Headset is starting on " + ", ".join(f"{scheme}://{h}:{port}/" for h in shown),
+          flush=True)
     if password:
         print("First run: an administrator was created.", flush=True)
         print(f"  user: {users.FIRST_ADMIN_USERNAME}", flush=True)

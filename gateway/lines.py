@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crm import call_records, sip_accounts
-from crm.call_flow import CallState, Ended, IllegalTransition
+from crm.call_flow import CallState, Ended, IllegalTransition, Side
 from crm.clock import utc_now
 from crm.db import Database
 from crm.secret_key import SecretBox
@@ -35,7 +35,6 @@ from sip_bridge.uri import request_uri
 
 log = logging.getLogger(__name__)
 
-OFFLINE_GRACE_SECONDS = 20.0
 Translate = Callable[[str, str], str]
 
 
@@ -158,14 +157,14 @@ class Lines:
             agent.offer_from = None
         if not agent.sessions and agent.online:
             agent.grace = asyncio.get_running_loop().call_later(
-                OFFLINE_GRACE_SECONDS, lambda: self._inbox.put_nowait(
+                self._settings.offline_grace, lambda: self._inbox.put_nowait(
                     lambda: self._grace_expired(agent.user.id)))
 
     async def _grace_expired(self, user_id: int) -> None:
         agent = self._agents.get(user_id)
         if agent is not None and not agent.sessions:
             log.info("user %d: no tab came back; going offline", user_id)
-            await self._go_offline(agent)
+            await self._go_offline(agent, side="system")
 
     def _ice_servers(self) -> list[signalling.IceServer]:
         ice = self._settings.ice
@@ -247,7 +246,7 @@ class Lines:
             expires=self._settings.sip.register_expires,
         ))
 
-    async def _go_offline(self, agent: AgentLine) -> None:
+    async def _go_offline(self, agent: AgentLine, side: Side = "agent") -> None:
         if not agent.online:
             return
         worker = self.supervisor.worker_of(agent.user.id)
@@ -259,7 +258,7 @@ class Lines:
         # The worker hangs the calls up; their records end with what it reports, or
         # here if it never does (a dead worker).
         for call in list(agent.calls.values()):
-            await self._end(agent, call, Ended(reason="hangup", side="agent"))
+            await self._end(agent, call, Ended(reason="hangup", side=side))
         self._set_line(agent, "offline", "")
 
     async def _dial(self, agent: AgentLine, text: str) -> None:

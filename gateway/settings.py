@@ -85,6 +85,9 @@ class Settings:
     database: str = ""  # defaults to <data_dir>/headset.sqlite3
     echo_number: str = "*43"
     language: str = "en"
+    # Seconds an online agent with no open tab keeps the line (a reload, a crash of
+    # the tab) before going offline and hanging up.
+    offline_grace: float = 20.0
     http: HttpSettings = field(default_factory=HttpSettings)
     sip: SipSettings = field(default_factory=SipSettings)
     codecs: CodecSettings = field(default_factory=CodecSettings)
@@ -248,6 +251,8 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"{name}: {low}-{high} is an empty range")
     if not 1 <= s.workers.agents_per_worker <= 2:
         raise SettingsError("workers.agents_per_worker: must be 1 or 2 (pjsua2 allows 4 calls)")
+    if not 1 <= s.offline_grace <= 600:
+        raise SettingsError("offline_grace: must be 1-600 seconds")
     if not s.echo_number:
         raise SettingsError("echo_number: must not be empty")
     if s.language not in ("en", "es", "pt-BR", "pl"):

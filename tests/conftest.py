@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import IceSettings, Settings, SipSettings, WorkerSettings
+from gateway.settings import (
+    CodecSettings,
+    IceSettings,
+    Settings,
+    SipSettings,
+    WorkerSettings,
+)
 from tests.lab.kamailio import Kamailio
 from tests.lab.ports import free_udp_port_range
 from tests.lab.sipp import Sipp, uas_busy, uas_echo, uas_hangup, uas_noanswer
@@ -43,11 +49,15 @@ def lab() -> Iterator[Lab]:
 
 
 def gateway_settings(tmp: Path, registrar: str, agents_per_worker: int = 2,
-                     register_timeout: float = 8.0) -> Settings:
+                     register_timeout: float = 8.0, offline_grace: float = 20.0,
+                     browser_codec: str = "") -> Settings:
     sip_low = free_udp_port_range(8)
     rtp_low = free_udp_port_range(1600)
+    codecs = CodecSettings(browser=(browser_codec,)) if browser_codec else CodecSettings()
     return Settings(
         data_dir=str(tmp),
+        offline_grace=offline_grace,
+        codecs=codecs,
         sip=SipSettings(registrar=registrar, register_timeout=register_timeout),
         ice=IceSettings(host_addresses=("127.0.0.1",)),
         workers=WorkerSettings(sip_ports=(sip_low, sip_low + 7),

@@ -36,14 +36,14 @@ class Gateway:
 
 
 @pytest.fixture
-def gateway_options() -> dict[str, float]:
+def gateway_options() -> dict[str, float | str]:
     """Overridden by a test module (or ``pytest.mark.parametrize``) to change settings."""
     return {}
 
 
 @pytest.fixture
 async def gateway(tmp_path: Path, lab: Lab,
-                  gateway_options: dict[str, float]) -> AsyncIterator[Gateway]:
+                  gateway_options: dict[str, float | str]) -> AsyncIterator[Gateway]:
     restrict_host_addresses(["127.0.0.1"])
     options = dict(gateway_options)
     # "registrar_down": point the gateway at a port where no registrar listens.
