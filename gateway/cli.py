@@ -145,11 +145,8 @@ def serve(settings: Settings) -> int:
         ssl = ssl_context(cert, key)
     host = settings.http.host
     port = settings.http.port
-    if host in ("0.0.0.0", "::"):
-        # Agents on the LAN need an address they can type, not "0.0.0.0".
-        shown = ["localhost", *local_ipv4_addresses()]
-    else:
-        shown = [host]
+    # Agents on the LAN need an address they can type, not "0.0.0.0".
+    shown = ["localhost", *local_ipv4_addresses()] if host in ("0.0.0.0", "::") else [host]
     print("Headset is starting on " + ", ".join(f"{scheme}://{h}:{port}/" for h in shown),
           flush=True)
     if password:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import fractions
 import logging
-import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -32,6 +31,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from gateway.pcm import FRAME_BYTES, SAMPLE_RATE, SAMPLES_PER_FRAME, SILENCE
 from webrtc import jitter
+from webrtc.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +55,15 @@ class LineTrack(MediaStreamTrack):
     def __init__(self, source: Callable[[], bytes | None]) -> None:
         super().__init__()
         self._source = source
-        self._start: float | None = None
-        self._pts = 0
+        self._pacer = Pacer(SAMPLE_RATE)
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            self._pts += SAMPLES_PER_FRAME
-            due = self._start + self._pts / SAMPLE_RATE
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        pts = await self._pacer.next_pts(SAMPLES_PER_FRAME)
         frame = av.AudioFrame(format="s16", layout="mono", samples=SAMPLES_PER_FRAME)
         frame.planes[0].update(self._source() or SILENCE)
-        frame.pts = self._pts
+        frame.pts = pts
         frame.sample_rate = SAMPLE_RATE
         frame.time_base = _TIME_BASE
         return frame

@@ -10,28 +10,11 @@ from playwright.async_api import Browser, Page, WebSocket, async_playwright
 
 from tests.conftest import AGENTS, Lab, gateway_settings
 from tests.lab.tone import write_tone_wav
+from tests.support.chromium import CHROMIUM, chromium_args
 from tests.support.server import PASSWORD, RunningServer, add_agent, running_server
 from webrtc.ice import restrict_host_addresses
 
-CHROMIUM = "/usr/bin/chromium"
 BROWSER_TONE = 1000
-
-
-def chromium_args(tone_file: Path) -> list[str]:
-    return [
-        "--no-sandbox",
-        "--headless",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={tone_file}",
-        "--allow-loopback-in-peer-connection",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
 
 
 @pytest.fixture

@@ -24,19 +24,9 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from tests.harness.softphone_page import CALLER, make_app
 from tests.lab.ports import HOST, free_tcp_port
+from tests.support.chromium import chromium_args
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-]
+CHROMIUM_ARGS = chromium_args()
 ROOT = ".softphone"
 
 # Made in the page by a second peer connection: the "worker" end of the line.

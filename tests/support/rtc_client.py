@@ -15,6 +15,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from tests.lab.tone import tone_present
+from webrtc.pacing import Pacer
 
 RATE = 48000
 SAMPLES = 960
@@ -29,24 +30,17 @@ class ToneTrack(MediaStreamTrack):
     def __init__(self, freq: float) -> None:
         super().__init__()
         self.freq = freq
-        self._pts = 0
-        self._start: float | None = None
+        self._pacer = Pacer(RATE)
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            self._pts += SAMPLES
-            delay = self._start + self._pts / RATE - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        t = (np.arange(SAMPLES) + self._pts) / RATE
+        pts = await self._pacer.next_pts(SAMPLES)
+        t = (np.arange(SAMPLES) + pts) / RATE
         pcm = (8000 * np.sin(2 * math.pi * self.freq * t)).astype("<i2")
         frame = av.AudioFrame(format="s16", layout="mono", samples=SAMPLES)
         frame.planes[0].update(pcm.tobytes())
-        frame.pts = self._pts
+        frame.pts = pts
         frame.sample_rate = RATE
         frame.time_base = fractions.Fraction(1, RATE)
         return frame
