@@ -30,6 +30,7 @@ LANGUAGES = ("", "en", "es", "pt-BR", "pl")
 FIRST_ADMIN_USERNAME = "admin"
 
 _USERNAME = re.compile(r"^[\w.@+-]{1,64}$")
+MAX_DISPLAY_NAME = 100
 
 
 class Role(enum.StrEnum):
@@ -71,10 +72,31 @@ def username_key(username: str) -> str:
     return unicodedata.normalize("NFC", username).strip().casefold()
 
 
-def _check_language(language: str) -> None:
+def check_language(language: str) -> None:
+    """Raise ``InvalidValue`` unless ``language`` is one of ``LANGUAGES``."""
     if language not in LANGUAGES:
         raise InvalidValue(f"language {language!r}: use one of en, es, pt-BR, pl or empty",
                            key="user.invalid_language")
+
+
+def parse_role(value: str) -> Role:
+    """The role named by ``value``; raises ``InvalidValue`` for anything else."""
+    try:
+        return Role(value)
+    except ValueError:
+        raise InvalidValue(f"role {value!r}: use admin, supervisor or agent",
+                           key="user.invalid_role") from None
+
+
+def clean_display_name(display_name: str) -> str:
+    """The display name trimmed; raises if it is empty, too long or has control characters."""
+    name = unicodedata.normalize("NFC", display_name).strip()
+    if not name:
+        raise InvalidValue("display name is empty", key="user.empty_display_name")
+    if len(name) > MAX_DISPLAY_NAME or any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise InvalidValue(f"display name {display_name!r} is too long or has control characters",
+                           key="user.invalid_display_name", max=MAX_DISPLAY_NAME)
+    return name
 
 
 _COLUMNS = (
@@ -111,13 +133,14 @@ async def create_user(
 ) -> User:
     """Create an active user. Raises ``Conflict`` if the username is taken (any case)."""
     name = normalize_username(username)
-    role = Role(role)
-    _check_language(language)
+    role = parse_role(role)
+    shown = clean_display_name(display_name) if display_name.strip() else name
+    check_language(language)
     check_new_password(password)
     password_hash = await asyncio.to_thread(hashing.hash, password)
     async with db.transaction() as tx:
         return await _insert(
-            tx, name, password_hash, role, display_name.strip() or name, language,
+            tx, name, password_hash, role, shown, language,
             dialer_enabled, dialer_user_toggle_allowed,
         )
 
@@ -173,34 +196,50 @@ async def update_user(
     dialer_user_toggle_allowed: bool | None = None,
     active: bool | None = None,
 ) -> User:
-    """Change the given fields (None leaves a field as it is); return the updated user."""
+    """Change the given fields (None leaves a field as it is); return the updated user.
+
+    Raises ``Conflict`` (``user.last_admin``) rather than demote or deactivate the last
+    active administrator: nobody could manage users any more.
+    """
     changes: dict[str, object] = {}
     if display_name is not None:
-        if not display_name.strip():
-            raise InvalidValue("display name is empty", key="user.empty_display_name")
-        changes["display_name"] = display_name.strip()
+        changes["display_name"] = clean_display_name(display_name)
     if role is not None:
-        changes["role"] = Role(role).value
+        changes["role"] = parse_role(role).value
     if language is not None:
-        _check_language(language)
+        check_language(language)
         changes["language"] = language
     for name, flag in (("dialer_enabled", dialer_enabled),
                        ("dialer_user_toggle_allowed", dialer_user_toggle_allowed),
                        ("active", active)):
         if flag is not None:
             changes[name] = int(flag)
-    if changes:
-        # Column names come from the fixed set above, never from the caller.
-        assignments = ", ".join(f"{column} = ?" for column in changes)
-        count = await db.execute(
-            f"UPDATE users SET {assignments} WHERE id = ?", (*changes.values(), user_id)
-        )
-        if count == 0:
+    async with db.transaction() as tx:
+        row = await tx.fetchone(f"SELECT {_COLUMNS} FROM users WHERE id = ?", (user_id,))
+        if row is None:
             raise NotFound(f"user {user_id} does not exist")
-    user = await get_user(db, user_id)
-    if user is None:
-        raise NotFound(f"user {user_id} does not exist")
-    return user
+        before = _from_row(row)
+        stays_admin = (changes.get("role", before.role.value) == Role.ADMIN.value
+                       and changes.get("active", int(before.active)) == 1)
+        if before.is_admin and before.active and not stays_admin:
+            # Checked inside the write transaction, so two admins demoting each other at
+            # the same moment cannot both succeed.
+            other = await tx.fetchone(
+                "SELECT 1 FROM users WHERE role = 'admin' AND active = 1 AND id != ? LIMIT 1",
+                (user_id,),
+            )
+            if other is None:
+                raise Conflict(f"user {before.username!r} is the last active administrator",
+                               key="user.last_admin")
+        if changes:
+            # Column names come from the fixed set above, never from the caller.
+            assignments = ", ".join(f"{column} = ?" for column in changes)
+            await tx.execute(
+                f"UPDATE users SET {assignments} WHERE id = ?", (*changes.values(), user_id)
+            )
+        row = await tx.fetchone(f"SELECT {_COLUMNS} FROM users WHERE id = ?", (user_id,))
+    assert row is not None
+    return _from_row(row)
 
 
 async def set_password(

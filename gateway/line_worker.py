@@ -199,14 +199,20 @@ class Worker:
 
     async def _open_line(self, agent_id: int, sdp: str) -> None:
         agent = self._agent(agent_id)
-        if agent.line is not None:
-            old, agent.line = agent.line, None
-            await old.close()
         line = Line(agent_id, tuple(self._config.browser_codecs), self._ice_servers,
                     self._line_state_changed)
-        agent.line = line
-        answer = await line.accept_offer(sdp)
-        # A call already in progress (the tab was reloaded) continues on the new line.
+        try:
+            answer = await line.accept_offer(sdp)
+        except Exception as exc:
+            # aiortc raises ValueError (and friends) on SDP it cannot use. The line the
+            # tab already has stays as it is; the browser gets "invalid_sdp".
+            log.info("agent %d: offer refused: %s", agent_id, exc)
+            await line.close()
+            raise EngineError("invalid_sdp") from None
+        # A new offer replaces the tab's line (a reload); a call in progress moves to it.
+        old, agent.line = agent.line, line
+        if old is not None:
+            await old.close()
         for call_id in agent.calls:
             if call_id in self._legs:
                 line.attach(self._legs[call_id][1])

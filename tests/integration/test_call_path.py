@@ -169,11 +169,16 @@ async def test_bad_commands_get_errors_and_leave_the_session_usable(
         error = await agent.wait_event(lambda e: e["type"] == "error", since=mark)
         assert error["code"] == code and error["ref"] == "dial"
     mark = len(agent.events)
+    await agent.send(signalling.Offer(sdp="v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\ngarbage"))
+    error = await agent.wait_event(lambda e: e["type"] == "error", since=mark)
+    assert error["code"] == "invalid_sdp"
+    mark = len(agent.events)
     await agent.send(signalling.AnswerCall(call_id="not-a-call"))
     error = await agent.wait_event(lambda e: e["type"] == "error", since=mark)
     assert error["code"] == "no_such_call"
-    # Still usable: a real call goes through.
+    # Still usable, on the line it already had: a real call goes through with audio.
     call_id = await agent.dial(ECHO)
     await agent.wait_call("connected")
+    assert await agent.rtc.wait_hears(1000)
     await agent.send(signalling.Hangup(call_id=call_id))
     await agent.wait_call("ended")
