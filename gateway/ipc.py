@@ -178,6 +178,7 @@ class WorkerConfig(msgspec.Struct, frozen=True):
     rtp_range: int
     sip_codecs: list[str]
     browser_codecs: list[str]
+    sip_transport: str = "udp"
     ice_host_addresses: list[str] = []
     stun: list[str] = []
     turn: list[str] = []

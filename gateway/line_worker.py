@@ -53,6 +53,7 @@ class Worker:
                 rtp_port=config.rtp_port,
                 rtp_range=config.rtp_range,
                 codecs=tuple(config.sip_codecs),
+                transport=config.sip_transport,
             ),
             self,
             asyncio.get_running_loop(),

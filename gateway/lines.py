@@ -67,6 +67,9 @@ class LiveCall:
     remote_name: str
     state: str = "dialing"
     echo: bool = False
+    # Outbound: the ring timer, and whether it fired (the record then says no answer).
+    ring_timer: asyncio.TimerHandle | None = None
+    timed_out: bool = False
 
 
 @dataclass
@@ -284,9 +287,21 @@ class Lines:
                                   target.number, "", utc_now())
         agent.calls[call_id] = call
         agent.broadcast(self._call_event(call))
+        if not target.echo:
+            call.ring_timer = asyncio.get_running_loop().call_later(
+                self._settings.sip.ring_timeout, self._ring_timed_out, agent, call)
         sip_target = "echo" if target.echo else request_uri(
             target.number, self._settings.sip_domain)
         worker.send(ipc.MakeCall(agent_id=agent.user.id, call_id=call_id, target=sip_target))
+
+    def _ring_timed_out(self, agent: AgentLine, call: LiveCall) -> None:
+        if call.state == "connected" or call.call_id not in agent.calls:
+            return
+        call.timed_out = True
+        worker = self.supervisor.worker_of(agent.user.id)
+        if worker is not None:
+            with contextlib.suppress(WorkerUnavailable):
+                worker.send(ipc.HangupCall(call_id=call.call_id))
 
     # -- reports from workers (queued, handled in order) --------------------------------
 
@@ -369,6 +384,9 @@ class Lines:
         event = leg_event(report.status, report.code, report.side, inbound_unanswered)
         if event is None:
             return
+        if isinstance(event, Ended) and call.timed_out:
+            # We cancelled it because nobody answered, not because the agent hung up.
+            event = Ended(reason="timeout", sip_code=event.sip_code, side="system")
         if isinstance(event, Ended):
             await self._end(agent, call, event)
             return
@@ -430,6 +448,8 @@ class Lines:
 
     async def _end(self, agent: AgentLine, call: LiveCall, event: Ended) -> None:
         agent.calls.pop(call.call_id, None)
+        if call.ring_timer is not None:
+            call.ring_timer.cancel()
         record = await self._record(call.call_id, event)
         call.state = "ended"
         outcome = record.outcome.value if record is not None and record.outcome else "failed"

@@ -47,6 +47,8 @@ class SipSettings:
     # Seconds without an answer from the registrar before the agent is told it is
     # unreachable (pjsip itself waits 32 s over UDP).
     register_timeout: float = 8.0
+    # Seconds an outbound call may ring before the gateway gives up (no answer).
+    ring_timeout: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"sip.transport: must be one of {', '.join(SIP_TRANSPORTS)}")
     if not 0.5 <= s.sip.register_timeout <= 60:
         raise SettingsError("sip.register_timeout: must be 0.5-60 seconds")
+    if not 1 <= s.sip.ring_timeout <= 600:
+        raise SettingsError("sip.ring_timeout: must be 1-600 seconds")
     if not 60 <= s.sip.register_expires <= 3600:
         raise SettingsError("sip.register_expires: must be 60-3600 seconds")
     for name, chosen, allowed in (

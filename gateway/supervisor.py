@@ -147,6 +147,7 @@ class Supervisor:
             rtp_port=s.workers.rtp_ports[0] + wid * RTP_PORTS_PER_WORKER,
             rtp_range=RTP_PORTS_PER_WORKER,
             sip_codecs=list(s.codecs.sip),
+            sip_transport=s.sip.transport,
             browser_codecs=list(s.codecs.browser),
             ice_host_addresses=list(s.ice.host_addresses),
             stun=list(s.ice.stun),

@@ -69,6 +69,7 @@ class EngineConfig:
     rtp_port: int
     rtp_range: int
     codecs: tuple[str, ...]
+    transport: str = "udp"
 
 
 class SipEngine:
@@ -144,6 +145,9 @@ class SipEngine:
             tcfg.boundAddress = self._config.bind
             tcfg.publicAddress = self._config.bind
         ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        if self._config.transport == "tcp":
+            # Same port number: UDP stays for PBXs that answer over UDP anyway.
+            ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcfg)
         ep.libStart()
         # The null device is the conference clock: no sound card in a server.
         ep.audDevManager().setNullDev()

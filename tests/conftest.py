@@ -50,6 +50,7 @@ def lab() -> Iterator[Lab]:
 
 def gateway_settings(tmp: Path, registrar: str, agents_per_worker: int = 2,
                      register_timeout: float = 8.0, offline_grace: float = 20.0,
+                     ring_timeout: float = 60.0,
                      browser_codec: str = "") -> Settings:
     sip_low = free_udp_port_range(8)
     rtp_low = free_udp_port_range(1600)
@@ -58,7 +59,8 @@ def gateway_settings(tmp: Path, registrar: str, agents_per_worker: int = 2,
         data_dir=str(tmp),
         offline_grace=offline_grace,
         codecs=codecs,
-        sip=SipSettings(registrar=registrar, register_timeout=register_timeout),
+        sip=SipSettings(registrar=registrar, register_timeout=register_timeout,
+                        ring_timeout=ring_timeout),
         ice=IceSettings(host_addresses=("127.0.0.1",)),
         workers=WorkerSettings(sip_ports=(sip_low, sip_low + 7),
                                rtp_ports=(rtp_low, rtp_low + 1599),

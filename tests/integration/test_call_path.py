@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from crm import call_records
 from gateway import signalling
 from tests.conftest import AGENTS, BUSY, ECHO, HANGS_UP, NO_ANSWER, Lab
@@ -182,3 +184,16 @@ async def test_bad_commands_get_errors_and_leave_the_session_usable(
     assert await agent.rtc.wait_hears(1000)
     await agent.send(signalling.Hangup(call_id=call_id))
     await agent.wait_call("ended")
+
+
+@pytest.mark.parametrize("gateway_options", [{"ring_timeout": 1.5}])
+async def test_unanswered_outbound_call_ends_as_no_answer(gateway: Gateway, lab: Lab) -> None:
+    agent = await gateway.agent("lola", extension="1001")
+    await agent.online()
+    call_id = await agent.dial(NO_ANSWER)
+    await agent.wait_call("ringing")
+    ended = await agent.wait_call("ended", timeout=10)
+    assert ended["reason"] == "no_answer"
+    record = await call_records.get(gateway.db, call_id)
+    assert record is not None and record.hangup_side == "system"
+    assert (await asyncio.to_thread(lab.lines[NO_ANSWER].wait, 10)).ok
