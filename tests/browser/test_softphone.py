@@ -137,3 +137,24 @@ async def test_socket_requires_login_and_same_origin(server: RunningServer) -> N
         # Nothing in any answer may carry the SIP password.
         home = await (await http.get(f"{server.url}/")).text()
         assert AGENTS["1001"] not in home
+
+
+async def test_reload_reattaches_the_tab_to_its_live_call(browser: Browser,
+                                                          server: RunningServer) -> None:
+    page = await login(browser, server, "ana")
+    await go_online(page)
+    await page.click("[data-action=echo-test]")
+    await state(page, "call-state", "connected")
+    assert await hears(page, BROWSER_TONE)
+    call_id = await page.get_attribute(ROOT, "data-call-id")
+    started = time.monotonic()
+    await page.reload()
+    # Same call, new page: the softphone asks for a new line and the call's audio
+    # continues on it.
+    await state(page, "call-state", "connected")
+    assert await page.get_attribute(ROOT, "data-call-id") == call_id
+    await state(page, "pc-state", "connected")
+    assert await hears(page, BROWSER_TONE)
+    assert time.monotonic() - started < 5, "re-attaching took too long"
+    await page.click("[data-action=hangup]")
+    await state(page, "call-state", "ended")
