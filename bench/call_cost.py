@@ -408,7 +408,8 @@ async def baselines(seconds: float) -> Json:
     phone_user = {"2999": "pw-2999-bench"}
     out: Json = {}
     async with lab(phone_user, [number]) as (kamailio, _):
-        with MeasuredPhone("baseline", tone_hz=1000) as phone:
+        phone = MeasuredPhone("baseline", tone_hz=1000)
+        with phone:
             idle, _ = await measure({"phone": phone.pid}, 2.0)
             code = await asyncio.to_thread(phone.register, "2999", phone_user["2999"],
                                            kamailio.hostport)

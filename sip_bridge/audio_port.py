@@ -19,6 +19,7 @@ from collections import deque
 import pjsua2 as pj
 
 from gateway.pcm import SILENCE
+from sip_bridge.frame_bytes import vector_bytes
 from sip_bridge.media_format import audio_format
 
 # 3 frames = 60 ms: enough to absorb scheduling jitter between asyncio and the
@@ -66,4 +67,4 @@ class AudioPort(pj.AudioMediaPort):
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
-            self.audio.from_sip.append(bytes(frame.buf))
+            self.audio.from_sip.append(vector_bytes(frame.buf))
