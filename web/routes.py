@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web.views import admin, login, pages, profile
+from web.views import admin_sip, admin_users, login, pages, profile
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -16,9 +16,23 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/login", login.login_form, name="login")
     app.router.add_post("/login", login.login_submit)
     app.router.add_post("/logout", login.logout, name="logout")
+    app.router.add_get("/profile", profile.profile_page, name="profile")
+    app.router.add_post("/profile/language", profile.language_submit)
+    app.router.add_post("/profile/dialer", profile.dialer_submit)
     app.router.add_get("/profile/password", profile.password_form, name="password")
     app.router.add_post("/profile/password", profile.password_submit)
-    app.router.add_get("/admin/users", admin.user_list, name="admin_users")
+    app.router.add_get("/admin/users", admin_users.user_list, name="admin_users")
+    app.router.add_get("/admin/users/new", admin_users.new_form, name="admin_user_new")
+    app.router.add_post("/admin/users/new", admin_users.new_submit)
+    app.router.add_get(r"/admin/users/{user_id:\d+}", admin_users.edit_form,
+                       name="admin_user_edit")
+    app.router.add_post(r"/admin/users/{user_id:\d+}", admin_users.edit_submit)
+    app.router.add_post(r"/admin/users/{user_id:\d+}/status", admin_users.status_submit)
+    app.router.add_post(r"/admin/users/{user_id:\d+}/password", admin_users.password_submit)
+    app.router.add_post(r"/admin/users/{user_id:\d+}/sip", admin_sip.sip_submit)
+    app.router.add_get(r"/admin/users/{user_id:\d+}/sip/remove", admin_sip.remove_form,
+                       name="admin_sip_remove")
+    app.router.add_post(r"/admin/users/{user_id:\d+}/sip/remove", admin_sip.remove_submit)
     app.router.add_get("/i18n/softphone.json", pages.softphone_messages,
                        name="softphone_messages")
     app.router.add_static("/static", STATIC_DIR, name="static")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from crm.passwords import DEFAULT_HASHING, PasswordHashing
+from crm.secret_key import SecretBox, load_or_create_key
+from web.appkeys import SETTINGS
 from web.auth import auth_middleware
 from web.csrf import csrf_middleware
 from web.errors import error_page_middleware
@@ -17,7 +19,7 @@ from web.ratelimit import LoginRateLimiter
 from web.routes import setup_routes
 from web.security_headers import security_headers_middleware
 from web.templating import setup_templates
-from web.webkeys import LOGIN_LIMITER, PASSWORD_HASHING
+from web.webkeys import LOGIN_LIMITER, PASSWORD_HASHING, SECRET_BOX
 
 
 def setup_web(
@@ -25,9 +27,14 @@ def setup_web(
     *,
     hashing: PasswordHashing | None = None,
     limiter: LoginRateLimiter | None = None,
+    box: SecretBox | None = None,
 ) -> None:
-    """Install templates, middlewares, routes and the web layer's shared objects."""
+    """Install templates, middlewares, routes and the web layer's shared objects.
+
+    ``box`` defaults to the deployment key in ``settings.data_dir``.
+    """
     app[PASSWORD_HASHING] = hashing or DEFAULT_HASHING
+    app[SECRET_BOX] = box or load_or_create_key(app[SETTINGS].data_dir)
     app[LOGIN_LIMITER] = limiter or LoginRateLimiter()
     setup_templates(app)
     app.middlewares.extend([

@@ -10,6 +10,7 @@ import jinja2
 from aiohttp import web as aioweb
 
 from crm.passwords import PasswordHashing
+from crm.secret_key import SecretBox
 from crm.users import User
 from web.ratelimit import LoginRateLimiter
 from web.sessions import Session
@@ -17,6 +18,8 @@ from web.sessions import Session
 PASSWORD_HASHING = aioweb.AppKey("password_hashing", PasswordHashing)
 LOGIN_LIMITER = aioweb.AppKey("login_limiter", LoginRateLimiter)
 TEMPLATES = aioweb.AppKey("templates", jinja2.Environment)
+# Encrypts the SIP passwords admins type; the web layer never decrypts.
+SECRET_BOX = aioweb.AppKey("secret_box", SecretBox)
 
 USER: aioweb.RequestKey[User | None] = aioweb.RequestKey("user")
 SESSION: aioweb.RequestKey[Session | None] = aioweb.RequestKey("session")

@@ -29,3 +29,12 @@ class Pacer:
         if delay > 0:
             await asyncio.sleep(delay)
         return self._pts
+
+    def skip_to_now(self, samples: int) -> None:
+        """After a pause, move the timestamp on by the time that passed (whole frames),
+        so the next frame is due now instead of a burst catching up on the pause."""
+        if self._start is None:
+            return
+        behind = time.monotonic() - (self._start + self._pts / self._rate)
+        if behind > 0:
+            self._pts += int(behind * self._rate) // samples * samples

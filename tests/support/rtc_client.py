@@ -53,7 +53,9 @@ class RtcClient:
         self.pc = RTCPeerConnection()
         self.mic = ToneTrack(freq)
         self.pc.addTrack(self.mic)
-        self._heard: deque[np.ndarray] = deque(maxlen=50)  # 50 x 20 ms
+        # (arrival time, samples): the line sends nothing when no call is on it, so
+        # only what arrived recently counts as heard.
+        self._heard: deque[tuple[float, np.ndarray]] = deque(maxlen=100)
         self._reader: asyncio.Task[None] | None = None
         self.pc.on("track", self._on_track)
 
@@ -72,8 +74,9 @@ class RtcClient:
             await asyncio.sleep(0.02)
 
     def hears(self, freq: float, seconds: float = 0.5) -> bool:
-        frames = list(self._heard)[-int(seconds * 50):]
-        if not frames:
+        since = time.monotonic() - seconds
+        frames = [samples for at, samples in self._heard if at >= since]
+        if len(frames) < seconds * 50 * 0.5:
             return False
         return tone_present(np.concatenate(frames), LISTEN_RATE, freq)
 
@@ -110,5 +113,5 @@ class RtcClient:
             except MediaStreamError:
                 return
             for out in resampler.resample(frame):
-                self._heard.append(
-                    np.frombuffer(bytes(out.planes[0])[: out.samples * 2], dtype="<i2"))
+                self._heard.append((time.monotonic(), np.frombuffer(
+                    bytes(out.planes[0])[: out.samples * 2], dtype="<i2")))

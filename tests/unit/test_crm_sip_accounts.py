@@ -121,3 +121,42 @@ async def test_account_deleted_with_user(db: Database, box: SecretBox) -> None:
     await db.execute("DELETE FROM users WHERE id = ?", (uid,))
     assert await sip_accounts.get_account(db, uid) is None
     assert not await sip_accounts.delete_account(db, uid)
+
+
+# The last one is "1001" in full-width digits, which str.isdigit() would accept.
+@pytest.mark.parametrize("bad", ["", "1", "10a1", "1" * 16, "+1001", "10 01",
+                                 "\uff11\uff10\uff10\uff11"])
+def test_extension_is_digits(bad: str) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        sip_accounts.clean_extension(bad)
+    assert caught.value.key == "sip.invalid_extension"
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("+34 910 00 00 00", "+34910000000"),
+    ("+55 (11) 99999-0000", "+5511999990000"),
+    ("+48 22 123 45 67", "+48221234567"),
+    ("0048221234567", "0048221234567"),
+    ("2001", "2001"),
+])
+def test_caller_id_cleaned(typed: str, stored: str) -> None:
+    assert sip_accounts.clean_caller_id(typed) == stored
+
+
+@pytest.mark.parametrize("bad", ["=cmd|calc", "<script>", "+1", "12", "+999 1234 5678 9999"])
+def test_caller_id_refused(bad: str) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        sip_accounts.clean_caller_id(bad)
+    assert caught.value.key == "sip.invalid_caller_id" and caught.value.params["number"] == bad
+
+
+def test_display_name_and_password_limits() -> None:
+    assert sip_accounts.clean_display_name("  Ana  ") == "Ana"
+    for bad in ('Ana "A"', "back\\slash", "x" * 65, "new\nline"):
+        with pytest.raises(InvalidValue):
+            sip_accounts.clean_display_name(bad)
+    for bad in ("", "x" * 129, "with\nnewline"):
+        with pytest.raises(InvalidValue):
+            sip_accounts.check_password(bad)
+    with pytest.raises(InvalidValue):
+        sip_accounts.clean_caller_ids([f"+3491000{n:04d}" for n in range(21)])

@@ -135,3 +135,34 @@ def test_usable_from_sync_code(tmp_path: Path) -> None:
             await db.close()
 
     assert asyncio.run(main()) is None
+
+
+async def test_last_active_admin_cannot_be_demoted_or_deactivated(db: Database) -> None:
+    first = await users.create_user(db, "first", PASSWORD, role="admin", hashing=FAST)
+    with pytest.raises(Conflict) as caught:
+        await users.update_user(db, first.id, role="agent")
+    assert caught.value.key == "user.last_admin"
+    with pytest.raises(Conflict):
+        await users.update_user(db, first.id, active=False)
+    assert await users.get_user(db, first.id) == first
+    second = await users.create_user(db, "second", PASSWORD, role="admin", hashing=FAST)
+    await users.update_user(db, second.id, active=False)
+    with pytest.raises(Conflict):  # an inactive admin does not count
+        await users.update_user(db, first.id, role="supervisor")
+    await users.update_user(db, second.id, active=True)
+    assert (await users.update_user(db, first.id, role="agent")).role is users.Role.AGENT
+    # Changes that keep the last admin an active admin are fine.
+    assert (await users.update_user(db, second.id, language="pl")).language == "pl"
+
+
+async def test_role_and_display_name_checked(db: Database) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        await users.create_user(db, "x", PASSWORD, role="root", hashing=FAST)
+    assert caught.value.key == "user.invalid_role"
+    with pytest.raises(InvalidValue):
+        await users.create_user(db, "x", PASSWORD, display_name="a" * 101, hashing=FAST)
+    user = await users.create_user(db, "x", PASSWORD, hashing=FAST)
+    for bad in ("   ", "tab\tname", "a" * 101):
+        with pytest.raises(InvalidValue):
+            await users.update_user(db, user.id, display_name=bad)
+    assert await users.get_user(db, user.id) == user

@@ -1,17 +1,65 @@
-"""The user's own settings: changing the password."""
+"""The user's own settings: language, the softphone where allowed, the password."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from crm import clock, users
+from crm import clock, sip_accounts, users
 from crm.errors import InvalidValue
 from crm.passwords import MIN_PASSWORD_LENGTH
 from web import ratelimit, sessions
 from web.appkeys import DB
 from web.auth import login_required, require_user
+from web.forms import FormErrors, text
 from web.templating import render
+from web.views.login import see_other
 from web.webkeys import LOGIN_LIMITER, PASSWORD_HASHING, SESSION
+
+NOTICES = {
+    "language": "profile.notice.language",
+    "dialer_on": "profile.notice.dialer_on",
+    "dialer_off": "profile.notice.dialer_off",
+}
+
+
+async def _profile_page(request: web.Request, errors: FormErrors | None = None,
+                        language: str | None = None, status: int = 200) -> web.Response:
+    user = require_user(request)
+    return render("profile.html", request, {
+        "account": await sip_accounts.get_account(request.app[DB], user.id),
+        "languages": users.LANGUAGES,
+        "language": user.language if language is None else language,
+        "errors": errors or FormErrors(),
+        "notice": NOTICES.get(request.query.get("done", "")) if status == 200 else None,
+    }, status=status)
+
+
+@login_required
+async def profile_page(request: web.Request) -> web.StreamResponse:
+    return await _profile_page(request)
+
+
+@login_required
+async def language_submit(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    language = text(await request.post(), "language")
+    errors = FormErrors()
+    errors.catch("language", users.check_language, language)
+    if errors:
+        return await _profile_page(request, errors, language, status=400)
+    await users.update_user(request.app[DB], user.id, language=language)
+    return see_other("/profile?done=language")
+
+
+@login_required
+async def dialer_submit(request: web.Request) -> web.StreamResponse:
+    """Switch one's own softphone on or off, where an admin allows it."""
+    user = require_user(request)
+    if not user.dialer_user_toggle_allowed:
+        raise web.HTTPForbidden()
+    enabled = text(await request.post(), "enabled") == "1"
+    await users.update_user(request.app[DB], user.id, dialer_enabled=enabled)
+    return see_other("/profile?done=" + ("dialer_on" if enabled else "dialer_off"))
 
 
 def _page(request: web.Request, *, error: str | None = None, done: bool = False,
