@@ -45,6 +45,7 @@ class Worker:
         self._agents: dict[int, _Agent] = {}
         self._legs: dict[str, tuple[int, MediaLeg]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: dict[int, asyncio.Lock] = {}
         self._stopping = asyncio.Event()
         self._engine = SipEngine(
             EngineConfig(
@@ -105,13 +106,31 @@ class Worker:
     # -- commands -----------------------------------------------------------------------
 
     async def _dispatch(self, command: ipc.Command) -> None:
+        # One agent's commands run in order (a RemoveAgent must finish before the next
+        # AddAgent for the same agent starts); different agents' run side by side.
+        agent_id = self._agent_of(command)
+        lock = self._locks.setdefault(agent_id, asyncio.Lock()) if agent_id else None
         try:
-            await self._handle(command)
+            if lock is None:
+                await self._handle(command)
+            else:
+                async with lock:
+                    await self._handle(command)
         except EngineError as exc:
             self._fail(command, exc.code)
         except Exception:
             log.exception("command %s failed", type(command).__name__)
             self._fail(command, "internal_error")
+
+    def _agent_of(self, command: ipc.Command) -> int:
+        agent_id = getattr(command, "agent_id", 0)
+        if agent_id:
+            return int(agent_id)
+        call_id = getattr(command, "call_id", "")
+        for candidate_id, agent in self._agents.items():
+            if call_id in agent.calls:
+                return candidate_id
+        return 0
 
     def _fail(self, command: ipc.Command, code: str) -> None:
         self._send(ipc.Failed(

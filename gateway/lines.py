@@ -169,6 +169,25 @@ class Lines:
             log.info("user %d: no tab came back; going offline", user_id)
             await self._go_offline(agent, side="system")
 
+    async def account_changed(self, user_id: int, *, deactivated: bool = False) -> None:
+        """An admin changed or removed the user's SIP account, or deactivated them.
+
+        A deactivated user is taken offline at once (calls end) and their tabs are
+        closed. Otherwise an agent between calls goes offline with the reason
+        ``account_changed`` so the next "go online" registers the new account; one on
+        a call keeps it, and the new account applies the next time they go online.
+        """
+        agent = self._agents.get(user_id)
+        if agent is None:
+            return
+        if deactivated:
+            await self._go_offline(agent, side="system")
+            for session in list(agent.sessions):
+                session.close()
+            return
+        if agent.online and not agent.calls:
+            await self._go_offline(agent, side="system", reason="account_changed")
+
     def _ice_servers(self) -> list[signalling.IceServer]:
         ice = self._settings.ice
         servers = [signalling.IceServer(urls=[url]) for url in ice.stun]
@@ -249,7 +268,8 @@ class Lines:
             expires=self._settings.sip.register_expires,
         ))
 
-    async def _go_offline(self, agent: AgentLine, side: Side = "agent") -> None:
+    async def _go_offline(self, agent: AgentLine, side: Side = "agent",
+                          reason: str = "") -> None:
         if not agent.online:
             return
         worker = self.supervisor.worker_of(agent.user.id)
@@ -262,7 +282,7 @@ class Lines:
         # here if it never does (a dead worker).
         for call in list(agent.calls.values()):
             await self._end(agent, call, Ended(reason="hangup", side=side))
-        self._set_line(agent, "offline", "")
+        self._set_line(agent, "offline", reason)
 
     async def _dial(self, agent: AgentLine, text: str) -> None:
         worker = self._worker(agent)

@@ -99,3 +99,16 @@ async def test_unreachable_registrar_is_reported(gateway: Gateway) -> None:
     assert refused["code"] == "not_registered"
     await agent.send(signalling.Offline())
     await agent.wait_line("offline", since=mark)
+
+
+async def test_account_change_takes_an_idle_agent_offline(gateway: Gateway) -> None:
+    agent = await gateway.agent("fede", extension="1001")
+    await agent.online()
+    mark = len(agent.events)
+    await gateway.lines.account_changed(agent.user.id)
+    offline = await agent.wait_line("offline", since=mark)
+    assert offline["reason"] == "account_changed"
+    # Going online again registers (with whatever the account now is).
+    await agent.rtc.close()
+    agent.rtc = RtcClient(1000)
+    await agent.online()

@@ -33,6 +33,10 @@ const en = {
   reg_forbidden: "Your extension is not allowed to sign in. Ask an administrator.",
   reg_not_found: "The phone system doesn't know your extension. Ask an administrator.",
   reg_unknown: "Signing in to the phone system failed.",
+  reason_account_changed: "An administrator changed your phone account. Go online again to use it.",
+  reason_worker_restarted: "The phone service restarted. Reconnecting…",
+  reason_line_reset: "Reconnecting the audio…",
+  reason_no_registrar: "Online for the headset test only: no phone system is set up yet.",
 
   audio_connecting: "Connecting audio…",
   audio_connected: "Audio ready",
@@ -138,6 +142,10 @@ const es = {
   reg_forbidden: "Su extensión no tiene permiso para iniciar sesión. Consulte a un administrador.",
   reg_not_found: "La central telefónica no reconoce su extensión. Consulte a un administrador.",
   reg_unknown: "No se pudo iniciar sesión en la central telefónica.",
+  reason_account_changed: "Un administrador cambió su cuenta telefónica. Vuelva a conectarse para usarla.",
+  reason_worker_restarted: "El servicio telefónico se reinició. Reconectando…",
+  reason_line_reset: "Reconectando el audio…",
+  reason_no_registrar: "Conectado solo para la prueba de auriculares: aún no hay centralita configurada.",
 
   audio_connecting: "Conectando el audio…",
   audio_connected: "Audio listo",
@@ -243,6 +251,10 @@ const ptBR = {
   reg_forbidden: "Seu ramal não tem permissão para entrar. Fale com um administrador.",
   reg_not_found: "O PABX não reconhece seu ramal. Fale com um administrador.",
   reg_unknown: "Não foi possível entrar no PABX.",
+  reason_account_changed: "Um administrador alterou sua conta telefônica. Fique online de novo para usá-la.",
+  reason_worker_restarted: "O serviço de telefonia reiniciou. Reconectando…",
+  reason_line_reset: "Reconectando o áudio…",
+  reason_no_registrar: "Online só para o teste do headset: ainda não há PABX configurado.",
 
   audio_connecting: "Conectando o áudio…",
   audio_connected: "Áudio pronto",
@@ -348,6 +360,10 @@ const pl = {
   reg_forbidden: "Twój numer wewnętrzny nie ma uprawnień do logowania. Skontaktuj się z administratorem.",
   reg_not_found: "Centrala nie zna Twojego numeru wewnętrznego. Skontaktuj się z administratorem.",
   reg_unknown: "Nie udało się zalogować do centrali telefonicznej.",
+  reason_account_changed: "Administrator zmienił Twoje konto telefoniczne. Przejdź ponownie w tryb online, aby z niego korzystać.",
+  reason_worker_restarted: "Usługa telefoniczna została uruchomiona ponownie. Łączenie…",
+  reason_line_reset: "Ponowne łączenie dźwięku…",
+  reason_no_registrar: "Online tylko do testu słuchawek: centrala nie jest jeszcze skonfigurowana.",
 
   audio_connecting: "Łączenie dźwięku…",
   audio_connected: "Dźwięk gotowy",

@@ -849,6 +849,7 @@ export class Softphone {
     else if (audioBroken) hint = t("audio_failed");
     else if (this.pcState === "disconnected") hint = t("audio_disconnected");
     else if (lineUp && (this.mediaStarting || this.pcState === "new" || this.pcState === "connecting")) hint = t("audio_connecting");
+    else if (this.lineReason && this.t.has(`reason_${this.lineReason}`)) hint = t(`reason_${this.lineReason}`);
     else hint = t(`line_${line}_hint`);
     this.hint.textContent = hint;
     this.hint.dataset.tone = line === "failed" || this.pcState === "failed" ? "bad" : "";

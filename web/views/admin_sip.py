@@ -11,6 +11,7 @@ from aiohttp import web
 from crm import sip_accounts
 from crm.errors import CrmError
 from crm.users import Role
+from web import phone_hooks
 from web.appkeys import DB
 from web.auth import role_required
 from web.forms import FormErrors, text
@@ -67,6 +68,7 @@ async def sip_submit(request: web.Request) -> web.StreamResponse:
             errors.add(_FIELD_OF_KEY.get(exc.key, "sip_extension"), exc.key, **exc.params)
     if errors:
         return await edit_page(request, target, sip=sip, errors=errors, status=INVALID)
+    await phone_hooks.account_changed(request.app, target.id)
     return see_other(edit_url(target, "sip"))
 
 
@@ -84,4 +86,5 @@ async def remove_form(request: web.Request) -> web.StreamResponse:
 async def remove_submit(request: web.Request) -> web.StreamResponse:
     target = await target_user(request)
     await sip_accounts.delete_account(request.app[DB], target.id)
+    await phone_hooks.account_changed(request.app, target.id)
     return see_other(edit_url(target, "sip_removed"))

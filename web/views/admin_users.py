@@ -16,7 +16,7 @@ from crm.errors import CrmError
 from crm.passwords import MIN_PASSWORD_LENGTH, check_new_password
 from crm.sip_accounts import SipAccount
 from crm.users import Role, User
-from web import sessions
+from web import phone_hooks, sessions
 from web.appkeys import DB
 from web.auth import require_user, role_required
 from web.forms import FormErrors, checked, text
@@ -222,6 +222,7 @@ async def status_submit(request: web.Request) -> web.StreamResponse:
         return await edit_page(request, target, errors=errors, status=INVALID)
     if not active:
         await sessions.revoke_user_sessions(request.app[DB], target.id, clock.utc_now())
+        await phone_hooks.account_changed(request.app, target.id, deactivated=True)
     return see_other(edit_url(target, "reactivated" if active else "deactivated"))
 
 
