@@ -73,6 +73,16 @@ class HangupCall(_Msg, frozen=True, tag="hangup_call"):
     call_id: str
 
 
+class SendDtmf(_Msg, frozen=True, tag="send_dtmf"):
+    call_id: str
+    digits: str
+
+
+class HoldCall(_Msg, frozen=True, tag="hold_call"):
+    call_id: str
+    hold: bool
+
+
 class Ping(_Msg, frozen=True, tag="ping"):
     seq: int
 
@@ -83,7 +93,7 @@ class Shutdown(_Msg, frozen=True, tag="shutdown"):
 
 Command = (
     AddAgent | RemoveAgent | OpenLine | CloseLine | MakeCall | AnswerCall | RejectCall
-    | HangupCall | Ping | Shutdown
+    | HangupCall | SendDtmf | HoldCall | Ping | Shutdown
 )
 
 # -- reports: worker -> main -----------------------------------------------------------
@@ -133,6 +143,14 @@ class Leg(_Msg, frozen=True, tag="leg"):
     side: str = ""
 
 
+class HoldState(_Msg, frozen=True, tag="hold_state"):
+    """A hold or unhold was carried out (the re-INVITE was sent)."""
+
+    call_id: str
+    agent_id: int
+    held: bool
+
+
 class Failed(_Msg, frozen=True, tag="failed"):
     """A command could not be carried out; ``error`` is a translation key."""
 
@@ -149,7 +167,9 @@ class Pong(_Msg, frozen=True, tag="pong"):
     lines: int
 
 
-Report = Ready | Registration | LineAnswer | LineStatus | Incoming | Leg | Failed | Pong
+Report = (
+    Ready | Registration | LineAnswer | LineStatus | Incoming | Leg | HoldState | Failed | Pong
+)
 
 _encoder = msgspec.json.Encoder()
 _command_decoder = msgspec.json.Decoder(Command)

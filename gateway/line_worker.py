@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from aiortc import RTCIceServer
 
-from gateway import ipc
+from gateway import ipc, music_on_hold
 from gateway.echo_leg import EchoLeg
 from sip_bridge.engine import EngineConfig, EngineError, SipEngine
 from webrtc.ice import restrict_host_addresses
@@ -44,6 +44,8 @@ class Worker:
         self._out = out
         self._agents: dict[int, _Agent] = {}
         self._legs: dict[str, tuple[int, MediaLeg]] = {}
+        # Calls on hold, with the task playing music into them.
+        self._held: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[int, asyncio.Lock] = {}
         self._stopping = asyncio.Event()
@@ -162,6 +164,11 @@ class Worker:
                 await self._engine.hangup(call_id, code)
             case ipc.HangupCall(call_id=call_id):
                 await self._hangup(call_id)
+            case ipc.SendDtmf(call_id=call_id, digits=digits):
+                if not isinstance(self._leg(call_id), EchoLeg):
+                    await self._engine.send_dtmf(call_id, digits)
+            case ipc.HoldCall(call_id=call_id, hold=hold):
+                await self._hold(call_id, hold)
             case ipc.Ping(seq=seq):
                 calls, accounts = self._engine.counts()
                 lines = sum(1 for a in self._agents.values() if a.line is not None)
@@ -234,7 +241,7 @@ class Worker:
         if old is not None:
             await old.close()
         for call_id in agent.calls:
-            if call_id in self._legs:
+            if call_id in self._legs and call_id not in self._held:
                 line.attach(self._legs[call_id][1])
         self._send(ipc.LineAnswer(agent_id=agent_id, sdp=answer))
 
@@ -270,6 +277,41 @@ class Worker:
         if agent is not None and agent.line is not None:
             agent.line.attach(leg)
 
+    def _leg(self, call_id: str) -> MediaLeg:
+        entry = self._legs.get(call_id)
+        if entry is None:
+            raise EngineError("no_such_call")
+        return entry[1]
+
+    async def _hold(self, call_id: str, hold: bool) -> None:
+        agent_id, leg = self._legs.get(call_id, (0, None))
+        if leg is None:
+            raise EngineError("no_such_call")
+        if isinstance(leg, EchoLeg):
+            raise EngineError("call_not_connected")
+        if hold == (call_id in self._held):
+            self._send(ipc.HoldState(call_id=call_id, agent_id=agent_id, held=hold))
+            return
+        await self._engine.hold(call_id, hold)
+        line = self._agents[agent_id].line if agent_id in self._agents else None
+        if hold:
+            # The caller hears music instead of the agent; the agent hears nothing.
+            if line is not None:
+                line.detach(leg)
+            self._held[call_id] = asyncio.get_running_loop().create_task(
+                music_on_hold.play(leg))
+        else:
+            await self._stop_music(call_id)
+            if line is not None:
+                line.attach(leg)
+        self._send(ipc.HoldState(call_id=call_id, agent_id=agent_id, held=hold))
+
+    async def _stop_music(self, call_id: str) -> None:
+        task = self._held.pop(call_id, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
     async def _hangup(self, call_id: str) -> None:
         entry = self._legs.get(call_id)
         if entry is not None and isinstance(entry[1], EchoLeg):
@@ -284,6 +326,9 @@ class Worker:
                            code=200, side=side))
 
     def _forget_call(self, call_id: str) -> None:
+        music = self._held.pop(call_id, None)
+        if music is not None:
+            music.cancel()
         entry = self._legs.pop(call_id, None)
         for agent in self._agents.values():
             agent.calls.discard(call_id)

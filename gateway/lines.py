@@ -70,6 +70,7 @@ class LiveCall:
     # Outbound: the ring timer, and whether it fired (the record then says no answer).
     ring_timer: asyncio.TimerHandle | None = None
     timed_out: bool = False
+    held: bool = False
 
 
 @dataclass
@@ -226,6 +227,16 @@ class Lines:
                 case signalling.Hangup(call_id=call_id):
                     self._own_call(agent, call_id)
                     self._worker(agent).send(ipc.HangupCall(call_id=call_id))
+                case signalling.Dtmf(call_id=call_id, digits=digits):
+                    self._connected_call(agent, call_id)
+                    self._worker(agent).send(ipc.SendDtmf(call_id=call_id,
+                                                          digits=digits.upper()))
+                case signalling.Hold(call_id=call_id):
+                    self._connected_call(agent, call_id)
+                    self._worker(agent).send(ipc.HoldCall(call_id=call_id, hold=True))
+                case signalling.Unhold(call_id=call_id):
+                    self._connected_call(agent, call_id)
+                    self._worker(agent).send(ipc.HoldCall(call_id=call_id, hold=False))
         except _Refused as refused:
             self.error(session, refused.code, command.__struct_config__.tag)  # type: ignore[arg-type]
         except WorkerUnavailable:
@@ -242,6 +253,12 @@ class Lines:
         call = agent.calls.get(call_id)
         if call is None:
             raise _Refused("no_such_call")
+        return call
+
+    def _connected_call(self, agent: AgentLine, call_id: str) -> LiveCall:
+        call = self._own_call(agent, call_id)
+        if call.state != "connected":
+            raise _Refused("call_not_connected")
         return call
 
     async def _go_online(self, agent: AgentLine, reason: str = "") -> None:
@@ -371,6 +388,12 @@ class Lines:
                 await self._incoming(report)
             case ipc.Leg():
                 await self._leg(report)
+            case ipc.HoldState(agent_id=agent_id, call_id=call_id, held=held):
+                agent = self._agents.get(agent_id)
+                call = agent.calls.get(call_id) if agent is not None else None
+                if agent is not None and call is not None:
+                    call.held = held
+                    agent.broadcast(self._call_event(call))
             case ipc.Failed():
                 await self._failed(report)
 
@@ -497,6 +520,7 @@ class Lines:
             remote=call.remote,
             remote_name=call.remote_name,
             reason=reason,
+            held=call.held,
         )
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
+
 BROWSER_CODECS = ("opus", "pcmu", "pcma")
 SIP_CODECS = ("pcmu", "pcma", "g722")
 SIP_TRANSPORTS = ("udp", "tcp")
@@ -87,6 +89,10 @@ class Settings:
     database: str = ""  # defaults to <data_dir>/headset.sqlite3
     echo_number: str = "*43"
     language: str = "en"
+    # Region (ISO 3166 code: ES, MX, AR, UY, BR, PL...) whose national numbers the CRM
+    # reads, and the local area code a PBX leaves out (Brazil's 11 for São Paulo).
+    region: str = "ES"
+    area_code: str = ""
     # Seconds an online agent with no open tab keeps the line (a reload, a crash of
     # the tab) before going offline and hanging up.
     offline_grace: float = 20.0
@@ -261,6 +267,11 @@ def _validate(s: Settings) -> None:
         raise SettingsError("echo_number: must not be empty")
     if s.language not in ("en", "es", "pt-BR", "pl"):
         raise SettingsError("language: must be one of en, es, pt-BR, pl")
+    if s.region not in phonenumbers.SUPPORTED_REGIONS:
+        raise SettingsError(f"region: {s.region!r} is not a region code like ES, BR or PL")
+    if s.area_code and not (s.area_code.isascii() and s.area_code.isdigit()
+                            and len(s.area_code) <= 5):
+        raise SettingsError(f"area_code: {s.area_code!r} must be 1-5 digits or empty")
 
 
 def with_overrides(settings: Settings, **sections: Any) -> Settings:

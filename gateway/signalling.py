@@ -15,6 +15,9 @@ Commands (browser -> server)::
     answer {call_id}            answer the ringing call
     reject {call_id}            decline the ringing call (the caller hears busy)
     hangup {call_id}            end or cancel a call
+    dtmf {call_id, digits}      keypad tones during a call (RFC 4733 on the SIP leg)
+    hold {call_id}              put the caller on hold (they hear music)
+    unhold {call_id}            take the call off hold
     ping                        keep-alive; answered with pong
 
 Events (server -> browser)::
@@ -22,7 +25,7 @@ Events (server -> browser)::
     hello {user, dialer, echo_number, ice_servers}   after the socket opens
     line {state, reason}                    offline / registering / registered / failed
     answer_sdp {sdp}                        the worker's answer to ``offer``
-    call {call_id, state, direction, remote, remote_name, reason}
+    call {call_id, state, direction, remote, remote_name, reason, held}
     error {code, message, ref}              a command was refused; ``ref`` names its type
     pong
 """
@@ -36,6 +39,8 @@ import msgspec
 VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024  # an SDP offer is a few KiB; anything larger is hostile
 MAX_TARGET_LENGTH = 64
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+MAX_DTMF_LENGTH = 32
 
 
 class BadMessage(Exception):
@@ -80,11 +85,27 @@ class Hangup(_Command, frozen=True, tag="hangup"):
     call_id: str = ""
 
 
+class Dtmf(_Command, frozen=True, tag="dtmf"):
+    call_id: str = ""
+    digits: str = ""
+
+
+class Hold(_Command, frozen=True, tag="hold"):
+    call_id: str = ""
+
+
+class Unhold(_Command, frozen=True, tag="unhold"):
+    call_id: str = ""
+
+
 class Ping(_Command, frozen=True, tag="ping"):
     pass
 
 
-Command = Online | Offline | Offer | Dial | AnswerCall | RejectCall | Hangup | Ping
+Command = (
+    Online | Offline | Offer | Dial | AnswerCall | RejectCall | Hangup | Dtmf | Hold | Unhold
+    | Ping
+)
 
 _decoder = msgspec.json.Decoder(Command)
 _probe = msgspec.json.Decoder(dict)
@@ -121,8 +142,13 @@ def _check_fields(command: Command, ref: str) -> None:
             raise BadMessage("invalid_number", "empty dial string", ref)
         if len(command.target) > MAX_TARGET_LENGTH:
             raise BadMessage("invalid_number", "dial string too long", ref)
-    if isinstance(command, AnswerCall | RejectCall | Hangup) and not command.call_id:
+    if isinstance(command, AnswerCall | RejectCall | Hangup | Dtmf | Hold | Unhold) and (
+            not command.call_id):
         raise BadMessage("invalid_message", "call_id is required", ref)
+    if isinstance(command, Dtmf) and (
+            not command.digits or len(command.digits) > MAX_DTMF_LENGTH
+            or not set(command.digits.upper()) <= DTMF_DIGITS):
+        raise BadMessage("invalid_dtmf", "digits are 0-9 * # A-D", ref)
 
 
 # -- events ---------------------------------------------------------------------------
@@ -164,6 +190,7 @@ class CallEvent(_Event, frozen=True, tag="call"):
     remote: str = ""
     remote_name: str = ""
     reason: str = ""  # outcome key when ended: completed, busy, rejected, ...
+    held: bool = False
 
 
 class ErrorEvent(_Event, frozen=True, tag="error"):

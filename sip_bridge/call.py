@@ -8,6 +8,11 @@ import pjsua2 as pj
 
 from sip_bridge.audio_port import AudioPort
 
+# Media states in which audio still flows out of the call: on hold we keep sending
+# (music on hold), so a held call stays joined to the bridge.
+_FLOWING = (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_LOCAL_HOLD,
+            pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
+
 
 class Call(pj.Call):
     """A pjsua2 call; state and media changes are forwarded to the engine."""
@@ -27,7 +32,6 @@ class Call(pj.Call):
         self.port.open(f"call-{call_id[:8]}")
         self.hung_up_locally = False
         self._on_state = on_state
-        self._media_connected = False
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         self._on_state(self)
@@ -35,12 +39,22 @@ class Call(pj.Call):
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         info = self.getInfo()
         for media in info.media:
-            if (
-                media.type == pj.PJMEDIA_TYPE_AUDIO
-                and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE
-                and not self._media_connected
-            ):
-                audio = self.getAudioMedia(media.index)
-                self.port.startTransmit(audio)
-                audio.startTransmit(self.port)
-                self._media_connected = True
+            if media.type != pj.PJMEDIA_TYPE_AUDIO or media.status not in _FLOWING:
+                continue
+            # Joined on every media change: a re-INVITE (hold, unhold, codec change)
+            # rebuilds the stream and its bridge slot, often with the same slot number,
+            # and the old connections are gone. Connecting twice is harmless.
+            audio = self.getAudioMedia(media.index)
+            self.port.startTransmit(audio)
+            audio.startTransmit(self.port)
+
+    def send_dtmf(self, digits: str) -> None:
+        self.dialDtmf(digits)
+
+    def hold(self) -> None:
+        self.setHold(pj.CallOpParam(True))
+
+    def unhold(self) -> None:
+        prm = pj.CallOpParam(True)
+        prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+        self.reinvite(prm)

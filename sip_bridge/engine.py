@@ -290,6 +290,25 @@ class SipEngine:
 
         return await self._on_engine(answer)
 
+    async def send_dtmf(self, call_id: str, digits: str) -> None:
+        await self._on_engine(lambda: self._connected_call(call_id).send_dtmf(digits))
+
+    async def hold(self, call_id: str, on: bool) -> None:
+        def change() -> None:
+            call = self._connected_call(call_id)
+            if on:
+                call.hold()
+            else:
+                call.unhold()
+
+        await self._on_engine(change)
+
+    def _connected_call(self, call_id: str) -> Call:
+        call = self._call(call_id)
+        if call.getInfo().state != pj.PJSIP_INV_STATE_CONFIRMED:
+            raise EngineError("call_not_connected")
+        return call
+
     async def hangup(self, call_id: str, code: int = 0) -> None:
         await self._on_engine(lambda: self._hangup(self._call(call_id), code))
 

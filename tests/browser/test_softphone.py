@@ -158,3 +158,32 @@ async def test_reload_reattaches_the_tab_to_its_live_call(browser: Browser,
     assert time.monotonic() - started < 5, "re-attaching took too long"
     await page.click("[data-action=hangup]")
     await state(page, "call-state", "ended")
+
+
+async def test_keypad_sends_dtmf_and_hold_plays_music(browser: Browser, server: RunningServer,
+                                                      lab: Lab) -> None:
+    page = await login(browser, server, "ana")
+    await go_online(page)
+    with Phone("ivr", tone_hz=1500, auto_answer=True) as phone:
+        assert await asyncio.to_thread(phone.register, "1003", AGENTS["1003"],
+                                       lab.kamailio.hostport) == 200
+        await page.fill("#softphone-number", "1003")
+        await page.press("#softphone-number", "Enter")
+        await state(page, "call-state", "connected")
+        for digit in "42#":
+            await page.click(f"[data-action=digit][data-digit='{digit}']")
+        for _ in range(50):
+            if await asyncio.to_thread(phone.dtmf_received) == "42#":
+                break
+            await asyncio.sleep(0.1)
+        assert await asyncio.to_thread(phone.dtmf_received) == "42#"
+        assert await page.input_value("#softphone-number") == "1003"  # tones, not typing
+
+        await page.click("[data-action=hold]")
+        await page.wait_for_selector("[data-action=hold][aria-pressed=true]")
+        assert await asyncio.to_thread(phone.wait_hears, 440, 5)  # music on hold
+        await page.click("[data-action=hold]")
+        await page.wait_for_selector("[data-action=hold][aria-pressed=false]")
+        assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 5)
+        await page.click("[data-action=hangup]")
+        await state(page, "call-state", "ended")

@@ -265,5 +265,15 @@ class Phone:
                 return False
             time.sleep(0.1)  # a polling interval, not a wait for readiness
 
+    def dtmf_received(self) -> str:
+        """Every RFC 4733 digit this phone has received, in order."""
+        return str(self.request("dtmf")["digits"])
+
+    def wait_remote_hold(self, held: bool, timeout: float = 5.0) -> Event:
+        """Wait until the far end has put this phone on hold (``held``) or taken it off."""
+        return self.wait_event(
+            lambda e: e.get("event") == "media_status" and e.get("remote_hold") is held,
+            timeout)
+
     def live_calls(self) -> list[int]:
         return list(self.request("status")["calls"])

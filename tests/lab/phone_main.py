@@ -122,10 +122,21 @@ class PhoneCall(pj.Call):
             # Deleting a Call inside its own callback is unsafe; the loop drops it later.
             self.phone.finished.append(self)
 
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        self.phone.dtmf.append(prm.digit)
+        self.phone.out.send({"event": "dtmf", "call": self.number, "digit": prm.digit})
+
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         ci = self.getInfo()
+        for media in ci.media:
+            if media.type == pj.PJMEDIA_TYPE_AUDIO:
+                # The far end putting us on hold shows as REMOTE_HOLD (it sent sendonly).
+                held = media.status == pj.PJSUA_CALL_MEDIA_REMOTE_HOLD
+                self.phone.out.send({"event": "media_status", "call": self.number,
+                                     "remote_hold": held})
         for idx, media in enumerate(ci.media):
-            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status in (
+                    pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD):
                 audio = self.getAudioMedia(idx)
                 self.phone.port.received.clear()
                 audio.startTransmit(self.phone.port)
@@ -157,6 +168,7 @@ class PhoneEngine:
         self.media_port = media_port
         self.commands: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.finished: list[PhoneCall] = []
+        self.dtmf: list[str] = []
         self.calls: dict[int, PhoneCall] = {}
         self.account: PhoneAccount | None = None
         self.registered = False
@@ -260,6 +272,9 @@ class PhoneEngine:
 
     def cmd_hears(self, freq: float) -> dict:
         return {"heard": self.port.hears(freq)}
+
+    def cmd_dtmf(self) -> dict:
+        return {"digits": "".join(self.dtmf)}
 
     def cmd_status(self) -> dict:
         live = [n for n, c in self.calls.items() if c not in self.finished]

@@ -214,11 +214,14 @@ class CallCard {
     this.muteBtn.setAttribute("aria-label", t("mute_aria"));
     this.muteBtn.prepend(icon("micOff", { className: "sp-icon--pressed" }));
     this.mutedBadge = h("span", { class: "sp-call__muted" }, t("muted"));
+    this.holdBtn = action("hold", "sp-btn--quiet", t("hold"), null);
+    this.holdBtn.setAttribute("aria-pressed", "false");
+    this.heldBadge = h("span", { class: "sp-call__muted" }, t("on_hold"));
 
     this.el = h("article", { class: "sp-call", dataset: { callId } },
-      h("header", { class: "sp-call__head" }, this.stateLabel, this.direction, this.mutedBadge, this.timer),
+      h("header", { class: "sp-call__head" }, this.stateLabel, this.direction, this.mutedBadge, this.heldBadge, this.timer),
       this.name, this.number, this.outcome,
-      h("div", { class: "sp-call__actions" }, this.rejectBtn, this.answerBtn, this.muteBtn, this.hangupBtn));
+      h("div", { class: "sp-call__actions" }, this.rejectBtn, this.answerBtn, this.muteBtn, this.holdBtn, this.hangupBtn));
   }
 
   update(call) {
@@ -249,6 +252,12 @@ class CallCard {
     this.rejectBtn.hidden = !ringingIn;
     this.hangupBtn.hidden = !live || ringingIn;
     this.muteBtn.hidden = call.state !== "connected";
+    // The echo test has no far end to put on hold.
+    this.holdBtn.hidden = call.state !== "connected" || isEcho;
+    this.holdBtn.lastChild.textContent = call.held ? t("unhold") : t("hold");
+    this.holdBtn.setAttribute("aria-pressed", String(Boolean(call.held)));
+    this.holdBtn.setAttribute("aria-label", t(call.held ? "unhold_aria" : "hold_aria", { who }));
+    this.heldBadge.hidden = !(call.held && call.state === "connected");
     this.answerBtn.setAttribute("aria-label", t("answer_aria", { who }));
     this.rejectBtn.setAttribute("aria-label", t("reject_aria", { who }));
     this.hangupBtn.setAttribute("aria-label", t("hangup_aria", { who }));
@@ -256,7 +265,7 @@ class CallCard {
     const muted = this.sp.muted && call.state === "connected";
     this.muteBtn.setAttribute("aria-pressed", String(muted));
     this.mutedBadge.hidden = !muted;
-    for (const button of [this.answerBtn, this.rejectBtn, this.hangupBtn, this.muteBtn]) {
+    for (const button of [this.answerBtn, this.rejectBtn, this.hangupBtn, this.muteBtn, this.holdBtn]) {
       button.disabled = !this.sp.socketOpen;
     }
     this.tick(Date.now());
@@ -376,6 +385,23 @@ export class Softphone {
 
   hangup(callId) {
     return this.send({ type: "hangup", call_id: callId });
+  }
+
+  hold(callId) {
+    return this.send({ type: "hold", call_id: callId });
+  }
+
+  unhold(callId) {
+    return this.send({ type: "unhold", call_id: callId });
+  }
+
+  /** Keypad tones on a connected call (RFC 4733 on the SIP side). */
+  sendDtmf(callId, digits) {
+    return this.send({ type: "dtmf", call_id: callId, digits: String(digits) });
+  }
+
+  connectedCall() {
+    return [...this.calls.values()].find((call) => call.state === "connected") || null;
   }
 
   /** Mute is local: it silences this tab's microphone track on the line. */
@@ -553,6 +579,7 @@ export class Softphone {
       reason: String(event.reason || ""),
       seenAt: performance.now(),
       connectedAt: previous ? previous.connectedAt : null,
+      held: Boolean(event.held),
     };
     if (call.state === "connected" && !call.connectedAt) call.connectedAt = Date.now();
     this.calls.set(callId, call);
@@ -777,6 +804,12 @@ export class Softphone {
   }
 
   pressDigit(digit) {
+    // On a connected call the keypad sends tones to the far end (menus, PINs).
+    const call = this.connectedCall();
+    if (call) {
+      this.sendDtmf(call.call_id, digit);
+      return;
+    }
     const input = this.number;
     if (input.value.length >= MAX_TARGET_LENGTH) return;
     const start = input.selectionStart ?? input.value.length;
@@ -801,6 +834,11 @@ export class Softphone {
       case "reject": this.reject(callId); break;
       case "hangup": this.hangup(callId); break;
       case "mute": this.setMuted(!this.muted); break;
+      case "hold": {
+        const call = this.calls.get(callId);
+        if (call) this.send({ type: call.held ? "unhold" : "hold", call_id: callId });
+        break;
+      }
       default: break;
     }
   }
@@ -864,12 +902,13 @@ export class Softphone {
     this.socketBanner.hidden = open;
     this.socketBanner.textContent = this.socketState === "reconnecting" ? t("socket_reconnecting") : t("socket_connecting");
 
-    // During a call the keypad would only type into the field (the protocol has no DTMF
-    // yet), which reads as sending tones: hide it, and the echo test, until the call ends.
+    // On a connected call the keypad sends tones; while a call rings or dials it would
+    // only type into the field, so it is hidden then. The echo test waits for the end.
     const inCall = [...this.calls.values()].some((call) => LIVE_CALL_STATES.has(call.state));
-    if (inCall && this.keypad.contains(document.activeElement)) this.number.focus();
+    const connected = Boolean(this.connectedCall());
+    if (inCall && !connected && this.keypad.contains(document.activeElement)) this.number.focus();
     this.dialer.hidden = !this.dialerAllowed;
-    this.keypad.hidden = inCall;
+    this.keypad.hidden = inCall && !connected;
     this.dialBtn.disabled = !open;
     this.echoBtn.hidden = !this.echoNumber || inCall;
     this.echoBtn.disabled = !open;
