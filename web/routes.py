@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web.views import admin_sip, admin_users, login, pages, profile
+from web.views import admin_sip, admin_users, callerid_api, contacts, login, pages, profile
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -33,6 +33,16 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(r"/admin/users/{user_id:\d+}/sip/remove", admin_sip.remove_form,
                        name="admin_sip_remove")
     app.router.add_post(r"/admin/users/{user_id:\d+}/sip/remove", admin_sip.remove_submit)
+    app.router.add_get("/contacts", contacts.contact_list, name="contacts")
+    app.router.add_get("/contacts/new", contacts.new_form, name="contact_new")
+    app.router.add_post("/contacts/new", contacts.new_submit)
+    app.router.add_get(r"/contacts/{contact_id:\d+}", contacts.contact_page, name="contact")
+    app.router.add_post(r"/contacts/{contact_id:\d+}", contacts.edit_submit)
+    app.router.add_post(r"/contacts/{contact_id:\d+}/phones", contacts.add_phone_submit)
+    app.router.add_get(r"/contacts/{contact_id:\d+}/delete", contacts.delete_form,
+                       name="contact_delete")
+    app.router.add_post(r"/contacts/{contact_id:\d+}/delete", contacts.delete_submit)
+    app.router.add_get("/api/callerid", callerid_api.callerid_lookup, name="callerid")
     app.router.add_get("/i18n/softphone.json", pages.softphone_messages,
                        name="softphone_messages")
     app.router.add_static("/static", STATIC_DIR, name="static")

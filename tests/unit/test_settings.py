@@ -37,11 +37,21 @@ def test_file_then_environment(tmp_path: Path) -> None:
     ({"HEADSET_WORKERS_SIP_PORTS": "6000-5000"}, "workers.sip_ports"),
     ({"HEADSET_WORKERS_AGENTS_PER_WORKER": "3"}, "workers.agents_per_worker"),
     ({"HEADSET_LANGUAGE": "fr"}, "language"),
+    ({"HEADSET_REGION": "XX"}, "region"),
+    ({"HEADSET_REGION": "es"}, "region"),
+    ({"HEADSET_AREA_CODE": "11a"}, "area_code"),
+    ({"HEADSET_AREA_CODE": "123456"}, "area_code"),
 ])
 def test_a_wrong_setting_is_named(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError) as error:
         load_settings(env=env)
     assert str(error.value).startswith(named)
+
+
+def test_numbering_region_and_area_code() -> None:
+    assert (load_settings(env={}).region, load_settings(env={}).area_code) == ("ES", "")
+    s = load_settings(env={"HEADSET_REGION": "BR", "HEADSET_AREA_CODE": "11"})
+    assert (s.region, s.area_code) == ("BR", "11")
 
 
 def test_unknown_keys_and_broken_files_are_named(tmp_path: Path) -> None:
