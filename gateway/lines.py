@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from crm import call_records, sip_accounts
+from crm import call_records, callerid, sip_accounts
 from crm.call_flow import CallState, Ended, IllegalTransition, Side
 from crm.clock import utc_now
 from crm.db import Database
@@ -71,6 +71,8 @@ class LiveCall:
     ring_timer: asyncio.TimerHandle | None = None
     timed_out: bool = False
     held: bool = False
+    contact_id: int = 0
+    matches: int = 0
 
 
 @dataclass
@@ -402,11 +404,17 @@ class Lines:
         worker = self.supervisor.worker_of(report.agent_id)
         account = await sip_accounts.get_account(self._db, report.agent_id)
         local = account.extension if account else ""
+        caller = await self._caller(report.remote_number)
+        name = report.remote_name
+        if caller is not None and caller.outcome is callerid.Outcome.ONE:
+            name = caller.matches[0].name  # the CRM knows better than the PBX
         await call_records.create(self._db, report.call_id, report.agent_id, "inbound", local,
-                                  report.remote_number, report.remote_name, utc_now())
+                                  report.remote_number, name, utc_now())
         call = LiveCall(call_id=report.call_id, user_id=report.agent_id, direction="inbound",
-                        remote=report.remote_number, remote_name=report.remote_name,
-                        state="ringing")
+                        remote=report.remote_number, remote_name=name, state="ringing")
+        if caller is not None:
+            call.matches = len(caller.matches)
+            call.contact_id = caller.matches[0].id if len(caller.matches) == 1 else 0
         if agent is None or not agent.online or worker is None or agent.calls:
             # Busy (already on a call) or not really there: the caller hears busy and
             # the PBX can move on; the record keeps the attempt as missed.
@@ -417,6 +425,15 @@ class Lines:
             return
         agent.calls[call.call_id] = call
         agent.broadcast(self._call_event(call))
+
+    async def _caller(self, number: str) -> callerid.CallerMatch | None:
+        """Caller ID for the ring; a lookup failure must never stop the phone ringing."""
+        try:
+            return await callerid.match(self._db, number, self._settings.region,
+                                        self._settings.area_code)
+        except Exception:
+            log.exception("caller-ID lookup failed")
+            return None
 
     async def _leg(self, report: ipc.Leg) -> None:
         agent = self._agents.get(report.agent_id)
@@ -521,6 +538,8 @@ class Lines:
             remote_name=call.remote_name,
             reason=reason,
             held=call.held,
+            contact_id=call.contact_id,
+            matches=call.matches,
         )
 
 

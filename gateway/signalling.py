@@ -25,7 +25,7 @@ Events (server -> browser)::
     hello {user, dialer, echo_number, ice_servers}   after the socket opens
     line {state, reason}                    offline / registering / registered / failed
     answer_sdp {sdp}                        the worker's answer to ``offer``
-    call {call_id, state, direction, remote, remote_name, reason, held}
+    call {call_id, state, direction, remote, remote_name, reason, held, contact_id, matches}
     error {code, message, ref}              a command was refused; ``ref`` names its type
     pong
 """
@@ -191,6 +191,9 @@ class CallEvent(_Event, frozen=True, tag="call"):
     remote_name: str = ""
     reason: str = ""  # outcome key when ended: completed, busy, rejected, ...
     held: bool = False
+    # Caller ID: the matching contact (0 if none or several) and how many matched.
+    contact_id: int = 0
+    matches: int = 0
 
 
 class ErrorEvent(_Event, frozen=True, tag="error"):

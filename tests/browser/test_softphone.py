@@ -187,3 +187,27 @@ async def test_keypad_sends_dtmf_and_hold_plays_music(browser: Browser, server: 
         assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 5)
         await page.click("[data-action=hangup]")
         await state(page, "call-state", "ended")
+
+
+async def test_ringing_page_names_the_known_caller(browser: Browser, server: RunningServer,
+                                                   lab: Lab) -> None:
+    from crm import contacts
+    from crm.db import open_database
+
+    db = await open_database(server.settings.database_path)
+    try:
+        known = await contacts.create_contact(db, contacts.ContactDraft(
+            kind=contacts.ContactKind.PERSON, name="Zofia Nowak",
+            phones=(contacts.ContactPhone(label=contacts.PhoneLabel.WORK, e164="+48221234567"),)))
+    finally:
+        await db.close()
+    page = await login(browser, server, "ana")
+    await go_online(page)
+    with uac_call(lab.kamailio.hostport, "1001", from_user="0048221234567", hold_ms=1000):
+        await state(page, "call-state", "ringing")
+        card = page.locator("article.sp-call[data-state=ringing]")
+        assert "Zofia Nowak" in await card.inner_text()
+        assert await card.locator("a.sp-call__contact").get_attribute("href") == (
+            f"/contacts/{known.id}")
+        await page.click("[data-action=reject]")
+        await state(page, "call-state", "ended")

@@ -197,3 +197,22 @@ async def test_unanswered_outbound_call_ends_as_no_answer(gateway: Gateway, lab:
     record = await call_records.get(gateway.db, call_id)
     assert record is not None and record.hangup_side == "system"
     assert (await asyncio.to_thread(lab.lines[NO_ANSWER].wait, 10)).ok
+
+
+async def test_ringing_shows_the_contact_the_crm_knows(gateway: Gateway, lab: Lab) -> None:
+    from crm import contacts
+
+    known = await contacts.create_contact(gateway.db, contacts.ContactDraft(
+        kind=contacts.ContactKind.PERSON, name="Lucía Fernández",
+        phones=(contacts.ContactPhone(label=contacts.PhoneLabel.MOBILE, e164="+34911234567"),)))
+    agent = await gateway.agent("tere", extension="1001")
+    await agent.online()
+    # The trunk presents the number without "+", as Spanish carriers often do.
+    with uac_call(lab.kamailio.hostport, "1001", from_user="34911234567", hold_ms=500):
+        ringing = await agent.wait_call("ringing")
+        assert ringing["remote_name"] == "Lucía Fernández"
+        assert ringing["contact_id"] == known.id and ringing["matches"] == 1
+        await agent.send(signalling.RejectCall(call_id=ringing["call_id"]))
+        await agent.wait_call("ended")
+    record = await call_records.get(gateway.db, ringing["call_id"])
+    assert record is not None and record.remote_name == "Lucía Fernández"

@@ -203,6 +203,8 @@ class CallCard {
     this.name = h("p", { class: "sp-call__name" });
     this.number = h("p", { class: "sp-call__number" });
     this.outcome = h("p", { class: "sp-call__outcome" });
+    // Caller ID from the CRM: the contact, a choice between several, or "new contact".
+    this.contactLink = h("a", { class: "sp-call__contact", dataset: { action: "contact" } });
     this.answerBtn = action("answer", "sp-btn--go", t("answer"), "phone");
     this.rejectBtn = action("reject", "sp-btn--stop", t("reject"), "phone");
     this.rejectBtn.querySelector(".sp-icon").classList.add("sp-icon--hangup");
@@ -220,7 +222,7 @@ class CallCard {
 
     this.el = h("article", { class: "sp-call", dataset: { callId } },
       h("header", { class: "sp-call__head" }, this.stateLabel, this.direction, this.mutedBadge, this.heldBadge, this.timer),
-      this.name, this.number, this.outcome,
+      this.name, this.number, this.contactLink, this.outcome,
       h("div", { class: "sp-call__actions" }, this.rejectBtn, this.answerBtn, this.muteBtn, this.holdBtn, this.hangupBtn));
   }
 
@@ -247,6 +249,12 @@ class CallCard {
     this.outcome.textContent = call.state === "ended" ? this.sp.endedText(call.reason) : "";
     this.outcome.hidden = call.state !== "ended";
     this.timer.hidden = call.state !== "connected";
+    const link = contactLink(call, isEcho, t);
+    this.contactLink.hidden = !link;
+    if (link) {
+      this.contactLink.href = link.href;
+      this.contactLink.textContent = link.text;
+    }
 
     this.answerBtn.hidden = !ringingIn;
     this.rejectBtn.hidden = !ringingIn;
@@ -288,6 +296,16 @@ class CallCard {
  * answer, reject, hangup; plus setMuted and destroy. The root element fires bubbling
  * `softphone:hello|line|call|error|audio` CustomEvents whose `detail` is the event.
  */
+/** Where the CRM can tell the agent more about the other party, or null. */
+function contactLink(call, isEcho, t) {
+  if (isEcho || !call.remote || call.state === "ended") return null;
+  if (call.contact_id) return { href: `/contacts/${call.contact_id}`, text: t("open_contact") };
+  const number = encodeURIComponent(call.remote);
+  if (call.matches > 1) return { href: `/contacts?q=${number}`, text: t("choose_contact", { count: call.matches }) };
+  if (call.direction === "inbound") return { href: `/contacts/new?number=${number}`, text: t("new_contact") };
+  return null;
+}
+
 export class Softphone {
   constructor(root, options = {}) {
     this.root = root;
@@ -580,6 +598,8 @@ export class Softphone {
       seenAt: performance.now(),
       connectedAt: previous ? previous.connectedAt : null,
       held: Boolean(event.held),
+      contact_id: Number(event.contact_id) || 0,
+      matches: Number(event.matches) || 0,
     };
     if (call.state === "connected" && !call.connectedAt) call.connectedAt = Date.now();
     this.calls.set(callId, call);
@@ -753,9 +773,10 @@ export class Softphone {
       type: "button", class: "sp-btn sp-btn--link", dataset: { action: "echo-test" }, "aria-label": t("echo_test_aria"),
       onclick: () => this.testHeadset(),
     }, icon("headset"), h("span", {}, t("echo_test")));
+    this.numberRow = h("div", { class: "sp-number-row" }, this.number, backspace);
     this.dialer = h("div", { class: "sp-dialer" },
       h("label", { class: "sp-visually-hidden", for: "softphone-number" }, t("number_label")),
-      h("div", { class: "sp-number-row" }, this.number, backspace),
+      this.numberRow,
       this.keypad,
       this.dialBtn);
 
@@ -906,14 +927,23 @@ export class Softphone {
     // only type into the field, so it is hidden then. The echo test waits for the end.
     const inCall = [...this.calls.values()].some((call) => LIVE_CALL_STATES.has(call.state));
     const connected = Boolean(this.connectedCall());
-    if (inCall && !connected && this.keypad.contains(document.activeElement)) this.number.focus();
+    // Keep keyboard focus somewhere useful when the control holding it disappears.
+    const focusLost = inCall && (this.numberRow.contains(document.activeElement)
+      || (!connected && this.keypad.contains(document.activeElement)));
     this.dialer.hidden = !this.dialerAllowed;
     this.keypad.hidden = inCall && !connected;
+    // One call at a time for now: while it lasts, the keypad is for tones, not dialling.
+    this.numberRow.hidden = inCall;
+    this.dialBtn.hidden = inCall;
     this.dialBtn.disabled = !open;
     this.echoBtn.hidden = !this.echoNumber || inCall;
     this.echoBtn.disabled = !open;
 
     this.renderCalls();
+    if (focusLost) {
+      const hangup = this.callList.querySelector("button[data-action=hangup]:not([hidden])");
+      if (hangup) hangup.focus();
+    }
   }
 
   renderCalls() {
