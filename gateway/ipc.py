@@ -83,6 +83,11 @@ class HoldCall(_Msg, frozen=True, tag="hold_call"):
     hold: bool
 
 
+class TransferCall(_Msg, frozen=True, tag="transfer_call"):
+    call_id: str
+    target: str  # a SIP URI
+
+
 class Ping(_Msg, frozen=True, tag="ping"):
     seq: int
 
@@ -93,7 +98,7 @@ class Shutdown(_Msg, frozen=True, tag="shutdown"):
 
 Command = (
     AddAgent | RemoveAgent | OpenLine | CloseLine | MakeCall | AnswerCall | RejectCall
-    | HangupCall | SendDtmf | HoldCall | Ping | Shutdown
+    | HangupCall | SendDtmf | HoldCall | TransferCall | Ping | Shutdown
 )
 
 # -- reports: worker -> main -----------------------------------------------------------
@@ -143,6 +148,16 @@ class Leg(_Msg, frozen=True, tag="leg"):
     side: str = ""
 
 
+class Transferred(_Msg, frozen=True, tag="transferred"):
+    """The far end accepted a transfer (``ok``) or refused it; on success the worker
+    hangs up our leg next."""
+
+    call_id: str
+    agent_id: int
+    ok: bool
+    code: int = 0
+
+
 class HoldState(_Msg, frozen=True, tag="hold_state"):
     """A hold or unhold was carried out (the re-INVITE was sent)."""
 
@@ -168,7 +183,8 @@ class Pong(_Msg, frozen=True, tag="pong"):
 
 
 Report = (
-    Ready | Registration | LineAnswer | LineStatus | Incoming | Leg | HoldState | Failed | Pong
+    Ready | Registration | LineAnswer | LineStatus | Incoming | Leg | HoldState | Transferred
+    | Failed | Pong
 )
 
 _encoder = msgspec.json.Encoder()

@@ -169,6 +169,10 @@ class Worker:
                     await self._engine.send_dtmf(call_id, digits)
             case ipc.HoldCall(call_id=call_id, hold=hold):
                 await self._hold(call_id, hold)
+            case ipc.TransferCall(call_id=call_id, target=target):
+                if isinstance(self._leg(call_id), EchoLeg):
+                    raise EngineError("call_not_connected")
+                await self._engine.transfer(call_id, target)
             case ipc.Ping(seq=seq):
                 calls, accounts = self._engine.counts()
                 lines = sum(1 for a in self._agents.values() if a.line is not None)
@@ -356,6 +360,10 @@ class Worker:
             agent.calls.add(call_id)
         self._send(ipc.Incoming(agent_id=agent_id, call_id=call_id, remote_number=number,
                                 remote_name=name))
+
+    def on_transfer(self, call_id: str, agent_id: int, code: int) -> None:
+        self._send(ipc.Transferred(call_id=call_id, agent_id=agent_id,
+                                   ok=code // 100 == 2, code=code))
 
     def on_leg(self, call_id: str, agent_id: int, status: str, code: int, reason: str,
                side: str) -> None:

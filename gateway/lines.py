@@ -73,6 +73,7 @@ class LiveCall:
     held: bool = False
     contact_id: int = 0
     matches: int = 0
+    transferred: bool = False
 
 
 @dataclass
@@ -239,6 +240,8 @@ class Lines:
                 case signalling.Unhold(call_id=call_id):
                     self._connected_call(agent, call_id)
                     self._worker(agent).send(ipc.HoldCall(call_id=call_id, hold=False))
+                case signalling.Transfer(call_id=call_id, target=text):
+                    await self._transfer(agent, call_id, text)
         except _Refused as refused:
             self.error(session, refused.code, command.__struct_config__.tag)  # type: ignore[arg-type]
         except WorkerUnavailable:
@@ -333,6 +336,17 @@ class Lines:
             target.number, self._settings.sip_domain)
         worker.send(ipc.MakeCall(agent_id=agent.user.id, call_id=call_id, target=sip_target))
 
+    async def _transfer(self, agent: AgentLine, call_id: str, text: str) -> None:
+        call = self._connected_call(agent, call_id)
+        try:
+            target = parse_dial_string(text, self._settings.echo_number)
+        except InvalidNumber:
+            raise _Refused("invalid_number") from None
+        if target.echo or call.echo:
+            raise _Refused("invalid_transfer_target")
+        self._worker(agent).send(ipc.TransferCall(
+            call_id=call_id, target=request_uri(target.number, self._settings.sip_domain)))
+
     def _ring_timed_out(self, agent: AgentLine, call: LiveCall) -> None:
         if call.state == "connected" or call.call_id not in agent.calls:
             return
@@ -390,6 +404,17 @@ class Lines:
                 await self._incoming(report)
             case ipc.Leg():
                 await self._leg(report)
+            case ipc.Transferred(agent_id=agent_id, call_id=call_id, ok=ok):
+                agent = self._agents.get(agent_id)
+                call = agent.calls.get(call_id) if agent is not None else None
+                if agent is not None and call is not None:
+                    if ok:
+                        call.transferred = True  # the hang-up that follows is ours
+                    else:
+                        message = self._translate(agent.user.language or "en",
+                                                  "softphone.error.transfer_failed")
+                        agent.broadcast(signalling.ErrorEvent(
+                            code="transfer_failed", message=message, ref="transfer"))
             case ipc.HoldState(agent_id=agent_id, call_id=call_id, held=held):
                 agent = self._agents.get(agent_id)
                 call = agent.calls.get(call_id) if agent is not None else None
@@ -513,7 +538,8 @@ class Lines:
         record = await self._record(call.call_id, event)
         call.state = "ended"
         outcome = record.outcome.value if record is not None and record.outcome else "failed"
-        agent.broadcast(self._call_event(call, outcome))
+        # The record says completed; the agent is told where the call went.
+        agent.broadcast(self._call_event(call, "transferred" if call.transferred else outcome))
 
     async def _record(self, call_id: str, event: call_records.Event) -> (
             call_records.CallRecord | None):

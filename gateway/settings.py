@@ -108,7 +108,9 @@ class Settings:
 
     @property
     def sip_domain(self) -> str:
-        return self.sip.domain or self.sip.registrar.rsplit(":", 1)[0]
+        """The domain of the agents' SIP URIs: ``sip.domain``, else the registrar as
+        given (host:port), so URIs handed to others (a REFER's target) are routable."""
+        return self.sip.domain or self.sip.registrar
 
 
 _SECTIONS = {

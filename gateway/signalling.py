@@ -18,6 +18,7 @@ Commands (browser -> server)::
     dtmf {call_id, digits}      keypad tones during a call (RFC 4733 on the SIP leg)
     hold {call_id}              put the caller on hold (they hear music)
     unhold {call_id}            take the call off hold
+    transfer {call_id, target}  blind transfer: the caller is sent to target (REFER)
     ping                        keep-alive; answered with pong
 
 Events (server -> browser)::
@@ -98,13 +99,18 @@ class Unhold(_Command, frozen=True, tag="unhold"):
     call_id: str = ""
 
 
+class Transfer(_Command, frozen=True, tag="transfer"):
+    call_id: str = ""
+    target: str = ""
+
+
 class Ping(_Command, frozen=True, tag="ping"):
     pass
 
 
 Command = (
     Online | Offline | Offer | Dial | AnswerCall | RejectCall | Hangup | Dtmf | Hold | Unhold
-    | Ping
+    | Transfer | Ping
 )
 
 _decoder = msgspec.json.Decoder(Command)
@@ -137,12 +143,12 @@ def decode_command(text: str | bytes) -> Command:
 def _check_fields(command: Command, ref: str) -> None:
     if isinstance(command, Offer) and not command.sdp.startswith("v=0"):
         raise BadMessage("invalid_sdp", "an SDP offer starts with v=0", ref)
-    if isinstance(command, Dial):
+    if isinstance(command, Dial | Transfer):
         if not command.target.strip():
             raise BadMessage("invalid_number", "empty dial string", ref)
         if len(command.target) > MAX_TARGET_LENGTH:
             raise BadMessage("invalid_number", "dial string too long", ref)
-    if isinstance(command, AnswerCall | RejectCall | Hangup | Dtmf | Hold | Unhold) and (
+    if isinstance(command, AnswerCall | RejectCall | Hangup | Dtmf | Hold | Unhold | Transfer) and (
             not command.call_id):
         raise BadMessage("invalid_message", "call_id is required", ref)
     if isinstance(command, Dtmf) and (

@@ -23,6 +23,7 @@ class Call(pj.Call):
         call_id: str,
         agent_id: int,
         on_state: Callable[[Call], None],
+        on_transfer: Callable[[Call, int], None],
         pj_call_id: int = pj.PJSUA_INVALID_ID,
     ) -> None:
         super().__init__(account, pj_call_id)
@@ -32,6 +33,7 @@ class Call(pj.Call):
         self.port.open(f"call-{call_id[:8]}")
         self.hung_up_locally = False
         self._on_state = on_state
+        self._on_transfer = on_transfer
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         self._on_state(self)
@@ -47,6 +49,15 @@ class Call(pj.Call):
             audio = self.getAudioMedia(media.index)
             self.port.startTransmit(audio)
             audio.startTransmit(self.port)
+
+    def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:
+        # NOTIFYs about the far end's new call; only the final one decides.
+        if prm.finalNotify:
+            self._on_transfer(self, prm.statusCode)
+        prm.cont = not prm.finalNotify
+
+    def transfer(self, uri: str) -> None:
+        self.xfer(uri, pj.CallOpParam(True))
 
     def send_dtmf(self, digits: str) -> None:
         self.dialDtmf(digits)

@@ -61,6 +61,8 @@ class EngineListener(Protocol):
     def on_leg(self, call_id: str, agent_id: int, status: str, code: int, reason: str,
                side: str) -> None: ...
 
+    def on_transfer(self, call_id: str, agent_id: int, code: int) -> None: ...
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -254,7 +256,7 @@ class SipEngine:
                 raise EngineError("not_online")
             if len(self._calls) >= MAX_CALLS:
                 raise EngineError("busy_line")
-            call = Call(account, call_id, agent_id, self._call_state)
+            call = Call(account, call_id, agent_id, self._call_state, self._transfer_done)
             self._calls[call_id] = call
             try:
                 call.makeCall(uri, pj.CallOpParam(True))
@@ -267,7 +269,8 @@ class SipEngine:
         return await self._on_engine(make)
 
     def _incoming(self, account: Account, pj_call_id: int) -> None:
-        call = Call(account, self._new_call_id(), account.agent_id, self._call_state, pj_call_id)
+        call = Call(account, self._new_call_id(), account.agent_id, self._call_state,
+                    self._transfer_done, pj_call_id)
         info = call.getInfo()
         number, name = parse_remote(info.remoteUri)
         if len(self._calls) >= MAX_CALLS:
@@ -308,6 +311,17 @@ class SipEngine:
         if call.getInfo().state != pj.PJSIP_INV_STATE_CONFIRMED:
             raise EngineError("call_not_connected")
         return call
+
+    async def transfer(self, call_id: str, uri: str) -> None:
+        await self._on_engine(lambda: self._connected_call(call_id).transfer(uri))
+
+    def _transfer_done(self, call: Call, code: int) -> None:
+        # Told first: the hang-up below reports the leg's end, which must already read
+        # as the end of a transferred call.
+        self._emit(self._listener.on_transfer, call.call_id, call.agent_id, code)
+        if code // 100 == 2:
+            # The caller is now talking to the target: our leg has done its job.
+            self._hangup(call, 0)
 
     async def hangup(self, call_id: str, code: int = 0) -> None:
         await self._on_engine(lambda: self._hangup(self._call(call_id), code))

@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Browser, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from tests.conftest import AGENTS, Lab
+from tests.conftest import AGENTS, ECHO, Lab
 from tests.lab.phone import Phone
 from tests.lab.sipp import uac_call
 from tests.support.server import PASSWORD, RunningServer
@@ -211,3 +211,23 @@ async def test_ringing_page_names_the_known_caller(browser: Browser, server: Run
             f"/contacts/{known.id}")
         await page.click("[data-action=reject]")
         await state(page, "call-state", "ended")
+
+
+async def test_transfer_from_the_call_card(browser: Browser, server: RunningServer,
+                                           lab: Lab) -> None:
+    page = await login(browser, server, "ana")
+    await go_online(page)
+    with Phone("customer", tone_hz=1500, auto_answer=True) as phone:
+        assert await asyncio.to_thread(phone.register, "1003", AGENTS["1003"],
+                                       lab.kamailio.hostport) == 200
+        await page.fill("#softphone-number", "1003")
+        await page.press("#softphone-number", "Enter")
+        await state(page, "call-state", "connected")
+        await page.click("[data-action=transfer]")
+        await page.fill(".sp-transfer input", ECHO)
+        await page.press(".sp-transfer input", "Enter")
+        await state(page, "call-state", "ended")
+        card = page.locator("article.sp-call[data-state=ended]")
+        assert await card.get_attribute("data-reason") == "transferred"
+        assert await asyncio.to_thread(phone.wait_hears, 1500, 8)  # now on the echo line
+        await asyncio.to_thread(phone.hangup)

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from crm import call_records
 from gateway import signalling
-from tests.conftest import AGENTS, NO_ANSWER, Lab
+from tests.conftest import AGENTS, ECHO, NO_ANSWER, Lab
 from tests.integration.conftest import Gateway
 from tests.lab.phone import Phone
 from tests.support.gateway import Agent
@@ -99,3 +100,33 @@ async def test_hold_is_refused_before_the_answer(gateway: Gateway) -> None:
     assert error["code"] == "call_not_connected"
     await agent.send(signalling.Hangup(call_id=call_id))
     assert (await agent.wait_call("ended"))["reason"] == "cancelled"
+
+
+async def test_blind_transfer_sends_the_caller_on(gateway: Gateway, phone: Phone,
+                                                  lab: Lab) -> None:
+    agent, call_id = await connected_call(gateway)
+    await agent.send(signalling.Transfer(call_id=call_id, target=ECHO))
+    ended = await agent.wait_call("ended")
+    assert ended["reason"] == "transferred"
+    # The customer's phone followed the REFER to the echo line and hears itself there.
+    await asyncio.to_thread(phone.wait_event, lambda e: e.get("event") == "transfer_request")
+    assert await asyncio.to_thread(phone.wait_hears, PHONE_TONE, 8)
+    record = await call_records.get(gateway.db, call_id)
+    assert record is not None and record.outcome == "completed"
+    await asyncio.to_thread(phone.hangup)
+    assert (await asyncio.to_thread(lab.lines[ECHO].wait, 10)).ok
+
+
+async def test_transfer_to_nowhere_keeps_the_call(gateway: Gateway, phone: Phone) -> None:
+    agent, call_id = await connected_call(gateway)
+    mark = len(agent.events)
+    await agent.send(signalling.Transfer(call_id=call_id, target="999999"))
+    error = await agent.wait_event(lambda e: e["type"] == "error", since=mark, timeout=15)
+    assert error["code"] == "transfer_failed"
+    assert await agent.rtc.wait_hears(PHONE_TONE)  # still talking to the customer
+    mark = len(agent.events)
+    await agent.send(signalling.Transfer(call_id=call_id, target="not a number"))
+    error = await agent.wait_event(lambda e: e["type"] == "error", since=mark)
+    assert error["code"] == "invalid_number"
+    await agent.send(signalling.Hangup(call_id=call_id))
+    await agent.wait_call("ended")

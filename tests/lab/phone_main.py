@@ -122,6 +122,16 @@ class PhoneCall(pj.Call):
             # Deleting a Call inside its own callback is unsafe; the loop drops it later.
             self.phone.finished.append(self)
 
+    def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:
+        # Accept the REFER with a call object of our own, so the new call is tracked
+        # (state events, tone, hearing) like any other.
+        self.phone.out.send({"event": "transfer_request", "call": self.number,
+                             "to": prm.dstUri})
+        new = PhoneCall(self.phone, self.phone.account, self.phone._new_number(),
+                        pj.PJSUA_INVALID_ID)
+        self.phone.calls[new.number] = new
+        prm.newCall = new
+
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         self.phone.dtmf.append(prm.digit)
         self.phone.out.send({"event": "dtmf", "call": self.number, "digit": prm.digit})

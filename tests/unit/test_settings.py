@@ -20,7 +20,7 @@ def test_file_then_environment(tmp_path: Path) -> None:
     s = load_settings(config, env={"HEADSET_HTTP_PORT": "8444",
                                    "HEADSET_ICE_HOST_ADDRESSES": "10.0.0.5, 10.0.0.6",
                                    "HEADSET_WORKERS_RTP_PORTS": "30000-30999"})
-    assert s.sip.registrar == "pbx.example:5060" and s.sip_domain == "pbx.example"
+    assert s.sip.registrar == "pbx.example:5060" and s.sip_domain == "pbx.example:5060"
     assert s.http.port == 8444
     assert s.codecs.browser == ("pcmu",)
     assert s.ice.host_addresses == ("10.0.0.5", "10.0.0.6")

@@ -219,11 +219,39 @@ class CallCard {
     this.holdBtn = action("hold", "sp-btn--quiet", t("hold"), null);
     this.holdBtn.setAttribute("aria-pressed", "false");
     this.heldBadge = h("span", { class: "sp-call__muted" }, t("on_hold"));
+    this.transferBtn = action("transfer", "sp-btn--quiet", t("transfer"), null);
+    this.transferBtn.setAttribute("aria-expanded", "false");
+    this.transferInput = h("input", {
+      type: "tel", class: "sp-input", inputmode: "tel", autocomplete: "off",
+      maxlength: MAX_TARGET_LENGTH, placeholder: t("transfer_placeholder_short"),
+      "aria-label": t("transfer_placeholder"),
+    });
+    this.transferForm = h("form", { class: "sp-transfer", hidden: true, dataset: { callId } },
+      this.transferInput,
+      h("button", { type: "submit", class: "sp-btn sp-btn--go", dataset: { action: "transfer-send", callId } },
+        h("span", {}, t("transfer_send"))));
+    this.transferForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const target = this.transferInput.value.trim();
+      if (!target) return;
+      softphone.transfer(callId, target);
+      this.transferForm.hidden = true;
+      this.transferBtn.setAttribute("aria-expanded", "false");
+    });
 
     this.el = h("article", { class: "sp-call", dataset: { callId } },
       h("header", { class: "sp-call__head" }, this.stateLabel, this.direction, this.mutedBadge, this.heldBadge, this.timer),
       this.name, this.number, this.contactLink, this.outcome,
-      h("div", { class: "sp-call__actions" }, this.rejectBtn, this.answerBtn, this.muteBtn, this.holdBtn, this.hangupBtn));
+      h("div", { class: "sp-call__actions" }, this.rejectBtn, this.answerBtn, this.muteBtn, this.holdBtn,
+        this.transferBtn, this.hangupBtn),
+      this.transferForm);
+  }
+
+  toggleTransfer() {
+    const open = this.transferForm.hidden;
+    this.transferForm.hidden = !open;
+    this.transferBtn.setAttribute("aria-expanded", String(open));
+    if (open) this.transferInput.focus();
   }
 
   update(call) {
@@ -266,6 +294,8 @@ class CallCard {
     this.holdBtn.setAttribute("aria-pressed", String(Boolean(call.held)));
     this.holdBtn.setAttribute("aria-label", t(call.held ? "unhold_aria" : "hold_aria", { who }));
     this.heldBadge.hidden = !(call.held && call.state === "connected");
+    this.transferBtn.hidden = call.state !== "connected" || isEcho;
+    if (this.transferBtn.hidden) this.transferForm.hidden = true;
     this.answerBtn.setAttribute("aria-label", t("answer_aria", { who }));
     this.rejectBtn.setAttribute("aria-label", t("reject_aria", { who }));
     this.hangupBtn.setAttribute("aria-label", t("hangup_aria", { who }));
@@ -273,7 +303,7 @@ class CallCard {
     const muted = this.sp.muted && call.state === "connected";
     this.muteBtn.setAttribute("aria-pressed", String(muted));
     this.mutedBadge.hidden = !muted;
-    for (const button of [this.answerBtn, this.rejectBtn, this.hangupBtn, this.muteBtn, this.holdBtn]) {
+    for (const button of [this.answerBtn, this.rejectBtn, this.hangupBtn, this.muteBtn, this.holdBtn, this.transferBtn]) {
       button.disabled = !this.sp.socketOpen;
     }
     this.tick(Date.now());
@@ -407,6 +437,11 @@ export class Softphone {
 
   hold(callId) {
     return this.send({ type: "hold", call_id: callId });
+  }
+
+  /** Blind transfer: the caller is sent on to `target` and this call ends. */
+  transfer(callId, target) {
+    return this.send({ type: "transfer", call_id: callId, target: String(target) });
   }
 
   unhold(callId) {
@@ -855,6 +890,11 @@ export class Softphone {
       case "reject": this.reject(callId); break;
       case "hangup": this.hangup(callId); break;
       case "mute": this.setMuted(!this.muted); break;
+      case "transfer": {
+        const card = this.cards.get(callId);
+        if (card) card.toggleTransfer();
+        break;
+      }
       case "hold": {
         const call = this.calls.get(callId);
         if (call) this.send({ type: call.held ? "unhold" : "hold", call_id: callId });
