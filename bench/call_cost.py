@@ -39,13 +39,13 @@ from bench.procstat import Usage, Window
 from crm.db import open_database
 from crm.secret_key import load_or_create_key
 from gateway import signalling
-from gateway.lines import Lines, Session
+from gateway.lines import Lines
 from gateway.settings import CodecSettings, Settings
 from tests.conftest import gateway_settings
 from tests.lab.kamailio import Kamailio
 from tests.lab.phone import Phone
 from tests.lab.sipp import Sipp
-from tests.support.gateway import make_agent_user
+from tests.support.gateway import TabSession, make_agent_user
 
 REPO = Path(__file__).resolve().parents[1]
 Event = dict[str, Any]
@@ -118,53 +118,28 @@ class Peers:
             await asyncio.gather(self._reader, return_exceptions=True)
 
 
-class BenchAgent:
+class BenchAgent(TabSession):
     """One agent's browser tab: a ``Lines`` session here, its aiortc peer in ``Peers``."""
 
     def __init__(self, lines: Lines, user: Any, peers: Peers, k: int) -> None:
-        self.lines = lines
+        super().__init__(lines, user)
         self.peers = peers
         self.k = k
-        self.session: Session = lines.connect(user, "en")
-        self.events: list[Event] = []
         self.codec = ""
-        self._changed = asyncio.Event()
-        self._pump = asyncio.get_running_loop().create_task(self._read())
-
-    async def _read(self) -> None:
-        while (text := await self.session.outbox.get()) is not None:
-            self.events.append(json.loads(text))
-            self._changed.set()
-
-    async def send(self, command: signalling.Command) -> None:
-        await self.lines.handle(self.session, command)
-
-    async def wait_event(self, match: Callable[[Event], bool], since: int,
-                         timeout: float = 15) -> Event:
-        deadline = time.monotonic() + timeout
-        while True:
-            for event in self.events[since:]:
-                if match(event):
-                    return event
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"agent {self.k}: no matching event in {self.events[since:]}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
 
     async def online(self) -> None:
         mark = len(self.events)
         await self.send(signalling.Online())
         await self.wait_event(lambda e: e["type"] == "line" and e["state"] == "registered",
-                              mark)
+                              since=mark, timeout=15)
 
     async def open_line(self, jitter: str) -> None:
         await self.peers.call("new", k=self.k, jitter=jitter)
         offer = await self.peers.call("offer", k=self.k)
         mark = len(self.events)
         await self.send(signalling.Offer(sdp=offer["sdp"]))
-        answer = await self.wait_event(lambda e: e["type"] == "answer_sdp", mark)
+        answer = await self.wait_event(lambda e: e["type"] == "answer_sdp", since=mark,
+                                       timeout=15)
         self.codec = negotiated_codec(answer["sdp"])
         await self.peers.call("accept", k=self.k, sdp=answer["sdp"])
 
@@ -173,7 +148,7 @@ class BenchAgent:
         await self.send(signalling.Dial(target=target))
         event = await self.wait_event(
             lambda e: e["type"] == "error" or (e["type"] == "call" and e["state"] in (
-                "connected", "ended")), mark)
+                "connected", "ended")), since=mark, timeout=15)
         if event["type"] == "error" or event["state"] != "connected":
             raise RuntimeError(f"agent {self.k}: call to {target} failed: {event}")
         return str(event["call_id"])
@@ -181,12 +156,11 @@ class BenchAgent:
     async def hangup(self, call_id: str) -> None:
         mark = len(self.events)
         await self.send(signalling.Hangup(call_id=call_id))
-        await self.wait_event(lambda e: e["type"] == "call" and e["state"] == "ended", mark)
+        await self.wait_event(lambda e: e["type"] == "call" and e["state"] == "ended",
+                              since=mark, timeout=15)
 
     async def close(self) -> None:
-        self.lines.disconnect(self.session)
-        self.session.close()
-        await asyncio.gather(self._pump, return_exceptions=True)
+        await self.close_session()
         with contextlib.suppress(KeyError, RuntimeError, EOFError):
             await self.peers.call("close", k=self.k)
 

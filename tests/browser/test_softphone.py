@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -54,6 +56,18 @@ async def go_online(page: Page) -> None:
     await state(page, "pc-state", "connected")
 
 
+@asynccontextmanager
+async def call_to_a_phone(page: Page, lab: Lab, tone: float = 1500) -> AsyncIterator[Phone]:
+    """A real pjsua2 phone on extension 1003, called from the page and answered."""
+    with Phone("far-end", tone_hz=tone, auto_answer=True) as phone:
+        assert await asyncio.to_thread(phone.register, "1003", AGENTS["1003"],
+                                       lab.kamailio.hostport) == 200
+        await page.fill("#softphone-number", "1003")
+        await page.press("#softphone-number", "Enter")
+        await state(page, "call-state", "connected")
+        yield phone
+
+
 async def test_login_go_online_and_echo_test(browser: Browser, server: RunningServer) -> None:
     page = await login(browser, server, "nuria")  # no SIP account: the echo test still works
     assert await page.get_attribute("html", "lang") == "es"
@@ -70,12 +84,7 @@ async def test_outbound_call_audio_both_ways(browser: Browser, server: RunningSe
                                              lab: Lab) -> None:
     page = await login(browser, server, "ana")
     await go_online(page)
-    with Phone("desk", tone_hz=1500, auto_answer=True) as phone:
-        assert await asyncio.to_thread(phone.register, "1003", AGENTS["1003"],
-                                       lab.kamailio.hostport) == 200
-        await page.fill("#softphone-number", "1003")
-        await page.press("#softphone-number", "Enter")
-        await state(page, "call-state", "connected")
+    async with call_to_a_phone(page, lab) as phone:
         # Browser microphone heard by the SIP phone; SIP phone heard in the browser.
         assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 8)
         assert await hears(page, 1500)
@@ -164,12 +173,7 @@ async def test_keypad_sends_dtmf_and_hold_plays_music(browser: Browser, server: 
                                                       lab: Lab) -> None:
     page = await login(browser, server, "ana")
     await go_online(page)
-    with Phone("ivr", tone_hz=1500, auto_answer=True) as phone:
-        assert await asyncio.to_thread(phone.register, "1003", AGENTS["1003"],
-                                       lab.kamailio.hostport) == 200
-        await page.fill("#softphone-number", "1003")
-        await page.press("#softphone-number", "Enter")
-        await state(page, "call-state", "connected")
+    async with call_to_a_phone(page, lab) as phone:
         for digit in "42#":
             await page.click(f"[data-action=digit][data-digit='{digit}']")
         for _ in range(50):
@@ -217,12 +221,7 @@ async def test_transfer_from_the_call_card(browser: Browser, server: RunningServ
                                            lab: Lab) -> None:
     page = await login(browser, server, "ana")
     await go_online(page)
-    with Phone("customer", tone_hz=1500, auto_answer=True) as phone:
-        assert await asyncio.to_thread(phone.register, "1003", AGENTS["1003"],
-                                       lab.kamailio.hostport) == 200
-        await page.fill("#softphone-number", "1003")
-        await page.press("#softphone-number", "Enter")
-        await state(page, "call-state", "connected")
+    async with call_to_a_phone(page, lab) as phone:
         await page.click("[data-action=transfer]")
         await page.fill(".sp-transfer input", ECHO)
         await page.press(".sp-transfer input", "Enter")

@@ -25,15 +25,14 @@ FAST_HASHING = PasswordHashing(
     PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=Type.ID))
 
 
-class Agent:
-    """One browser tab of one agent."""
+class TabSession:
+    """A browser tab's signalling as ``Lines`` sees it: commands in, events recorded."""
 
-    def __init__(self, lines: Lines, user: users.User, tone: float = 1000) -> None:
+    def __init__(self, lines: Lines, user: users.User) -> None:
         self.lines = lines
         self.user = user
         self.session: Session = lines.connect(user, "en")
         self.events: list[Event] = []
-        self.rtc = RtcClient(tone)
         self._changed = asyncio.Event()
         self._pump = asyncio.get_running_loop().create_task(self._read())
 
@@ -58,6 +57,19 @@ class Agent:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def close_session(self) -> None:
+        self.lines.disconnect(self.session)
+        self.session.close()
+        await asyncio.gather(self._pump, return_exceptions=True)
+
+
+class Agent(TabSession):
+    """One browser tab of one agent, with an aiortc peer as its audio."""
+
+    def __init__(self, lines: Lines, user: users.User, tone: float = 1000) -> None:
+        super().__init__(lines, user)
+        self.rtc = RtcClient(tone)
 
     async def wait_line(self, state: str, timeout: float = 10, since: int = 0) -> Event:
         return await self.wait_event(
@@ -89,9 +101,7 @@ class Agent:
         return str(event["call_id"])
 
     async def close(self) -> None:
-        self.lines.disconnect(self.session)
-        self.session.close()
-        await asyncio.gather(self._pump, return_exceptions=True)
+        await self.close_session()
         await self.rtc.close()
 
 

@@ -112,6 +112,7 @@ class RtcClient:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            assert isinstance(frame, av.AudioFrame)
             for out in resampler.resample(frame):
                 self._heard.append((time.monotonic(), np.frombuffer(
                     bytes(out.planes[0])[: out.samples * 2], dtype="<i2")))
