@@ -6,23 +6,14 @@ bounded queue: what the line pushes comes straight back on the next 20 ms pull.
 
 from __future__ import annotations
 
-from collections import deque
+from gateway.pcm import PcmQueue
 
 # 3 frames: the same bound as a SIP call's queue, so the echo sounds like a real call.
 QUEUE_FRAMES = 3
 
 
-class EchoLeg:
+class EchoLeg(PcmQueue):
     """A ``MediaLeg`` that returns what it receives."""
 
     def __init__(self) -> None:
-        self._frames: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
-
-    def push(self, pcm: bytes) -> None:
-        self._frames.append(pcm)
-
-    def pop(self) -> bytes | None:
-        try:
-            return self._frames.popleft()
-        except IndexError:
-            return None
+        super().__init__(QUEUE_FRAMES)

@@ -6,19 +6,17 @@ thread pjlib does not know aborts the process. ``AudioPort`` is the pjsua2 port 
 reads and fills those queues; the engine thread owns it and deletes it.
 
 pjmedia's clock thread calls ``onFrameRequested``/``onFrameReceived`` every 20 ms for
-all calls, holding the GIL, so these two methods only pop and append on deques (which
-are thread-safe for that). Both deques are bounded: if one side runs ahead of the other
-(clock drift, a burst after a stall) the oldest audio is dropped rather than letting
-delay build up.
+all calls, holding the GIL, so these two methods only pop and push on ``PcmQueue``s
+(deques underneath, thread-safe for that). Both queues are bounded and trim a standing
+backlog (see gateway/pcm.py): if one side runs ahead of the other (clock drift, a burst
+after a stall) audio is dropped rather than letting delay build up.
 """
 
 from __future__ import annotations
 
-from collections import deque
-
 import pjsua2 as pj
 
-from gateway.pcm import SILENCE
+from gateway.pcm import SILENCE, PcmQueue
 from sip_bridge.frame_bytes import vector_bytes
 from sip_bridge.media_format import audio_format
 
@@ -31,17 +29,14 @@ class CallAudio:
     """A call's PCM in both directions; a ``MediaLeg`` for the browser line."""
 
     def __init__(self) -> None:
-        self.to_sip: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
-        self.from_sip: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
+        self.to_sip = PcmQueue(QUEUE_FRAMES)
+        self.from_sip = PcmQueue(QUEUE_FRAMES)
 
     def push(self, pcm: bytes) -> None:
-        self.to_sip.append(pcm)
+        self.to_sip.push(pcm)
 
     def pop(self) -> bytes | None:
-        try:
-            return self.from_sip.popleft()
-        except IndexError:
-            return None
+        return self.from_sip.pop()
 
 
 class AudioPort(pj.AudioMediaPort):
@@ -54,17 +49,14 @@ class AudioPort(pj.AudioMediaPort):
     def open(self, name: str) -> None:
         self.createPort(name, audio_format())
 
-    # -- pjmedia clock thread: deque operations only -------------------------------------
+    # -- pjmedia clock thread: queue operations only -------------------------------------
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:
-        try:
-            data = self.audio.to_sip.popleft()
-        except IndexError:
-            data = SILENCE
+        data = self.audio.to_sip.pop() or SILENCE
         frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
         frame.buf = pj.ByteVector(data)
         frame.size = len(data)
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
-            self.audio.from_sip.append(vector_bytes(frame.buf))
+            self.audio.from_sip.push(vector_bytes(frame.buf))
