@@ -28,8 +28,8 @@ import time
 import uuid
 from contextlib import suppress
 from pathlib import Path
-from types import TracebackType
 
+from tests.lab.peer import LabPeer
 from tests.lab.ports import HOST, free_udp_port
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
@@ -254,7 +254,7 @@ def sip_options(host: str, port: int, timeout: float = 0.2) -> int | None:
         return int(match.group(1)) if match else None
 
 
-class Kamailio:
+class Kamailio(LabPeer):
     """A Kamailio child process on a free 127.0.0.1 UDP port; see the module docstring."""
 
     def __init__(
@@ -283,17 +283,6 @@ class Kamailio:
         """The proxy's own SIP URI, e.g. for a registrar setting."""
         return f"sip:{self.host}:{self.port}"
 
-    def __enter__(self) -> Kamailio:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Write the config, start kamailio, and return once it answers OPTIONS."""

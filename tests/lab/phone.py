@@ -24,9 +24,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from tests.lab.peer import LabPeer
 from tests.lab.ports import free_udp_port_range
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ class PhoneError(RuntimeError):
     """A command failed inside the phone process, or the phone did not answer in time."""
 
 
-class Phone:
+class Phone(LabPeer):
     """Parent-side handle of one phone process; see the module docstring."""
 
     def __init__(
@@ -65,16 +65,7 @@ class Phone:
 
     # --- lifecycle ----------------------------------------------------------------
 
-    def __enter__(self) -> Phone:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         self.close()
 
     def start(self) -> None:

@@ -27,11 +27,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 import numpy.typing as npt
 
+from tests.lab.peer import LabPeer
 from tests.lab.ports import HOST, free_udp_port, free_udp_port_range
 from tests.lab.tone import tone_samples
 
@@ -81,7 +81,7 @@ def udp_port_bound(port: int, host: str = HOST) -> bool:
         return any(line.split()[1] == want for line in list(table)[1:])
 
 
-class Sipp:
+class Sipp(LabPeer):
     """One sipp process running one scenario for one call; use the factory functions."""
 
     def __init__(
@@ -115,16 +115,7 @@ class Sipp:
         """Where this peer listens, as a Kamailio route target ("127.0.0.1:PORT")."""
         return f"{self.host}:{self.port}"
 
-    def __enter__(self) -> Sipp:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         self.terminate()
 
     def command(self, work: Path) -> list[str]:

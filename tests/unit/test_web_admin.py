@@ -7,38 +7,24 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 from crm import sip_accounts, users
-from crm.db import Database, database_ctx
+from crm.db import Database
 from crm.secret_key import SecretBox
 from crm.users import User
 from gateway.settings import Settings
+from tests.support.web_client import Client, page_client
 from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, csrf_in, login
 from web import sessions
-from web.appkeys import DB, SETTINGS
-from web.setup import setup_web
+from web.appkeys import DB
 from web.webkeys import SECRET_BOX
 
 SIP_SECRET = "sip-Secret-9f3c1e"
-Client = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    app = web.Application()
-    app[SETTINGS] = Settings(data_dir=str(tmp_path))
-    app.cleanup_ctx.append(database_ctx)
-    setup_web(app, hashing=FAST)
-    async with TestClient(TestServer(app)) as test_client:
-        db = app[DB]
-        await users.create_user(db, "root", PASSWORD, role="admin", display_name="Root Admin",
-                                hashing=FAST)
-        await users.create_user(db, "agent", PASSWORD, display_name="Agent Smith",
-                                hashing=FAST)
-        await users.create_user(db, "sup", PASSWORD, role="supervisor",
-                                display_name="Sue Pervisor", hashing=FAST)
+    async with page_client(Settings(data_dir=str(tmp_path)), PASSWORD, FAST) as test_client:
         yield test_client
 
 

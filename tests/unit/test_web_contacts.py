@@ -7,34 +7,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from crm import contacts, users
+from crm import contacts
 from crm.contacts import Contact, ContactDraft, ContactKind, ContactPhone, PhoneLabel
-from crm.db import Database, database_ctx
+from crm.db import Database
 from gateway.settings import Settings
+from tests.support.web_client import Client, page_client
 from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, csrf_in, login
-from web.appkeys import DB, SETTINGS
-from web.setup import setup_web
-
-Client = TestClient[web.Request, web.Application]
+from web.appkeys import DB
 
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    app = web.Application()
-    app[SETTINGS] = Settings(data_dir=str(tmp_path), region="BR", area_code="11")
-    app.cleanup_ctx.append(database_ctx)
-    setup_web(app, hashing=FAST)
-    async with TestClient(TestServer(app)) as test_client:
-        db = app[DB]
-        await users.create_user(db, "root", PASSWORD, role="admin", display_name="Root",
-                                hashing=FAST)
-        await users.create_user(db, "agent", PASSWORD, display_name="Agent Smith",
-                                hashing=FAST)
-        await users.create_user(db, "sup", PASSWORD, role="supervisor",
-                                display_name="Sue", hashing=FAST)
+    settings = Settings(data_dir=str(tmp_path), region="BR", area_code="11")
+    async with page_client(settings, PASSWORD, FAST) as test_client:
         yield test_client
 
 
