@@ -222,6 +222,8 @@ class WorkerConfig(msgspec.Struct, frozen=True):
     turn_password: str = ""
     # Seconds without a registration answer before the agent is told it is unreachable.
     register_timeout: float = 8.0
+    # IP addresses whose INVITEs may ring agents: the registrar/PBX and trusted trunks.
+    trusted_sources: list[str] = []
 
 
 def encode_config(config: WorkerConfig) -> str:

@@ -57,6 +57,7 @@ class Worker:
                 rtp_range=config.rtp_range,
                 codecs=tuple(config.sip_codecs),
                 transport=config.sip_transport,
+                trusted_sources=frozenset(config.trusted_sources),
             ),
             self,
             asyncio.get_running_loop(),

@@ -51,6 +51,9 @@ class SipSettings:
     register_timeout: float = 8.0
     # Seconds an outbound call may ring before the gateway gives up (no answer).
     ring_timeout: float = 60.0
+    # Besides the registrar, addresses whose INVITEs may ring agents (a trunk, a second
+    # PBX node). INVITEs from anywhere else are refused with 403.
+    trusted_addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

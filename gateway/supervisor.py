@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,22 @@ log = logging.getLogger(__name__)
 
 PING_INTERVAL = 1.0
 RTP_PORTS_PER_WORKER = 200  # 4 calls need 8 ports (RTP + RTCP); room for retries
+
+
+def trusted_sources(settings: Settings) -> list[str]:
+    """The IP addresses allowed to send INVITEs to the workers: the registrar's (its name
+    resolved once, when a worker starts) and ``sip.trusted_addresses``."""
+    hosts = list(settings.sip.trusted_addresses)
+    if settings.sip.registrar:
+        hosts.append(settings.sip.registrar.rsplit(":", 1)[0].strip("[]"))
+    addresses: set[str] = set()
+    for host in hosts:
+        try:
+            for info in socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM):
+                addresses.add(str(info[4][0]))
+        except OSError:
+            log.error("cannot resolve %r: INVITEs from it will be refused", host)
+    return sorted(addresses)
 
 
 class WorkerUnavailable(Exception):
@@ -155,6 +172,7 @@ class Supervisor:
             turn_username=s.ice.turn_username,
             turn_password=s.ice.turn_password,
             register_timeout=s.sip.register_timeout,
+            trusted_sources=trusted_sources(s),
         )
 
     async def _spawn(self, wid: int) -> WorkerProcess:

@@ -22,7 +22,7 @@ class Account(pj.Account):
         self,
         agent_id: int,
         on_reg_state: Callable[[Account, int, str, bool], None],
-        on_incoming: Callable[[Account, int], None],
+        on_incoming: Callable[[Account, int, str, str], None],
     ) -> None:
         super().__init__()
         self.agent_id = agent_id
@@ -34,7 +34,7 @@ class Account(pj.Account):
         self._on_reg_state(self, prm.code, prm.reason, info.regIsActive)
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
-        self._on_incoming(self, prm.callId)
+        self._on_incoming(self, prm.callId, prm.rdata.srcAddress, prm.rdata.wholeMsg)
 
 
 def account_config(agent: AddAgent, bind: str, rtp_port: int, rtp_range: int) -> pj.AccountConfig:

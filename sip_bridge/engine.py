@@ -33,6 +33,7 @@ from gateway.ipc import AddAgent
 from sip_bridge.account import Account, account_config, is_wildcard
 from sip_bridge.audio_port import CallAudio
 from sip_bridge.call import Call
+from sip_bridge.screening import screen, source_host
 from sip_bridge.uri import parse_remote
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class EngineConfig:
     rtp_range: int
     codecs: tuple[str, ...]
     transport: str = "udp"
+    # Addresses allowed to offer calls (the PBX); see sip_bridge/screening.py.
+    trusted_sources: frozenset[str] = frozenset()
 
 
 class SipEngine:
@@ -268,9 +271,17 @@ class SipEngine:
 
         return await self._on_engine(make)
 
-    def _incoming(self, account: Account, pj_call_id: int) -> None:
+    def _incoming(self, account: Account, pj_call_id: int, source: str, message: str) -> None:
         call = Call(account, self._new_call_id(), account.agent_id, self._call_state,
                     self._transfer_done, pj_call_id)
+        refusal = screen(source, message, self._config.trusted_sources)
+        if refusal is not None:
+            log.warning("INVITE from %s refused with %d (not the PBX, or a scanner)",
+                        source_host(source), refusal)
+            call.hung_up_locally = True
+            self._hangup(call, refusal)
+            self._graveyard.append(call)
+            return
         info = call.getInfo()
         number, name = parse_remote(info.remoteUri)
         if len(self._calls) >= MAX_CALLS:

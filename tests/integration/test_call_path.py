@@ -216,3 +216,24 @@ async def test_ringing_shows_the_contact_the_crm_knows(gateway: Gateway, lab: La
         await agent.wait_call("ended")
     record = await call_records.get(gateway.db, ringing["call_id"])
     assert record is not None and record.remote_name == "Lucía Fernández"
+
+
+async def test_invites_that_bypass_the_pbx_are_refused(gateway: Gateway, lab: Lab) -> None:
+    agent = await gateway.agent("uma", extension="1001")
+    await agent.online()
+    worker = gateway.lines.supervisor.worker_of(agent.user.id)
+    assert worker is not None
+    worker_sip = f"127.0.0.1:{gateway.settings.workers.sip_ports[0] + worker.worker_id}"
+    # Someone who found the worker's port calls it directly, from an address that is
+    # not the PBX's (another loopback address: Kamailio is on 127.0.0.1).
+    mark = len(agent.events)
+    with uac_call(worker_sip, "1001", hold_ms=500, source="127.0.0.2") as intruder:
+        result = await asyncio.to_thread(intruder.wait, 10)
+    assert result.failed == 1 and result.successful == 0
+    await asyncio.sleep(0.5)
+    assert not [e for e in agent.events[mark:] if e["type"] == "call"], "the intruder rang"
+    # The PBX itself still gets through.
+    with uac_call(lab.kamailio.hostport, "1001", hold_ms=500):
+        ringing = await agent.wait_call("ringing", since=mark)
+        await agent.send(signalling.RejectCall(call_id=ringing["call_id"]))
+        await agent.wait_call("ended", since=mark)

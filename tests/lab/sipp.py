@@ -94,6 +94,7 @@ class Sipp(LabPeer):
         rtp_echo: bool = False,
         tone_hz: float | None = None,
         timeout_s: int = 30,
+        host: str = HOST,
     ) -> None:
         self.scenario = scenario
         self.remote = remote
@@ -103,7 +104,8 @@ class Sipp(LabPeer):
         self.rtp_echo = rtp_echo
         self.tone_hz = tone_hz
         self.timeout_s = timeout_s
-        self.host = HOST
+        # Another loopback address (127.0.0.2) makes a caller that is not the PBX.
+        self.host = host
         self.port = free_udp_port()
         self.media_port = free_udp_port_range(4)
         self._dir: tempfile.TemporaryDirectory[str] | None = None
@@ -153,7 +155,7 @@ class Sipp(LabPeer):
                 stdin=subprocess.DEVNULL,
             )  # fmt: skip
         deadline = time.monotonic() + ready_timeout
-        while not udp_port_bound(self.port):
+        while not udp_port_bound(self.port, self.host):
             if self._proc.poll() is not None:
                 break  # a UAC may already be done; wait() reports how it went
             if time.monotonic() > deadline:
@@ -243,10 +245,12 @@ def uac_call(
     from_user: str = TRUNK_CALLER,
     hold_ms: int = 3000,
     tone_hz: float | None = 1000,
+    source: str = HOST,
 ) -> Sipp:
-    """A customer calling `target` via `proxy` ("host:port"), playing `tone_hz` (PCMU)."""
+    """A customer calling `target` via `proxy` ("host:port"), playing `tone_hz` (PCMU),
+    sending from the loopback address `source`."""
     return Sipp("uac_call", remote=proxy, service=target, from_user=from_user,
-                hold_ms=hold_ms, tone_hz=tone_hz)  # fmt: skip
+                hold_ms=hold_ms, tone_hz=tone_hz, host=source)  # fmt: skip
 
 
 def uac_cancel(proxy: str, target: str, from_user: str = TRUNK_CALLER, ring_ms: int = 1000) -> Sipp:
