@@ -64,3 +64,12 @@ def test_unknown_keys_and_broken_files_are_named(tmp_path: Path) -> None:
         load_settings(config, env={})
     with pytest.raises(SettingsError, match="cannot be read"):
         load_settings(tmp_path / "missing.toml", env={})
+
+
+def test_the_readme_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = tmp_path / "headset.toml"
+    config.write_text(example)
+    s = load_settings(config, env={})
+    assert s.sip.registrar == "pbx.example:5060" and s.region == "ES"
