@@ -7,7 +7,9 @@ listens to what the softphone plays.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -230,3 +232,23 @@ async def test_transfer_from_the_call_card(browser: Browser, server: RunningServ
         assert await card.get_attribute("data-reason") == "transferred"
         assert await asyncio.to_thread(phone.wait_hears, 1500, 8)  # now on the echo line
         await asyncio.to_thread(phone.hangup)
+
+
+async def test_page_recovers_when_its_worker_is_killed(browser: Browser,
+                                                       server: RunningServer) -> None:
+    page = await login(browser, server, "ana")
+    await go_online(page)
+    worker = next(iter(server.lines.supervisor.workers.values()))
+    assert worker.agents, "the agent should be on a worker"
+    os.kill(worker.pid, signal.SIGKILL)  # a worker this test's server started
+    # The page is told (line_reset), opens a new line to the new worker, and works.
+    await page.wait_for_function(
+        "() => document.querySelector('section.softphone').dataset.lineState === 'registering'"
+        " || document.querySelector('section.softphone').dataset.pcState !== 'connected'")
+    await state(page, "line-state", "registered")
+    await state(page, "pc-state", "connected")
+    await page.click("[data-action=echo-test]")
+    await state(page, "call-state", "connected")
+    assert await hears(page, BROWSER_TONE)
+    await page.click("[data-action=hangup]")
+    await state(page, "call-state", "ended")
