@@ -1,4 +1,8 @@
-"""Message catalogues (web/locales/<lang>.json) and choosing a user's language.
+"""Message catalogues (web/locales/<lang>/*.json) and choosing a user's language.
+
+Each language is a folder of JSON files, one per area of the product (core, contacts,
+history, ...), merged into one catalogue; a key defined in two files is an error, so areas
+can grow apart without stepping on each other.
 
 Keys are dotted names (``softphone.hangup``); values are ``str.format`` templates with
 named parameters (``{name}``). English is the reference catalogue: a key missing from
@@ -26,12 +30,19 @@ def catalogue(lang: str) -> dict[str, str]:
     """The messages of one language (read once, then cached)."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}: use one of {', '.join(LANGUAGES)}")
-    text = (resources.files("web") / "locales" / f"{lang}.json").read_text(encoding="utf-8")
-    messages = json.loads(text)
-    if not isinstance(messages, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in messages.items()
-    ):
-        raise ValueError(f"locales/{lang}.json: must be one object of strings")
+    folder = resources.files("web") / "locales" / lang
+    messages: dict[str, str] = {}
+    for part in sorted((p for p in folder.iterdir() if p.name.endswith(".json")),
+                       key=lambda p: p.name):
+        loaded = json.loads(part.read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
+        ):
+            raise ValueError(f"locales/{lang}/{part.name}: must be one object of strings")
+        twice = sorted(messages.keys() & loaded.keys())
+        if twice:
+            raise ValueError(f"locales/{lang}/{part.name}: {', '.join(twice)} defined twice")
+        messages.update(loaded)
     return messages
 
 
