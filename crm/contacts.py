@@ -41,8 +41,6 @@ MAX_FIELD_NAME = 50
 MAX_FIELD_VALUE = 1000
 MAX_FIELDS = 30
 MAX_PHONES = 20
-PER_PAGE = 25
-MAX_QUERY = 100
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Letters NFKD does not take apart, so that "Łódź" is found by typing "lodz".
@@ -102,24 +100,6 @@ class Contact:
     @property
     def is_company(self) -> bool:
         return self.kind is ContactKind.COMPANY
-
-
-@dataclass(frozen=True)
-class ContactFilter:
-    """What the contact list shows: a search text and filters (empty/None: all)."""
-
-    query: str = ""
-    company_id: int | None = None
-    tag: str = ""
-    list: str = ""
-    owner_id: int | None = None
-
-
-@dataclass(frozen=True)
-class ContactPage:
-    contacts: tuple[Contact, ...]
-    page: int
-    has_next: bool
 
 
 @dataclass(frozen=True)
@@ -295,7 +275,7 @@ def _clean_draft(draft: ContactDraft) -> ContactDraft:
     )
 
 
-_SELECT = (
+SELECT = (
     "SELECT c.id, c.kind, c.name, c.company_id, co.name AS company_name, c.email,"
     " c.owner_id, u.display_name AS owner_name, c.fields, c.created_at, c.updated_at"
     " FROM contacts c LEFT JOIN contacts co ON co.id = c.company_id"
@@ -303,13 +283,17 @@ _SELECT = (
 )
 
 
-async def _check_links(tx: Transaction, draft: ContactDraft, contact_id: int | None) -> None:
+async def _check_links(tx: Transaction, draft: ContactDraft,
+                       contact_id: int | None) -> str | None:
+    """Check that the company and owner exist; return the company's name (or None)."""
+    company_name: str | None = None
     if draft.company_id is not None:
-        company = await tx.fetchone("SELECT kind FROM contacts WHERE id = ?",
+        company = await tx.fetchone("SELECT kind, name FROM contacts WHERE id = ?",
                                     (draft.company_id,))
         if company is None or company["kind"] != ContactKind.COMPANY.value:
             raise InvalidValue(f"company {draft.company_id} does not exist",
                                key="contact.company_not_found")
+        company_name = company["name"]
     if draft.owner_id is not None and await tx.fetchone(
         "SELECT 1 FROM users WHERE id = ?", (draft.owner_id,)
     ) is None:
@@ -320,71 +304,137 @@ async def _check_links(tx: Transaction, draft: ContactDraft, contact_id: int | N
     ) is not None:
         raise InvalidValue(f"contact {contact_id} has people: it must stay a company",
                            key="contact.company_has_people")
+    return company_name
 
 
 async def _write_parts(tx: Transaction, contact_id: int, draft: ContactDraft) -> None:
     for table in ("contact_phones", "contact_tags", "contact_lists"):
         # Table names come from this fixed tuple, never from the caller.
         await tx.execute(f"DELETE FROM {table} WHERE contact_id = ?", (contact_id,))
-    for position, phone in enumerate(draft.phones):
-        await tx.execute(
-            "INSERT INTO contact_phones (contact_id, label, e164, position) VALUES (?, ?, ?, ?)",
-            (contact_id, phone.label.value, phone.e164, position),
-        )
-    for tag in draft.tags:
-        await tx.execute("INSERT INTO contact_tags (contact_id, tag, tag_key) VALUES (?, ?, ?)",
-                         (contact_id, tag, fold(tag)))
-    for name in draft.lists:
-        await tx.execute(
-            "INSERT INTO contact_lists (contact_id, list, list_key) VALUES (?, ?, ?)",
-            (contact_id, name, fold(name)),
-        )
+    await _insert_parts(tx, [(contact_id, draft)])
 
 
-def _keys(draft: ContactDraft) -> tuple[str, str]:
-    return fold(draft.name), f"{fold(draft.name)}\n{fold(draft.email)}"
+# Rows per multi-row INSERT: well under SQLite's limit of 32766 parameters.
+_ROWS_PER_INSERT = 400
+
+
+async def _insert_rows(tx: Transaction, head: str, width: int,
+                       rows: Sequence[tuple[object, ...]]) -> None:
+    """``INSERT ... VALUES (...), (...)`` in chunks: one statement per chunk, not per row."""
+    marks = "(" + ", ".join("?" * width) + ")"
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start:start + _ROWS_PER_INSERT]
+        await tx.execute(f"{head} VALUES {', '.join([marks] * len(chunk))}",
+                         [value for row in chunk for value in row])
+
+
+async def _insert_parts(tx: Transaction, items: Sequence[tuple[int, ContactDraft]]) -> None:
+    phones = [(cid, p.label.value, p.e164, pos) for cid, d in items
+              for pos, p in enumerate(d.phones)]
+    tags = [(cid, tag, fold(tag)) for cid, d in items for tag in d.tags]
+    lists = [(cid, name, fold(name)) for cid, d in items for name in d.lists]
+    await _insert_rows(tx, "INSERT INTO contact_phones (contact_id, label, e164, position)",
+                       4, phones)
+    await _insert_rows(tx, "INSERT INTO contact_tags (contact_id, tag, tag_key)", 3, tags)
+    await _insert_rows(tx, "INSERT INTO contact_lists (contact_id, list, list_key)", 3, lists)
+
+
+def search_key(name: str, email: str, company_name: str | None,
+               phones: Iterable[str]) -> str:
+    """What the search box finds a contact by (indexed by trigrams, migration 0006): the
+    folded name, email and company, and every number's digits, one per line."""
+    digits = " ".join(phone_numbers.digits(e164) for e164 in phones)
+    return "\n".join((fold(name), fold(email), fold(company_name or ""), digits))
+
+
+def _keys(draft: ContactDraft, company_name: str | None) -> tuple[str, str]:
+    return fold(draft.name), search_key(draft.name, draft.email, company_name,
+                                        (p.e164 for p in draft.phones))
+
+
+def _contact_row(draft: ContactDraft, company_name: str | None,
+                 now: str) -> tuple[object, ...]:
+    name_key, key = _keys(draft, company_name)
+    return (draft.kind.value, draft.name, name_key, key, draft.company_id, draft.email,
+            draft.owner_id, json.dumps(dict(draft.fields), ensure_ascii=False), now, now)
+
+
+_INSERT_CONTACT = ("INSERT INTO contacts (kind, name, name_key, search_key, company_id, email,"
+                   " owner_id, fields, created_at, updated_at)")
 
 
 async def create_contact(db: Database, draft: ContactDraft) -> Contact:
     """Store a new contact; raises ``InvalidValue`` for any unacceptable value."""
     draft = _clean_draft(draft)
-    name_key, search_key = _keys(draft)
     now = clock.to_db(clock.utc_now())
     async with db.transaction() as tx:
-        await _check_links(tx, draft, None)
-        row = await tx.fetchone(
-            "INSERT INTO contacts (kind, name, name_key, search_key, company_id, email,"
-            " owner_id, fields, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (draft.kind.value, draft.name, name_key, search_key, draft.company_id,
-             draft.email, draft.owner_id, json.dumps(dict(draft.fields), ensure_ascii=False),
-             now, now),
-        )
+        company_name = await _check_links(tx, draft, None)
+        row = await tx.fetchone(f"{_INSERT_CONTACT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                " RETURNING id", _contact_row(draft, company_name, now))
         assert row is not None
         contact_id = int(row["id"])
-        await _write_parts(tx, contact_id, draft)
+        await _insert_parts(tx, [(contact_id, draft)])
         contact = await _get(tx, contact_id)
     assert contact is not None
     return contact
 
 
+async def insert_many(tx: Transaction, drafts: Sequence[ContactDraft],
+                      company_names: Mapping[int, str]) -> list[int]:
+    """Insert already-cleaned drafts in one go (an import batch); return their ids.
+
+    The caller has checked the links: every ``company_id`` is a company named in
+    ``company_names`` and every owner exists. Ids are given out here rather than read back
+    one by one: inside the transaction this connection holds SQLite's write lock, so
+    nobody else can take ``MAX(id) + 1`` meanwhile.
+    """
+    if not drafts:
+        return []
+    row = await tx.fetchone("SELECT COALESCE(MAX(id), 0) AS top FROM contacts")
+    assert row is not None
+    first = int(row["top"]) + 1
+    ids = list(range(first, first + len(drafts)))
+    now = clock.to_db(clock.utc_now())
+    await _insert_rows(tx, f"{_INSERT_CONTACT[:-1]}, id)", 11, [
+        (*_contact_row(d, company_names.get(d.company_id) if d.company_id else None, now), i)
+        for i, d in zip(ids, drafts, strict=True)])
+    await _insert_parts(tx, list(zip(ids, drafts, strict=True)))
+    return ids
+
+
+async def _rekey_people(tx: Transaction, company_id: int, company_name: str | None) -> None:
+    """Refresh the search keys of a company's people after its name changed."""
+    people = await tx.fetchall(
+        "SELECT c.id, c.name, c.email, group_concat(p.e164, ' ') AS phones FROM contacts c"
+        " LEFT JOIN contact_phones p ON p.contact_id = c.id WHERE c.company_id = ?"
+        " GROUP BY c.id", (company_id,))
+    for person in people:
+        numbers = (person["phones"] or "").split()
+        await tx.execute("UPDATE contacts SET search_key = ? WHERE id = ?",
+                         (search_key(person["name"], person["email"], company_name, numbers),
+                          person["id"]))
+
+
 async def update_contact(db: Database, contact_id: int, draft: ContactDraft) -> Contact:
     """Replace every value of a contact (phones, tags and lists included)."""
     draft = _clean_draft(draft)
-    name_key, search_key = _keys(draft)
     async with db.transaction() as tx:
-        if await tx.fetchone("SELECT 1 FROM contacts WHERE id = ?", (contact_id,)) is None:
+        before = await tx.fetchone("SELECT name FROM contacts WHERE id = ?", (contact_id,))
+        if before is None:
             raise NotFound(f"contact {contact_id} does not exist", key="contact.not_found")
-        await _check_links(tx, draft, contact_id)
+        company_name = await _check_links(tx, draft, contact_id)
+        name_key, key = _keys(draft, company_name)
         await tx.execute(
             "UPDATE contacts SET kind = ?, name = ?, name_key = ?, search_key = ?,"
             " company_id = ?, email = ?, owner_id = ?, fields = ?, updated_at = ?"
             " WHERE id = ?",
-            (draft.kind.value, draft.name, name_key, search_key, draft.company_id,
+            (draft.kind.value, draft.name, name_key, key, draft.company_id,
              draft.email, draft.owner_id, json.dumps(dict(draft.fields), ensure_ascii=False),
              clock.to_db(clock.utc_now()), contact_id),
         )
         await _write_parts(tx, contact_id, draft)
+        if draft.kind is ContactKind.COMPANY and before["name"] != draft.name:
+            await _rekey_people(tx, contact_id, draft.name)
         contact = await _get(tx, contact_id)
     assert contact is not None
     return contact
@@ -411,8 +461,11 @@ async def add_phone(db: Database, contact_id: int, phone: ContactPhone) -> Conta
                 " VALUES (?, ?, ?, ?)",
                 (contact_id, phone.label.value, phone.e164, count["next"]),
             )
-            await tx.execute("UPDATE contacts SET updated_at = ? WHERE id = ?",
-                             (clock.to_db(clock.utc_now()), contact_id))
+            # The digits are part of the search key: "99999" must find the new number.
+            await tx.execute("UPDATE contacts SET updated_at = ?,"
+                             " search_key = search_key || ' ' || ? WHERE id = ?",
+                             (clock.to_db(clock.utc_now()), phone_numbers.digits(phone.e164),
+                              contact_id))
         contact = await _get(tx, contact_id)
     assert contact is not None
     return contact
@@ -420,7 +473,10 @@ async def add_phone(db: Database, contact_id: int, phone: ContactPhone) -> Conta
 
 async def delete_contact(db: Database, contact_id: int) -> bool:
     """Delete a contact with its numbers, tags and lists; its people lose their company."""
-    return await db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,)) > 0
+    async with db.transaction() as tx:
+        # ON DELETE SET NULL cuts the people's link; their search keys forget the name.
+        await _rekey_people(tx, contact_id, None)
+        return await tx.execute("DELETE FROM contacts WHERE id = ?", (contact_id,)) > 0
 
 
 async def get_contact(db: Database, contact_id: int) -> Contact | None:
@@ -428,13 +484,13 @@ async def get_contact(db: Database, contact_id: int) -> Contact | None:
 
 
 async def _get(tx: _Reader, contact_id: int) -> Contact | None:
-    row = await tx.fetchone(f"{_SELECT} WHERE c.id = ?", (contact_id,))
+    row = await tx.fetchone(f"{SELECT} WHERE c.id = ?", (contact_id,))
     if row is None:
         return None
-    return (await _assemble(tx, [row]))[0]
+    return (await assemble(tx, [row]))[0]
 
 
-async def _assemble(tx: _Reader, rows: Sequence[Row]) -> list[Contact]:
+async def assemble(tx: _Reader, rows: Sequence[Row]) -> list[Contact]:
     """Contacts from their rows, with phones, tags and lists in three queries."""
     ids = [int(row["id"]) for row in rows]
     if not ids:
@@ -478,79 +534,6 @@ async def _assemble(tx: _Reader, rows: Sequence[Row]) -> list[Contact]:
         )
         for row in rows
     ]
-
-
-def _like(text: str) -> str:
-    """A LIKE pattern matching ``text`` anywhere (used with ESCAPE '\\')."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _search_condition(query: str, region: str, area_code: str) -> tuple[str, list[object]]:
-    """SQL matching the search box: name or email, or a phone number's digits."""
-    text = query.strip()[:MAX_QUERY]
-    conditions = ["c.search_key LIKE ? ESCAPE '\\'"]
-    params: list[object] = [_like(fold(text))]
-    digits = phone_numbers.digits(text)
-    if len(digits) >= 3:
-        conditions.append(
-            "EXISTS (SELECT 1 FROM contact_phones p WHERE p.contact_id = c.id"
-            " AND p.e164 LIKE ? ESCAPE '\\')"
-        )
-        params.append(_like(digits))
-        try:
-            number = phone_numbers.parse(text, region, area_code)
-        except InvalidValue:
-            number = None
-        if number is not None and not number.is_extension:
-            keys = phone_numbers.match_keys(number.value)
-            conditions.append(
-                "c.id IN (SELECT contact_id FROM contact_phones"
-                f" WHERE e164 IN ({', '.join('?' * len(keys))}))"
-            )
-            params.extend(keys)
-    return "(" + " OR ".join(conditions) + ")", params
-
-
-async def list_contacts(
-    db: Database,
-    where: ContactFilter = ContactFilter(),
-    *,
-    page: int = 1,
-    per_page: int = PER_PAGE,
-    region: str = "ES",
-    area_code: str = "",
-) -> ContactPage:
-    """One page of contacts matching ``where``, ordered by name (then id, so pages are
-    stable). ``region``/``area_code`` read a number typed into the search box."""
-    page = max(1, page)
-    conditions: list[str] = []
-    params: list[object] = []
-    if where.query.strip():
-        sql, values = _search_condition(where.query, region, area_code)
-        conditions.append(sql)
-        params.extend(values)
-    if where.company_id is not None:
-        conditions.append("(c.company_id = ? OR c.id = ?)")
-        params.extend((where.company_id, where.company_id))
-    if where.tag.strip():
-        conditions.append("c.id IN (SELECT contact_id FROM contact_tags WHERE tag_key = ?)")
-        params.append(fold(_clean_line(where.tag)))
-    if where.list.strip():
-        conditions.append("c.id IN (SELECT contact_id FROM contact_lists WHERE list_key = ?)")
-        params.append(fold(_clean_line(where.list)))
-    if where.owner_id is not None:
-        conditions.append("c.owner_id = ?")
-        params.append(where.owner_id)
-    sql = _SELECT
-    if conditions:
-        sql += " WHERE " + " AND ".join(conditions)
-    # One row more than the page tells whether there is a next page without a COUNT.
-    sql += " ORDER BY c.name_key, c.id LIMIT ? OFFSET ?"
-    params.extend((per_page + 1, (page - 1) * per_page))
-    rows = await db.fetchall(sql, params)
-    contacts = await _assemble(db, rows[:per_page])
-    return ContactPage(tuple(contacts), page, len(rows) > per_page)
 
 
 async def contacts_with_numbers(db: Database, keys: Sequence[str],

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from crm import contacts, users
+from crm import contact_search, contacts, users
+from crm.contact_search import ContactFilter
 from crm.contacts import (
     ContactDraft,
-    ContactFilter,
     ContactKind,
     ContactPhone,
     PhoneLabel,
@@ -184,7 +184,7 @@ async def test_add_phone_to_existing_contact(db: Database) -> None:
 
 
 async def _names(db: Database, where: ContactFilter, **kwargs: object) -> list[str]:
-    page = await contacts.list_contacts(db, where, **kwargs)  # type: ignore[arg-type]
+    page = await contact_search.list_contacts(db, where, **kwargs)  # type: ignore[arg-type]
     return [c.name for c in page.contacts]
 
 
@@ -204,10 +204,51 @@ async def test_search_by_name_email_and_number(db: Database) -> None:
                         area_code="11") == ["João Silva"]
     assert await _names(db, ContactFilter(query="601 234 567"), region="PL") == [
         "Zofia Wójcik"]
-    # LIKE wildcards typed by a user are plain characters.
-    assert await _names(db, ContactFilter(query="%")) == ["100% Real_Name"]
-    assert await _names(db, ContactFilter(query="_")) == ["100% Real_Name"]
+    # Wildcards and quotes typed by a user are plain characters.
+    assert await _names(db, ContactFilter(query="00%")) == ["100% Real_Name"]
+    assert await _names(db, ContactFilter(query="l_na")) == ["100% Real_Name"]
+    assert await _names(db, ContactFilter(query='"real" OR *')) == []
     assert await _names(db, ContactFilter(query="nobody")) == []
+    # Fewer than three characters: the beginning of the name.
+    assert await _names(db, ContactFilter(query="jo")) == ["João Silva"]
+    assert await _names(db, ContactFilter(query="%")) == []
+    # Short words narrow what the long ones found.
+    assert await _names(db, ContactFilter(query="silva jo")) == ["João Silva"]
+    assert await _names(db, ContactFilter(query="silva zo")) == []
+
+
+async def test_search_by_company_follows_renames_and_deletes(db: Database) -> None:
+    acme = await contacts.create_contact(db, ContactDraft(kind=ContactKind.COMPANY,
+                                                          name="Acme Łódź"))
+    ana = await contacts.create_contact(db, person("Ana", company_id=acme.id))
+    assert await _names(db, ContactFilter(query="lodz")) == ["Acme Łódź", "Ana"]
+    await contacts.update_contact(db, acme.id, ContactDraft(kind=ContactKind.COMPANY,
+                                                            name="Zeta Kraków"))
+    assert await _names(db, ContactFilter(query="lodz")) == []
+    assert await _names(db, ContactFilter(query="krakow")) == ["Ana", "Zeta Kraków"]
+    await contacts.delete_contact(db, acme.id)
+    assert await _names(db, ContactFilter(query="krakow")) == []
+    # A number added later is found by its digits too.
+    await contacts.add_phone(db, ana.id, ContactPhone(WORK, "+48221234567"))
+    assert await _names(db, ContactFilter(query="22 123")) == ["Ana"]
+
+
+def test_search_plans() -> None:
+    assert contact_search.plan_search("  ", "ES") is None
+    number = contact_search.plan_search("612 34 56 78", "ES")
+    assert number is not None and number.params == ('"612345678"', "+34612345678")
+    words = contact_search.plan_search('ana "x', "ES")
+    assert words is not None and words.params == ('"ana"', '%\"x%')
+    prefix = contact_search.plan_search("Jo", "ES")
+    assert prefix is not None and prefix.params[0] == "jo"
+
+
+async def test_search_uses_the_trigram_index(db: Database) -> None:
+    plan = contact_search.plan_search("wojcik", "ES")
+    assert plan is not None
+    rows = await db.fetchall("EXPLAIN QUERY PLAN SELECT c.id FROM contacts c WHERE "
+                             + plan.sql, plan.params)
+    assert any("contact_fts VIRTUAL TABLE" in str(row["detail"]) for row in rows), rows
 
 
 async def test_filters_and_stable_pagination(db: Database) -> None:
@@ -219,22 +260,22 @@ async def test_filters_and_stable_pagination(db: Database) -> None:
             "Same Name", company_id=acme.id if i % 2 else None,
             owner_id=owner.id if i < 3 else None,
             tags=("VIP",) if i % 3 == 0 else (), lists=("Marzo",) if i == 4 else ()))
-    first = await contacts.list_contacts(db, page=1, per_page=3)
-    second = await contacts.list_contacts(db, page=2, per_page=3)
-    third = await contacts.list_contacts(db, page=3, per_page=3)
+    first = await contact_search.list_contacts(db, page=1, per_page=3)
+    second = await contact_search.list_contacts(db, page=2, per_page=3)
+    third = await contact_search.list_contacts(db, page=3, per_page=3)
     ids = [c.id for page in (first, second, third) for c in page.contacts]
     assert len(ids) == 8 == len(set(ids))
     assert first.has_next and second.has_next and not third.has_next
     assert first.contacts[0].name == "Acme"
     # The company filter shows the company and its people.
-    assert len((await contacts.list_contacts(db, ContactFilter(company_id=acme.id))).contacts) == 4
-    assert len((await contacts.list_contacts(db, ContactFilter(tag="vip"))).contacts) == 3
-    assert len((await contacts.list_contacts(db, ContactFilter(list="MARZO"))).contacts) == 1
-    assert len((await contacts.list_contacts(db, ContactFilter(owner_id=owner.id))).contacts) == 3
+    assert len(await _names(db, ContactFilter(company_id=acme.id))) == 4
+    assert len(await _names(db, ContactFilter(tag="vip"))) == 3
+    assert len(await _names(db, ContactFilter(list="MARZO"))) == 1
+    assert len(await _names(db, ContactFilter(owner_id=owner.id))) == 3
     assert [c.name for c in await contacts.list_companies(db)] == ["Acme"]
     assert await contacts.tag_names(db) == ["VIP"]
     assert await contacts.list_names(db) == ["Marzo"]
-    empty = await contacts.list_contacts(db, page=99)
+    empty = await contact_search.list_contacts(db, page=99)
     assert empty.contacts == () and not empty.has_next
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crm import contacts
+from crm import contact_search, contacts
 from crm.contacts import Contact, ContactDraft, ContactKind, ContactPhone, PhoneLabel
 from crm.db import Database
 from gateway.settings import Settings
@@ -92,7 +92,7 @@ async def test_list_search_filters_and_pages(client: Client) -> None:
                        company_id=acme.id if i < 3 else None, tags=("VIP",) if i == 7 else ())
     await login(client, "agent")
     first = await (await client.get("/contacts", headers=HTML)).text()
-    assert first.count('<tr>') == 1 + contacts.PER_PAGE
+    assert first.count('<tr>') == 1 + contact_search.PER_PAGE
     assert "Acme Ltda" in first and 'rel="next"' in first and 'rel="prev"' not in first
     assert 'data-dial="+5511900000000"' in first and "(11) 90000-0000" in first
     second = await (await client.get("/contacts?page=2", headers=HTML)).text()

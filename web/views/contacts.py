@@ -16,8 +16,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from crm import contacts, phone_numbers, users
-from crm.contacts import Contact, ContactDraft, ContactFilter, ContactKind, ContactPhone
+from crm import contact_search, contacts, phone_numbers, users
+from crm.contact_search import ContactFilter
+from crm.contacts import Contact, ContactDraft, ContactKind, ContactPhone
 from crm.errors import CrmError, InvalidValue
 from crm.users import Role
 from web.appkeys import DB, SETTINGS
@@ -94,14 +95,14 @@ async def contact_list(request: web.Request) -> web.StreamResponse:
     region, area_code = _plan(request)
     query = request.query
     where = ContactFilter(
-        query=query.get("q", "")[: contacts.MAX_QUERY],
+        query=query.get("q", "")[: contact_search.MAX_QUERY],
         company_id=_int(query.get("company", "")),
         tag=query.get("tag", "")[: contacts.MAX_TAG],
         list=query.get("list", "")[: contacts.MAX_LIST],
         owner_id=_int(query.get("owner", "")),
     )
     page_number = _int(query.get("page", ""), MAX_PAGE) or 1
-    page = await contacts.list_contacts(db, where, page=page_number, region=region,
+    page = await contact_search.list_contacts(db, where, page=page_number, region=region,
                                         area_code=area_code)
     # "Add this number to an existing contact": the caller-ID screen links here.
     add_number = _e164_or_none(query.get("add_number", ""), region, area_code)
