@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from bench.procstat import Usage, Window
+from bench.procstat import Usage, Window, pss_mib
 from crm.db import open_database
 from crm.secret_key import load_or_create_key
 from gateway import signalling
@@ -279,6 +279,7 @@ async def headset_phase(codec: str, calls: int, seconds: float, agents_per_worke
                 in_call["threads"] = {name: thread_split(u, pid) for (name, u), pid in zip(
                     usage.items(), pids.values(), strict=True) if name.startswith("worker")}
                 result["in_call"] = in_call
+                result["memory"] = memory_per_agent(lines, len(agents))
                 result["client_rx"] = [await peers.call("stats", k=a.k) for a in agents]
                 result["cpu_pct_per_call"] = round(in_call["cpu_pct_total"] / calls, 2)
                 result["cpu_pct_per_call_over_open_line"] = round(
@@ -292,6 +293,16 @@ async def headset_phase(codec: str, calls: int, seconds: float, agents_per_worke
         finally:
             await peers.close()
     return result
+
+
+def memory_per_agent(lines: Lines, agents: int) -> Json:
+    """PSS of the workers and their launcher, and that total per online agent."""
+    workers = [pss_mib(pid) for pid in worker_pids(lines).values()]
+    launcher_pid = lines.supervisor.launcher_pid
+    launcher = pss_mib(launcher_pid) if launcher_pid is not None else 0.0
+    return {"worker_pss_mib_each": [round(w, 1) for w in workers],
+            "launcher_pss_mib": round(launcher, 1),
+            "pss_mib_per_agent": round((sum(workers) + launcher) / agents, 1)}
 
 
 def thread_split(u: Usage, pid: int) -> Json:
@@ -437,7 +448,8 @@ def print_table(results: Json) -> None:
     cfg = results["config"]
     print(f"\nHeadset call cost: {cfg['calls']} calls x {cfg['seconds']:.0f} s, "
           f"{cfg['agents_per_worker']} agents/worker, {cfg['cpus']} CPUs, {cfg['python']}")
-    print("CPU is % of one core; RSS is MiB per worker process (mean over the window).\n")
+    print("CPU is % of one core; RSS is MiB per worker process (mean over the window); PSS "
+          "counts pages shared with the launcher once, split among the processes.\n")
     head = f"{'':34}" + "".join(f"{c:>14}" for c in results["headset"])
     print(head)
 
@@ -455,6 +467,9 @@ def print_table(results: Json) -> None:
     row("worker RSS, registered, no line", lambda h: h["registered_idle"]["rss_mib_mean"])
     row("worker RSS, lines open, no call", lambda h: h["lines_open_idle"]["rss_mib_mean"])
     row("worker RSS, in call", lambda h: h["in_call"]["rss_mib_mean"])
+    row("worker PSS, in call", lambda h: h["memory"]["worker_pss_mib_each"][0])
+    row("launcher PSS", lambda h: h["memory"]["launcher_pss_mib"])
+    row("PSS per online agent, in call", lambda h: h["memory"]["pss_mib_per_agent"])
     row("workers CPU, registered, no line", lambda h: h["registered_idle"]["cpu_pct_total"])
     row("workers CPU, lines open, no call", lambda h: h["lines_open_idle"]["cpu_pct_total"])
     row("workers CPU, all calls up", lambda h: h["in_call"]["cpu_pct_total"])

@@ -1,4 +1,4 @@
-"""CPU time and resident memory of processes, read from /proc (Linux only)."""
+"""CPU time and memory (RSS, PSS) of processes, read from /proc (Linux only)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,19 @@ def rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pss_mib(pid: int) -> float:
+    """Proportional set size in MiB: private pages plus a fair share of shared ones.
+
+    The honest per-process cost when workers share pages forked from one launcher;
+    RSS would count those shared pages once per worker.
+    """
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
                 return int(line.split()[1]) / 1024
     return 0.0
 

@@ -1,6 +1,7 @@
 """A line worker process: a few agents' SIP accounts, calls and WebRTC lines.
 
-Started by the supervisor as ``python -m gateway.line_worker CONFIG_JSON``. Commands
+Forked by the launcher (``gateway/launcher.py``), or started as ``python -m
+gateway.line_worker CONFIG_JSON`` where fork is not available. Commands
 arrive as JSON lines on stdin, reports leave as JSON lines on stdout (``gateway/ipc.py``);
 logs go to stderr. pjsua2 runs on its own engine thread (``sip_bridge/engine.py``);
 aiortc and this dispatcher run on the asyncio loop. When stdin closes (the main process
@@ -386,19 +387,24 @@ async def _main(config: ipc.WorkerConfig, report_fd: int) -> None:
     await worker.run(reader)
 
 
-def main() -> None:
+def run(config_json: str) -> None:
+    """Run one worker on this process's stdio until stdin closes or Shutdown arrives."""
     logging.basicConfig(
         stream=sys.stderr,
         level=os.environ.get("HEADSET_WORKER_LOG", "INFO"),
         format="%(asctime)s worker %(process)d %(levelname)s %(name)s: %(message)s",
     )
-    config = ipc.decode_config(sys.argv[1])
+    config = ipc.decode_config(config_json)
     # pjsip writes its console log to fd 1: keep the real stdout for reports only and
     # send anything else written to fd 1 to stderr.
     report_fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     asyncio.run(_main(config, report_fd))
+
+
+def main() -> None:
+    run(sys.argv[1])
 
 
 if __name__ == "__main__":

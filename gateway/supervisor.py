@@ -1,7 +1,7 @@
 """Starts, watches and restarts the line worker processes (main-process side).
 
-Each worker is a child process (``python -m gateway.line_worker``) with a fixed slot
-number; the slot fixes its SIP port and RTP range, so a restarted worker comes back on
+Each worker is a process (forked by the launcher, see ``gateway/worker_spawn.py``) with
+a fixed slot number; the slot fixes its SIP port and RTP range, so a restarted worker comes back on
 the same addresses. The supervisor pings every worker; one that exits, or does not
 answer within ``workers.ping_timeout``, is killed (by its PID, which we started) and
 started again, and the owner is told which agents were on it so it can register them
@@ -13,16 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 import socket
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gateway import ipc
 from gateway.placement import choose_worker, next_worker_id
 from gateway.settings import Settings
+from gateway.worker_spawn import SpawnError, WorkerHandle, WorkerSpawner
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +53,7 @@ class WorkerProcess:
     """One running line worker as the main process sees it."""
 
     worker_id: int
-    process: asyncio.subprocess.Process
+    process: WorkerHandle
     agents: set[int] = field(default_factory=set)
     ready: asyncio.Future[ipc.Ready] | None = None
     last_pong: float = 0.0
@@ -73,7 +71,7 @@ class WorkerProcess:
 
     def send(self, command: ipc.Command) -> None:
         stdin = self.process.stdin
-        if stdin is None or stdin.is_closing():
+        if stdin.is_closing():
             raise WorkerUnavailable(f"worker {self.worker_id} is not running")
         stdin.write(ipc.encode(command))
 
@@ -98,6 +96,7 @@ class Supervisor:
         self._closing = False
         self._ping_seq = 0
         self._restarts: set[asyncio.Task[None]] = set()
+        self._spawner = WorkerSpawner()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -115,10 +114,16 @@ class Supervisor:
         await asyncio.gather(*(self._stop(w) for w in list(self._workers.values())))
         self._workers.clear()
         self._placement.clear()
+        await self._spawner.close()
 
     @property
     def workers(self) -> dict[int, WorkerProcess]:
         return self._workers
+
+    @property
+    def launcher_pid(self) -> int | None:
+        """The worker launcher's PID, if workers are forked from one."""
+        return self._spawner.launcher_pid
 
     # -- placement ----------------------------------------------------------------------
 
@@ -177,13 +182,10 @@ class Supervisor:
 
     async def _spawn(self, wid: int) -> WorkerProcess:
         loop = asyncio.get_running_loop()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway.line_worker", ipc.encode_config(self._config(wid)),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            limit=1 << 20,
-        )
+        try:
+            process = await self._spawner.spawn(ipc.encode_config(self._config(wid)))
+        except SpawnError as exc:
+            raise WorkerUnavailable(f"worker {wid} did not start: {exc}") from exc
         worker = WorkerProcess(worker_id=wid, process=process, ready=loop.create_future(),
                                last_pong=loop.time())
         worker.reader = loop.create_task(self._read(worker))
@@ -199,7 +201,6 @@ class Supervisor:
 
     async def _read(self, worker: WorkerProcess) -> None:
         stdout = worker.process.stdout
-        assert stdout is not None
         while True:
             line = await stdout.readline()
             if not line:
@@ -231,7 +232,6 @@ class Supervisor:
 
     async def _read_stderr(self, worker: WorkerProcess) -> None:
         stderr = worker.process.stderr
-        assert stderr is not None
         wlog = logging.getLogger(f"headset.worker.{worker.worker_id}")
         while line := await stderr.readline():
             wlog.debug("%s", line.decode(errors="replace").rstrip())
@@ -243,17 +243,11 @@ class Supervisor:
         try:
             await asyncio.wait_for(worker.process.wait(), 5)
         except TimeoutError:
-            self._kill(worker)
+            worker.process.kill()
             await worker.process.wait()
         for task in (worker.reader, worker.stderr_reader):
             if task is not None and task is not asyncio.current_task():
                 await asyncio.gather(task, return_exceptions=True)
-
-    @staticmethod
-    def _kill(worker: WorkerProcess) -> None:
-        if worker.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(worker.pid, signal.SIGKILL)
 
     def _restart_later(self, worker: WorkerProcess, why: str) -> None:
         task = asyncio.get_running_loop().create_task(self._replace(worker, why))
@@ -265,7 +259,7 @@ class Supervisor:
         if self._workers.get(worker.worker_id) is not worker or self._closing:
             return
         worker.stopping = True
-        self._kill(worker)
+        worker.process.kill()
         agents = set(worker.agents)
         log.warning("worker %d (pid %d) %s; restarting with %d agents", worker.worker_id,
                     worker.pid, why, len(agents))

@@ -9,9 +9,11 @@ import time
 
 import pytest
 
-from gateway import signalling
+from gateway import ipc, signalling
+from gateway.worker_spawn import WorkerSpawner
 from tests.conftest import ECHO
 from tests.integration.conftest import Gateway
+from tests.lab.ports import free_udp_port, free_udp_port_range
 from tests.support.rtc_client import RtcClient
 
 
@@ -112,3 +114,63 @@ async def test_account_change_takes_an_idle_agent_offline(gateway: Gateway) -> N
     await agent.rtc.close()
     agent.rtc = RtcClient(1000)
     await agent.online()
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        text = f.read()
+    return int(text[text.rindex(")") + 2:].split()[1])
+
+
+async def test_workers_are_forked_by_the_launcher_which_is_replaced_if_it_dies(
+        gateway: Gateway) -> None:
+    supervisor = gateway.lines.supervisor
+    ana = await gateway.agent("gil", extension="1001")
+    await ana.online()
+    first = supervisor.worker_of(ana.user.id)
+    launcher = supervisor.launcher_pid
+    assert first is not None and launcher is not None
+    # Forked, so the worker shares the launcher's imported libraries.
+    assert _parent_of(first.pid) == launcher
+
+    os.kill(launcher, signal.SIGKILL)  # the launcher this test's gateway started
+    deadline = time.monotonic() + 10
+    while supervisor.launcher_pid is not None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert supervisor.launcher_pid is None
+
+    # The next worker comes from a new launcher; the first worker never noticed.
+    ben = await gateway.agent("hal", extension="1002", tone=1500)
+    await ben.online()
+    second = supervisor.worker_of(ben.user.id)
+    assert second is not None and second.pid != first.pid
+    new_launcher = supervisor.launcher_pid
+    assert new_launcher not in (None, launcher)
+    assert _parent_of(second.pid) == new_launcher
+    for agent, tone in ((ana, 1000), (ben, 1500)):
+        call_id = await agent.dial(gateway.settings.echo_number)
+        await agent.wait_call("connected")
+        assert await agent.rtc.wait_hears(tone)
+        await agent.send(signalling.Hangup(call_id=call_id))
+        assert (await agent.wait_call("ended"))["reason"] == "completed"
+
+
+@pytest.mark.parametrize("use_launcher", [True, False], ids=["forked", "executed"])
+async def test_a_spawned_worker_reports_ready_and_leaves_on_shutdown(
+        use_launcher: bool) -> None:
+    spawner = WorkerSpawner(use_launcher=use_launcher)
+    config = ipc.WorkerConfig(worker_id=0, bind="127.0.0.1", sip_port=free_udp_port(),
+                              rtp_port=free_udp_port_range(8), rtp_range=8,
+                              sip_codecs=["pcmu"], browser_codecs=["opus"])
+    try:
+        worker = await spawner.spawn(ipc.encode_config(config))
+        ready = ipc.decode_report(await asyncio.wait_for(worker.stdout.readline(), 30))
+        assert isinstance(ready, ipc.Ready)
+        assert ready.pid == worker.pid and ready.sip_port == config.sip_port
+        assert (spawner.launcher_pid is not None) == use_launcher
+        worker.stdin.write(ipc.encode(ipc.Shutdown()))
+        await asyncio.wait_for(worker.wait(), 10)
+        assert worker.exited
+    finally:
+        await spawner.close()
+    assert spawner.launcher_pid is None

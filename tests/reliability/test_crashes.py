@@ -76,9 +76,20 @@ class Server:
                 await asyncio.sleep(0.1)
         raise TimeoutError("server did not answer")
 
-    def children(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()]
+    def descendants(self) -> list[int]:
+        """The server's children (the worker launcher), theirs (the workers), and so on."""
+        found: list[int] = []
+        todo = [self.process.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                kids = [int(k) for k in
+                        Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            todo.extend(kids)
+        return found
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -151,8 +162,8 @@ async def test_server_killed_mid_call(env: dict[str, str], tmp_path: Path, lab: 
                 call = await next_event(ws, "call")
             assert await rtc.wait_hears(1000)
 
-            workers = server.children()
-            assert workers, "no line worker running"
+            workers = server.descendants()
+            assert len(workers) >= 2, "no launcher and line worker running"
             server.process.send_signal(signal.SIGKILL)  # our own child
             server.process.wait()
             await ws.close()
