@@ -103,35 +103,36 @@ def plan_search(query: str, region: str, area_code: str = "") -> SearchPlan | No
     if not long_words:
         prefix = " ".join(words)
         return SearchPlan("c.name_key >= ? AND c.name_key < ?", (prefix, prefix + _MAX_CHAR))
-    conditions = ["c.id IN (SELECT rowid FROM contact_fts WHERE contact_fts MATCH ?)"]
+    parts = ["c.id IN (SELECT rowid FROM contact_fts WHERE contact_fts MATCH ?)"]
     params = [" AND ".join(_phrase(w) for w in long_words)]
     for word in short_words:
-        conditions.append("c.search_key LIKE ? ESCAPE '\\'")
+        parts.append("c.search_key LIKE ? ESCAPE '\\'")
         params.append(_like(word))
-    return SearchPlan(" AND ".join(conditions), tuple(params))
+    return SearchPlan(" AND ".join(parts), tuple(params))
 
 
-def _conditions(where: ContactFilter, region: str,
-                area_code: str) -> tuple[list[str], list[object]]:
-    conditions: list[str] = []
+def conditions(where: ContactFilter, region: str,
+               area_code: str) -> tuple[list[str], list[object]]:
+    """SQL conditions on ``contacts c`` (ANDed) for ``where``, and their parameters."""
+    parts: list[str] = []
     params: list[object] = []
     plan = plan_search(where.query, region, area_code)
     if plan is not None:
-        conditions.append(plan.sql)
+        parts.append(plan.sql)
         params.extend(plan.params)
     if where.company_id is not None:
-        conditions.append("(c.company_id = ? OR c.id = ?)")
+        parts.append("(c.company_id = ? OR c.id = ?)")
         params.extend((where.company_id, where.company_id))
     if where.tag.strip():
-        conditions.append("c.id IN (SELECT contact_id FROM contact_tags WHERE tag_key = ?)")
+        parts.append("c.id IN (SELECT contact_id FROM contact_tags WHERE tag_key = ?)")
         params.append(fold(where.tag.strip()))
     if where.list.strip():
-        conditions.append("c.id IN (SELECT contact_id FROM contact_lists WHERE list_key = ?)")
+        parts.append("c.id IN (SELECT contact_id FROM contact_lists WHERE list_key = ?)")
         params.append(fold(where.list.strip()))
     if where.owner_id is not None:
-        conditions.append("c.owner_id = ?")
+        parts.append("c.owner_id = ?")
         params.append(where.owner_id)
-    return conditions, params
+    return parts, params
 
 
 async def list_contacts(
@@ -146,26 +147,26 @@ async def list_contacts(
     """One page of contacts matching ``where``, ordered by name (then id, so pages are
     stable). ``region``/``area_code`` read a number typed into the search box."""
     page = max(1, page)
-    conditions, params = _conditions(where, region, area_code)
+    found, params = conditions(where, region, area_code)
     sql = contacts.SELECT
-    if conditions:
-        sql += " WHERE " + " AND ".join(conditions)
+    if found:
+        sql += " WHERE " + " AND ".join(found)
     # One row more than the page tells whether there is a next page without a COUNT.
     sql += " ORDER BY c.name_key, c.id LIMIT ? OFFSET ?"
     params.extend((per_page + 1, (page - 1) * per_page))
     rows = await db.fetchall(sql, params)
-    found = await contacts.assemble(db, rows[:per_page])
-    return ContactPage(tuple(found), page, len(rows) > per_page)
+    shown = await contacts.assemble(db, rows[:per_page])
+    return ContactPage(tuple(shown), page, len(rows) > per_page)
 
 
 async def iter_contacts(db: Database, where: ContactFilter, *, region: str = "ES",
                         area_code: str = "", batch: int = 500) -> AsyncIterator[Contact]:
     """Every contact matching ``where``, by id, fetched ``batch`` at a time (an export):
     each batch is one short read, so the server keeps answering others in between."""
-    conditions, params = _conditions(where, region, area_code)
+    found, params = conditions(where, region, area_code)
     after = 0
     while True:
-        sql = contacts.SELECT + " WHERE " + " AND ".join([*conditions, "c.id > ?"])
+        sql = contacts.SELECT + " WHERE " + " AND ".join([*found, "c.id > ?"])
         rows = await db.fetchall(sql + " ORDER BY c.id LIMIT ?", [*params, after, batch])
         for contact in await contacts.assemble(db, rows):
             yield contact
