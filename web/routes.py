@@ -7,6 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from web.views import admin_sip, admin_users, callerid_api, contacts, login, pages, profile
+from web.views import call_window as call_window_views
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -21,6 +22,17 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/profile/dialer", profile.dialer_submit)
     app.router.add_get("/profile/password", profile.password_form, name="password")
     app.router.add_post("/profile/password", profile.password_submit)
+    app.router.add_get("/api/calls/unfinished", call_window_views.unfinished,
+                       name="calls_unfinished")
+    app.router.add_get(r"/api/calls/{call_id:[0-9a-zA-Z-]+}", call_window_views.workspace,
+                       name="call_workspace")
+    app.router.add_put(r"/api/calls/{call_id:[0-9a-zA-Z-]+}/notes", call_window_views.put_notes)
+    app.router.add_put(r"/api/calls/{call_id:[0-9a-zA-Z-]+}/tags", call_window_views.put_tags)
+    app.router.add_put(r"/api/calls/{call_id:[0-9a-zA-Z-]+}/contact",
+                       call_window_views.put_contact)
+    app.router.add_post(r"/api/calls/{call_id:[0-9a-zA-Z-]+}/finish", call_window_views.finish)
+    app.router.add_get("/i18n/calls.json", call_window_views.window_messages,
+                       name="call_window_messages")
     app.router.add_get("/admin/users", admin_users.user_list, name="admin_users")
     app.router.add_get("/admin/users/new", admin_users.new_form, name="admin_user_new")
     app.router.add_post("/admin/users/new", admin_users.new_submit)
