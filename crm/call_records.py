@@ -4,6 +4,11 @@ The server writes the row when the call starts and updates it at every change, s
 closed tab loses nothing. What may change and how is decided in crm/call_flow.py; this
 module loads, asks it, and stores the answer. Rows a crash left open are closed as
 ``interrupted`` at start-up by ``close_interrupted``.
+
+The remote number is also kept as an E.164 key (``remote_e164``) with the one contact
+caller-ID finds for it (``contact_id``), which the call history filters on. ``create``
+reads it at once when given the deployment's ``region``; rows written without it (the
+gateway) are read later by ``link_pending``, which the history pages run before a query.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from crm import clock
+from crm import callerid, clock
 from crm.call_flow import (
     DIRECTIONS,
     Answered,
@@ -47,6 +52,7 @@ __all__ = [
     "close_interrupted",
     "create",
     "get",
+    "link_pending",
     "list_for_user",
 ]
 
@@ -68,6 +74,9 @@ class CallRecord:
     ended_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # None: not read yet; "": not a public number (extension, withheld); else E.164.
+    remote_e164: str | None = None
+    contact_id: int | None = None
 
     @property
     def progress(self) -> CallProgress:
@@ -92,7 +101,8 @@ class CallRecord:
 
 _COLUMNS = (
     "id, user_id, direction, local_number, remote_number, remote_name, state, outcome,"
-    " sip_code, hangup_side, started_at, answered_at, ended_at, created_at, updated_at"
+    " sip_code, hangup_side, started_at, answered_at, ended_at, created_at, updated_at,"
+    " remote_e164, contact_id"
 )
 
 
@@ -113,6 +123,8 @@ def _from_row(row: Row) -> CallRecord:
         ended_at=clock.from_db_optional(row["ended_at"]),
         created_at=clock.from_db(row["created_at"]),
         updated_at=clock.from_db(row["updated_at"]),
+        remote_e164=row["remote_e164"],
+        contact_id=row["contact_id"],
     )
 
 
@@ -125,21 +137,61 @@ async def create(
     remote_number: str,
     remote_name: str,
     at: datetime,
+    *,
+    region: str | None = None,
+    area_code: str = "",
 ) -> CallRecord:
-    """Record a call as it starts (outbound: dialing; inbound: ringing)."""
+    """Record a call as it starts (outbound: dialing; inbound: ringing).
+
+    With ``region`` (and ``area_code``) the remote number is read and linked to its
+    contact now; without, ``link_pending`` does it later.
+    """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction {direction!r}: use inbound or outbound")
     progress = begin(Dialed() if direction == "outbound" else Incoming(), at)
     stamp = clock.to_db(at)
+    e164: str | None = None
+    contact_id: int | None = None
+    if region is not None:
+        e164, contact_id = _link(await callerid.match(db, remote_number, region, area_code))
     row = await db.fetchone(
         f"INSERT INTO call_records ({_COLUMNS})"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, NULL, NULL, ?, ?)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, NULL, NULL, ?, ?, ?, ?)"
         f" RETURNING {_COLUMNS}",
         (id, user_id, direction, local_number, remote_number, remote_name,
-         progress.state.value, stamp, stamp, stamp),
+         progress.state.value, stamp, stamp, stamp, e164, contact_id),
     )
     assert row is not None
     return _from_row(row)
+
+
+def _link(found: callerid.CallerMatch) -> tuple[str, int | None]:
+    """The stored key and contact for a caller-ID answer: a contact only when exactly one
+    has the number, since a shared switchboard number names nobody in particular."""
+    if found.outcome in (callerid.Outcome.EXTENSION, callerid.Outcome.UNREADABLE):
+        return "", None
+    contact = found.matches[0].id if found.outcome is callerid.Outcome.ONE else None
+    return found.number, contact
+
+
+async def link_pending(db: Database, region: str, area_code: str = "",
+                       limit: int = 1000) -> int:
+    """Read the remote numbers of records not read yet (up to ``limit`` distinct ones)
+    and link each record to its contact; return how many numbers were read. One
+    caller-ID lookup per distinct number."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT remote_number FROM call_records WHERE remote_e164 IS NULL LIMIT ?",
+        (limit,),
+    )
+    for row in rows:
+        e164, contact_id = _link(await callerid.match(db, row["remote_number"], region,
+                                                      area_code))
+        await db.execute(
+            "UPDATE call_records SET remote_e164 = ?, contact_id = ?"
+            " WHERE remote_e164 IS NULL AND remote_number = ?",
+            (e164, contact_id, row["remote_number"]),
+        )
+    return len(rows)
 
 
 async def _write(tx: Transaction, id: str, progress: CallProgress, at: datetime) -> None:

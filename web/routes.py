@@ -8,6 +8,7 @@ from aiohttp import web
 
 from web.views import admin_sip, admin_users, callerid_api, contacts, login, pages, profile
 from web.views import call_window as call_window_views
+from web.views import history as history_views
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -55,6 +56,9 @@ def setup_routes(app: web.Application) -> None:
                        name="contact_delete")
     app.router.add_post(r"/contacts/{contact_id:\d+}/delete", contacts.delete_submit)
     app.router.add_get("/api/callerid", callerid_api.callerid_lookup, name="callerid")
+    app.router.add_get("/history", history_views.history_page, name="history")
+    app.router.add_get("/history/recent", history_views.recent_page, name="history_recent")
+    app.router.add_get("/history/export.csv", history_views.export_csv, name="history_export")
     app.router.add_get("/i18n/softphone.json", pages.softphone_messages,
                        name="softphone_messages")
     app.router.add_static("/static", STATIC_DIR, name="static")

@@ -1,7 +1,8 @@
 """Jinja2 pages: templates in web/templates, autoescaped, with what every page needs.
 
 Every template gets ``t(key, **params)`` (translate into the request's language),
-``lang``, ``user`` (or None), ``csrf_token`` and ``path``. Undefined
+``lang``, ``user`` (or None), ``csrf_token`` and ``path``, plus ``time_zone`` and
+``phone_region`` for the formatting filters (web/formatting.py). Undefined
 names are errors, so a typo in a template fails a test instead of rendering nothing.
 """
 
@@ -14,19 +15,22 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from web import csrf, i18n
+from web import csrf, formatting, i18n
+from web.appkeys import SETTINGS
 from web.auth import current_lang, current_user
 from web.webkeys import TEMPLATES
 
 
 def make_environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("web", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    formatting.install(env)
+    return env
 
 
 def setup_templates(app: web.Application) -> None:
@@ -41,6 +45,8 @@ def _page_context(request: web.Request) -> dict[str, Any]:
         "user": current_user(request),
         "csrf_token": csrf.token(request),
         "path": request.path,
+        "time_zone": formatting.deployment_zone(),
+        "phone_region": request.app[SETTINGS].region,
     }
 
 

@@ -1,0 +1,183 @@
+"""Call history pages: the filtered list, its CSV export, and "my last 50 calls".
+
+Every logged-in user has a history; what it contains is decided by crm/call_history.py
+(an agent sees their own calls, supervisors and admins everyone's). The filter lives in
+the query string, so a filtered page can be bookmarked and the export link carries the
+same filter. A value the form cannot read is shown as an error on its field and the page
+lists nothing (status 400) rather than a wider list than was asked for.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from crm import call_history, call_records, clock, contact_export, contacts, users
+from crm.call_flow import Outcome
+from crm.call_history import FilterReading, HistoryCall, HistoryFilter, Viewer
+from crm.users import User
+from web import formatting, i18n
+from web.appkeys import DB, SETTINGS
+from web.auth import current_lang, login_required, require_user
+from web.forms import FormErrors
+from web.templating import render
+
+INVALID = 400
+# The query-string names the filter form uses (crm.call_history.read_filter reads them).
+FILTER_FIELDS = ("direction", "from", "to", "contact", "agent", "company", "list", "outcome")
+
+
+def _plan(request: web.Request) -> tuple[str, str]:
+    """How the deployment reads phone numbers: region and local area code."""
+    settings = request.app[SETTINGS]
+    return settings.region, settings.area_code
+
+
+def _zone() -> tzinfo:
+    return formatting.deployment_zone()
+
+
+def _typed(request: web.Request) -> dict[str, str]:
+    """The filter values as typed (echoed back into the form), trimmed to a sane size."""
+    return {name: request.query.get(name, "")[:100] for name in FILTER_FIELDS}
+
+
+def _errors(reading: FilterReading) -> FormErrors:
+    errors = FormErrors()
+    for name, exc in reading.errors.items():
+        errors.add(name, exc.key, **exc.params)
+    return errors
+
+
+def _page_number(request: web.Request) -> int:
+    value = request.query.get("page", "")
+    if value.isascii() and value.isdigit() and len(value) <= 6:
+        return max(1, int(value))
+    return 1
+
+
+async def _link_calls(request: web.Request) -> None:
+    """Read the numbers of calls the gateway recorded since the last look."""
+    region, area_code = _plan(request)
+    await call_records.link_pending(request.app[DB], region, area_code)
+
+
+async def _form_options(request: web.Request, user: User,
+                        where: HistoryFilter) -> dict[str, object]:
+    db = request.app[DB]
+    contact = None
+    if where.contact_id is not None:
+        contact = await contacts.get_contact(db, where.contact_id)
+    agents = ([u for u in await users.list_users(db)] if Viewer.of(user).sees_everyone
+              else [])
+    return {
+        "agents": agents,
+        "companies": await contacts.list_companies(db),
+        "lists": await contacts.list_names(db),
+        "outcomes": [o.value for o in Outcome],
+        "contact": contact,
+    }
+
+
+@login_required
+async def history_page(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    reading = call_history.read_filter(request.query, _zone())
+    errors = _errors(reading)
+    typed = _typed(request)
+    kept = {k: v for k, v in typed.items() if v}
+    page = None
+    if not errors:
+        await _link_calls(request)
+        page = await call_history.fetch_page(request.app[DB], reading.filter,
+                                             Viewer.of(user), page=_page_number(request))
+
+    def page_url(number: int) -> str:
+        return "/history?" + urlencode({**kept, "page": str(number)})
+
+    others = {k: v for k, v in kept.items() if k != "contact"}
+
+    return render("history.html", request, {
+        **await _form_options(request, user, reading.filter),
+        "filters": typed,
+        "filtered": bool(kept),
+        "errors": errors,
+        "calls": page.calls if page else [],
+        "page": page.page if page else 1,
+        "prev_url": page_url(page.page - 1) if page and page.page > 1 else None,
+        "next_url": page_url(page.page + 1) if page and page.has_next else None,
+        "export_url": "/history/export.csv" + ("?" + urlencode(kept) if kept else ""),
+        "sees_everyone": Viewer.of(user).sees_everyone,
+        "without_contact_url": "/history" + ("?" + urlencode(others) if others else ""),
+    }, status=INVALID if errors else 200)
+
+
+@login_required
+async def recent_page(request: web.Request) -> web.StreamResponse:
+    """The user's own last calls, each with a button to call back."""
+    user = require_user(request)
+    await _link_calls(request)
+    own = HistoryFilter(agent_id=user.id)
+    page = await call_history.fetch_page(request.app[DB], own, Viewer.of(user),
+                                         per_page=call_history.RECENT)
+    return render("history_recent.html", request, {
+        "calls": page.calls, "count": call_history.RECENT,
+    })
+
+
+def _csv_rows(calls: list[HistoryCall], lang: str, zone: tzinfo) -> list[list[object]]:
+    """The export's cells: a header in the reader's language, then one row per call.
+
+    Times are ``YYYY-MM-DD HH:MM:SS`` in the deployment's zone and durations whole
+    seconds, which every spreadsheet reads as values whatever its locale.
+    """
+    def t(key: str) -> str:
+        return i18n.translate(lang, key)
+
+    rows: list[list[object]] = [[
+        t("history.col.started"), t("history.col.direction"), t("history.col.agent"),
+        t("history.col.number"), t("history.col.caller_name"), t("history.col.contact"),
+        t("history.col.outcome"), t("history.col.talk_seconds"),
+    ]]
+    for call in calls:
+        outcome = (t(f"call.outcome.{call.outcome.value}") if call.outcome
+                   else t("history.in_progress"))
+        seconds = call.talk_seconds
+        rows.append([
+            call.started_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+            t(f"history.direction.{call.direction}"),
+            call.agent_name,
+            call.dial_target,
+            call.remote_name,
+            call.contact_name or "",
+            outcome,
+            "" if seconds is None else round(seconds),
+        ])
+    return rows
+
+
+@login_required
+async def export_csv(request: web.Request) -> web.StreamResponse:
+    """The history under the current filter as a CSV file for a spreadsheet: UTF-8 with
+    a BOM, the reader's list separator, and every cell neutralised against formulas by
+    the same rule as the contacts export (crm/contact_export.py)."""
+    user = require_user(request)
+    reading = call_history.read_filter(request.query, _zone())
+    if reading.errors:
+        return await history_page(request)
+    await _link_calls(request)
+    calls = await call_history.fetch_all(request.app[DB], reading.filter, Viewer.of(user))
+    lang = current_lang(request)
+    cells = [[contact_export.neutralise(str(cell)) for cell in row]
+             for row in _csv_rows(calls, lang, _zone())]
+    body = contact_export.BOM + contact_export.csv_lines(cells, formatting.csv_delimiter(lang))
+    name = clock.utc_now().astimezone(_zone()).strftime("calls-%Y%m%d-%H%M.csv")
+    return web.Response(
+        body=body.encode("utf-8"),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
