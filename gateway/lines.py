@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from crm import call_records, callerid, sip_accounts
+from crm import call_records, call_work, callerid, sip_accounts
 from crm.call_flow import CallState, Ended, IllegalTransition, Side
 from crm.clock import utc_now
 from crm.db import Database
@@ -153,6 +153,8 @@ class Lines:
         session.send(signalling.LineEvent(state=agent.line_state, reason=agent.line_reason))
         for call in agent.calls.values():
             session.send(self._call_event(call))
+        # Through the report queue: the lookup needs the database, this method does not wait.
+        self._inbox.put_nowait(lambda: self._send_work(agent, session))
         return session
 
     def disconnect(self, session: Session) -> None:
@@ -223,6 +225,7 @@ class Lines:
                     await self._dial(agent, target)
                 case signalling.AnswerCall(call_id=call_id):
                     self._own_call(agent, call_id)
+                    await self._check_not_blocked(agent)
                     self._worker(agent).send(ipc.AnswerCall(call_id=call_id))
                 case signalling.RejectCall(call_id=call_id):
                     self._own_call(agent, call_id)
@@ -320,6 +323,9 @@ class Lines:
             raise _Refused("not_registered")
         if agent.calls:
             raise _Refused("busy_line")
+        if not target.echo:
+            # The headset test is not a customer call: it stays allowed.
+            await self._check_not_blocked(agent)
         call_id = str(uuid.uuid4())
         call = LiveCall(call_id=call_id, user_id=agent.user.id, direction="outbound",
                         remote=target.number, remote_name="", echo=target.echo)
@@ -327,6 +333,7 @@ class Lines:
         local = credentials.extension if credentials else ""
         await call_records.create(self._db, call_id, agent.user.id, "outbound", local,
                                   target.number, "", utc_now())
+        await self._start_work(call_id, agent.user.id, None)
         agent.calls[call_id] = call
         agent.broadcast(self._call_event(call))
         if not target.echo:
@@ -440,9 +447,12 @@ class Lines:
         if caller is not None:
             call.matches = len(caller.matches)
             call.contact_id = caller.matches[0].id if len(caller.matches) == 1 else 0
-        if agent is None or not agent.online or worker is None or agent.calls:
-            # Busy (already on a call) or not really there: the caller hears busy and
-            # the PBX can move on; the record keeps the attempt as missed.
+        await self._start_work(call.call_id, report.agent_id, call.contact_id or None)
+        if (agent is None or not agent.online or worker is None or agent.calls
+                or await self._blocking(report.agent_id, fail_open=True)):
+            # Busy (already on a call, or a call to disposition first) or not really
+            # there: the caller hears busy and the PBX can move on; the record keeps the
+            # attempt as missed.
             if worker is not None:
                 worker.send(ipc.RejectCall(call_id=report.call_id, code=486))
             await self._record(call.call_id, Ended(reason="rejected", sip_code=486,
@@ -540,6 +550,7 @@ class Lines:
         outcome = record.outcome.value if record is not None and record.outcome else "failed"
         # The record says completed; the agent is told where the call went.
         agent.broadcast(self._call_event(call, "transferred" if call.transferred else outcome))
+        await self.work_changed(agent.user.id)
 
     async def _record(self, call_id: str, event: call_records.Event) -> (
             call_records.CallRecord | None):
@@ -548,6 +559,52 @@ class Lines:
         except IllegalTransition as exc:
             log.warning("call %s: %s", call_id, exc)
             return None
+
+    # -- call work: "must disposition before the next call" -----------------------------
+
+    async def work_changed(self, user_id: int) -> None:
+        """Tell the agent's tabs which call blocks the next one (after a call ends, a
+        disposition is saved, or the policy changes)."""
+        agent = self._agents.get(user_id)
+        if agent is not None and agent.sessions:
+            blocking = await self._blocking(user_id, fail_open=True)
+            agent.broadcast(signalling.WorkEvent(blocking_call_id=blocking or ""))
+
+    async def policy_changed(self) -> None:
+        """An administrator switched "must disposition" on or off: tell every agent."""
+        for user_id in list(self._agents):
+            await self.work_changed(user_id)
+
+    async def _send_work(self, agent: AgentLine, session: Session) -> None:
+        if session in agent.sessions:
+            blocking = await self._blocking(agent.user.id, fail_open=True)
+            session.send(signalling.WorkEvent(blocking_call_id=blocking or ""))
+
+    async def _blocking(self, user_id: int, *, fail_open: bool = False) -> str | None:
+        """The call the agent must disposition before another one, or None.
+
+        ``fail_open``: a failed lookup lets the call through (a ringing customer matters
+        more than the policy); a dial from the agent is refused instead.
+        """
+        try:
+            return await call_work.blocking_call(self._db, user_id, utc_now(),
+                                                 self._settings.echo_number)
+        except Exception:
+            if not fail_open:
+                raise
+            log.exception("user %d: disposition check failed", user_id)
+            return None
+
+    async def _check_not_blocked(self, agent: AgentLine) -> None:
+        if await self._blocking(agent.user.id):
+            raise _Refused("disposition_required")
+
+    async def _start_work(self, call_id: str, user_id: int, contact_id: int | None) -> None:
+        """Open the call's work row (the contact it is about) next to its record."""
+        try:
+            await call_work.start(self._db, call_id, user_id, contact_id, utc_now())
+        except Exception:
+            log.exception("call %s: could not open its call work", call_id)
 
     def _set_line(self, agent: AgentLine, state: signalling.LineState, reason: str) -> None:
         agent.line_state = state

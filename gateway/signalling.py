@@ -28,6 +28,8 @@ Events (server -> browser)::
     answer_sdp {sdp}                        the worker's answer to ``offer``
     call {call_id, state, direction, remote, remote_name, reason, held, contact_id, matches}
     error {code, message, ref}              a command was refused; ``ref`` names its type
+    work {blocking_call_id}                 the call to finish (disposition) before another
+                                            one may be made or answered; "" when none
     pong
 """
 
@@ -208,11 +210,17 @@ class ErrorEvent(_Event, frozen=True, tag="error"):
     ref: str = ""
 
 
+class WorkEvent(_Event, frozen=True, tag="work"):
+    # Sent after hello and whenever it changes: while set, dial and answer are refused
+    # with ``disposition_required`` and calls to the agent are declined busy.
+    blocking_call_id: str = ""
+
+
 class Pong(_Event, frozen=True, tag="pong"):
     pass
 
 
-Event = Hello | LineEvent | AnswerSdp | CallEvent | ErrorEvent | Pong
+Event = Hello | LineEvent | AnswerSdp | CallEvent | ErrorEvent | WorkEvent | Pong
 
 _encoder = msgspec.json.Encoder()
 

@@ -5,6 +5,9 @@
 // a key a language lacks; an unknown key falls back to a generic text, never to the key.
 
 const en = {
+  work_blocked: "Finish your last call before the next one.",
+  open_call_window: "Open call window",
+  error_disposition_required: "Finish your last call first: choose its disposition in the call window, then press “Save and finish”.",
   panel_label: "Softphone",
   title: "Phone",
   signed_in_as: "Signed in as {user}",
@@ -135,6 +138,9 @@ const en = {
 };
 
 const es = {
+  work_blocked: "Finalice su última llamada antes de la siguiente.",
+  open_call_window: "Abrir ventana de llamada",
+  error_disposition_required: "Primero finalice su última llamada: elija su tipificación en la ventana de llamada y pulse «Guardar y finalizar».",
   panel_label: "Teléfono web",
   title: "Teléfono",
   signed_in_as: "Sesión de {user}",
@@ -265,6 +271,9 @@ const es = {
 };
 
 const ptBR = {
+  work_blocked: "Finalize sua última chamada antes da próxima.",
+  open_call_window: "Abrir janela da chamada",
+  error_disposition_required: "Finalize sua última chamada primeiro: escolha a tabulação na janela da chamada e clique em “Salvar e finalizar”.",
   panel_label: "Telefone web",
   title: "Telefone",
   signed_in_as: "Conectado como {user}",
@@ -395,6 +404,9 @@ const ptBR = {
 };
 
 const pl = {
+  work_blocked: "Zakończ poprzednie połączenie przed następnym.",
+  open_call_window: "Otwórz okno połączenia",
+  error_disposition_required: "Najpierw zakończ poprzednie połączenie: wybierz jego status w oknie połączenia i kliknij „Zapisz i zakończ”.",
   panel_label: "Telefon w przeglądarce",
   title: "Telefon",
   signed_in_as: "Zalogowano jako {user}",

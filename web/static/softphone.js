@@ -11,7 +11,8 @@
 // reports the line and the live calls.
 //
 // Protocol: gateway/signalling.py (v 1). Test hooks and product API: the root element's
-// data-line-state, data-call-state, data-call-id, data-pc-state and data-socket-state,
+// data-line-state, data-call-state, data-call-id, data-pc-state, data-socket-state and
+// data-blocking-call (the call to finish before the next one, from the `work` event),
 // buttons' data-action, the `softphone:*` DOM events, and `pc` / `remoteStream`.
 
 import { translator } from "./softphone-i18n.js";
@@ -357,6 +358,8 @@ export class Softphone {
 
     this.lineState = "offline";
     this.lineReason = "";
+    // The server's "finish this call first" (must-disposition policy); "" when free.
+    this.blockingCallId = "";
 
     this.pc = null;
     this.mic = null;
@@ -412,6 +415,12 @@ export class Softphone {
     const number = String(target ?? "").trim();
     if (!number || number.length > MAX_TARGET_LENGTH) {
       this.notice(this.t("error_invalid_number"));
+      return false;
+    }
+    if (this.blockingCallId && number !== this.echoNumber) {
+      // The server would refuse it too; say why without a round trip.
+      this.notice(this.t("error_disposition_required"));
+      this.emit("open-work", { call_id: this.blockingCallId });
       return false;
     }
     return this.send({ type: "dial", target: number });
@@ -558,6 +567,7 @@ export class Softphone {
       case "answer_sdp": this.onAnswerSdp(event); break;
       case "call": this.onCall(event); break;
       case "error": this.onError(event); break;
+      case "work": this.onWork(event); break;
       case "pong": break;
       default: console.warn("softphone: ignoring unknown event", event.type);
     }
@@ -582,6 +592,7 @@ export class Softphone {
     for (const timer of this.endedTimers.values()) clearTimeout(timer);
     this.endedTimers.clear();
     this.calls.clear();
+    this.blockingCallId = "";
     this.render();
     this.emit("hello", event);
   }
@@ -651,6 +662,12 @@ export class Softphone {
     }
     this.render();
     this.emit("call", event);
+  }
+
+  onWork(event) {
+    this.blockingCallId = String(event.blocking_call_id || "");
+    this.render();
+    this.emit("work", event);
   }
 
   onError(event) {
@@ -772,6 +789,14 @@ export class Softphone {
     this.userText = h("p", { class: "sp-user" });
     this.hint = h("span", { class: "sp-hint" });
     this.socketBanner = h("p", { class: "sp-banner", role: "status" });
+    // "Finish your last call first": the call window (call-window.js) listens for
+    // softphone:open-work and opens that call.
+    this.workBanner = h("div", { class: "sp-work", role: "status", hidden: true },
+      h("span", { class: "sp-work__text" }, t("work_blocked")),
+      h("button", {
+        type: "button", class: "sp-btn sp-btn--quiet sp-btn--small", dataset: { action: "open-work" },
+        onclick: () => this.emit("open-work", { call_id: this.blockingCallId }),
+      }, t("open_call_window")));
 
     this.noticeText = h("span", { class: "sp-notice__text" });
     this.noticeBox = h("div", { class: "sp-notice", role: "alert", hidden: true },
@@ -824,7 +849,8 @@ export class Softphone {
           h("div", { class: "sp-head__actions" }, this.onlineBtn, this.offlineBtn)),
         h("p", { class: "sp-statusline", role: "status" }, this.status, this.hint),
         this.userText),
-      this.socketBanner, this.noticeBox, this.liveRegion, this.callList, this.dialer, this.echoBtn, this.audio);
+      this.socketBanner, this.workBanner, this.noticeBox, this.liveRegion, this.callList, this.dialer, this.echoBtn,
+      this.audio);
   }
 
   buildKeypad() {
@@ -937,6 +963,7 @@ export class Softphone {
     root.dataset.callState = current ? current.state : "idle";
     root.dataset.callId = current ? current.call_id : "";
     root.dataset.muted = String(this.muted);
+    root.dataset.blockingCall = this.blockingCallId;
 
     this.status.dataset.tone = line === "registered" ? (audioBroken ? "warn" : "ok") : line === "failed" ? "bad" : line === "registering" ? "busy" : "off";
     this.statusText.textContent = t(`line_${line}`);
@@ -975,7 +1002,8 @@ export class Softphone {
     // One call at a time for now: while it lasts, the keypad is for tones, not dialling.
     this.numberRow.hidden = inCall;
     this.dialBtn.hidden = inCall;
-    this.dialBtn.disabled = !open;
+    this.dialBtn.disabled = !open || Boolean(this.blockingCallId);
+    this.workBanner.hidden = !this.blockingCallId || inCall;
     this.echoBtn.hidden = !this.echoNumber || inCall;
     this.echoBtn.disabled = !open;
 

@@ -44,7 +44,7 @@ from crm.dispositions import FieldDef, InvalidSubmission
 from crm.errors import InvalidValue
 from crm.users import User
 from web import i18n
-from web.appkeys import DB, SETTINGS
+from web.appkeys import DB, LINES, SETTINGS
 from web.auth import current_lang, login_required, require_user
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -313,4 +313,7 @@ async def finish(request: web.Request) -> web.StreamResponse:
                   for name, (key, params) in exc.errors.items()}
         return _refuse(request, exc.key, fields=fields, count=len(fields))
     await call_work.finish(db, record.id, submission, now)
+    lines = request.app.get(LINES)
+    if lines is not None:  # the softphone lifts "finish your last call first" at once
+        await lines.work_changed(user.id)
     return _json({"finished_at": _iso(now)})
