@@ -18,6 +18,7 @@ from crm.db import Database
 from gateway.settings import Settings
 from tests.support.web_client import Client, page_client
 from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, login
+from web import formatting
 from web.appkeys import DB
 
 BASE = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -226,3 +227,14 @@ async def test_nav_and_contact_filter_chip(client: Client, calls: dict[str, int]
     assert '<a href="/history" aria-current="page">' in html
     assert "Only calls with" in html and 'href="/history?direction=inbound"' in html
     assert '/static/click-to-dial.js' in html
+
+
+async def test_user_list_dates_follow_the_language(client: Client) -> None:
+    root = await _user_id(client, "root")
+    await users.update_user(_db(client), root, language="pl")
+    user = await users.get_user(_db(client), root)
+    assert user is not None
+    await login(client, "root")
+    html = await _page(client, "/admin/users")
+    shown = formatting.format_date(user.created_at, "pl")
+    assert f'">{shown}</time>' in html and re.search(r"\d{4}-\d\d-\d\d</time>", html) is None
