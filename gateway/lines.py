@@ -102,6 +102,9 @@ class Lines:
         self._db = db
         self._box = box
         self._translate = translate
+        # (region, area code) for caller ID; the web layer swaps in the live settings.
+        self.numbering: Callable[[], tuple[str, str]] = lambda: (settings.region,
+                                                                 settings.area_code)
         self._agents: dict[int, AgentLine] = {}
         self._inbox: asyncio.Queue[Callable[[], object]] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
@@ -464,8 +467,7 @@ class Lines:
     async def _caller(self, number: str) -> callerid.CallerMatch | None:
         """Caller ID for the ring; a lookup failure must never stop the phone ringing."""
         try:
-            return await callerid.match(self._db, number, self._settings.region,
-                                        self._settings.area_code)
+            return await callerid.match(self._db, number, *self.numbering())
         except Exception:
             log.exception("caller-ID lookup failed")
             return None

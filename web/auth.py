@@ -22,7 +22,7 @@ from aiohttp.typedefs import Handler
 from crm import clock, users
 from crm.users import Role, User
 from web import i18n, sessions
-from web.appkeys import DB, SETTINGS
+from web.appkeys import DB, DEPLOYMENT
 from web.webkeys import LANG, SESSION, USER
 
 HandlerFn = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -67,7 +67,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     request[LANG] = i18n.negotiate(
         user.language if user else None,
         request.headers.get("Accept-Language"),
-        default=request.app[SETTINGS].language,
+        default=request.app[DEPLOYMENT].current.language,
     )
     return await handler(request)
 

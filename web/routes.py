@@ -6,7 +6,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web.views import admin_sip, admin_users, callerid_api, contacts, login, pages, profile
+from web.views import (
+    admin_settings,
+    admin_sip,
+    admin_users,
+    callerid_api,
+    contacts,
+    login,
+    missed,
+    pages,
+    profile,
+)
 from web.views import call_window as call_window_views
 from web.views import history as history_views
 
@@ -21,6 +31,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/profile", profile.profile_page, name="profile")
     app.router.add_post("/profile/language", profile.language_submit)
     app.router.add_post("/profile/dialer", profile.dialer_submit)
+    app.router.add_post("/profile/missed-email", profile.missed_email_submit)
     app.router.add_get("/profile/password", profile.password_form, name="password")
     app.router.add_post("/profile/password", profile.password_submit)
     app.router.add_get("/api/calls/unfinished", call_window_views.unfinished,
@@ -46,6 +57,12 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(r"/admin/users/{user_id:\d+}/sip/remove", admin_sip.remove_form,
                        name="admin_sip_remove")
     app.router.add_post(r"/admin/users/{user_id:\d+}/sip/remove", admin_sip.remove_submit)
+    app.router.add_get("/admin/settings", admin_settings.settings_page, name="admin_settings")
+    app.router.add_post("/admin/settings", admin_settings.settings_submit)
+    app.router.add_get("/missed", missed.missed_list, name="missed")
+    app.router.add_post("/missed/action", missed.action_submit)
+    app.router.add_get("/missed/stats", missed.stats_page, name="missed_stats")
+    app.router.add_get("/api/missed/count", missed.count_api, name="missed_count")
     app.router.add_get("/contacts", contacts.contact_list, name="contacts")
     app.router.add_get("/contacts/new", contacts.new_form, name="contact_new")
     app.router.add_post("/contacts/new", contacts.new_submit)

@@ -14,7 +14,9 @@ from crm.secret_key import SecretBox, load_or_create_key
 from web.appkeys import SETTINGS
 from web.auth import auth_middleware
 from web.csrf import csrf_middleware
+from web.deployment_setup import install as install_deployment
 from web.errors import error_page_middleware
+from web.missed_badge import missed_count_middleware
 from web.ratelimit import LoginRateLimiter
 from web.routes import setup_routes
 from web.security_headers import security_headers_middleware
@@ -36,11 +38,13 @@ def setup_web(
     app[PASSWORD_HASHING] = hashing or DEFAULT_HASHING
     app[SECRET_BOX] = box or load_or_create_key(app[SETTINGS].data_dir)
     app[LOGIN_LIMITER] = limiter or LoginRateLimiter()
+    install_deployment(app)
     setup_templates(app)
     app.middlewares.extend([
         security_headers_middleware,
         error_page_middleware,
         auth_middleware,
         csrf_middleware,
+        missed_count_middleware,
     ])
     setup_routes(app)

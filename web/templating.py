@@ -18,6 +18,7 @@ from aiohttp import web
 from web import csrf, formatting, i18n
 from web.appkeys import SETTINGS
 from web.auth import current_lang, current_user
+from web.missed_badge import MISSED_COUNT
 from web.webkeys import TEMPLATES
 
 
@@ -45,6 +46,7 @@ def _page_context(request: web.Request) -> dict[str, Any]:
         "user": current_user(request),
         "csrf_token": csrf.token(request),
         "path": request.path,
+        "missed_count": request.get(MISSED_COUNT),
         "time_zone": formatting.deployment_zone(),
         "phone_region": request.app[SETTINGS].region,
     }

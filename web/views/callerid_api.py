@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from crm import callerid
-from web.appkeys import DB, SETTINGS
+from web.appkeys import DB, DEPLOYMENT
 from web.auth import login_required
 
 # What a PBX could sensibly present; longer input is unreadable anyway.
@@ -20,7 +20,7 @@ MAX_NUMBER = 64
 
 @login_required
 async def callerid_lookup(request: web.Request) -> web.StreamResponse:
-    settings = request.app[SETTINGS]
+    settings = request.app[DEPLOYMENT].current
     raw = request.query.get("number", "")
     if len(raw) > MAX_NUMBER:
         raw = ""

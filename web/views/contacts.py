@@ -21,7 +21,7 @@ from crm.contact_search import ContactFilter
 from crm.contacts import Contact, ContactDraft, ContactKind, ContactPhone
 from crm.errors import CrmError, InvalidValue
 from crm.users import Role
-from web.appkeys import DB, SETTINGS
+from web.appkeys import DB, DEPLOYMENT
 from web.auth import login_required, require_user, role_required
 from web.forms import FormErrors, text
 from web.templating import render
@@ -57,7 +57,7 @@ class PhoneView:
 
 
 def _plan(request: web.Request) -> tuple[str, str]:
-    settings = request.app[SETTINGS]
+    settings = request.app[DEPLOYMENT].current
     return settings.region, settings.area_code
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from crm import clock, sip_accounts, users
+from crm import clock, deployment, missed_call_store, sip_accounts, users
 from crm.errors import InvalidValue
 from crm.passwords import MIN_PASSWORD_LENGTH
 from web import ratelimit, sessions
 from web.appkeys import DB
 from web.auth import login_required, require_user
-from web.forms import FormErrors, text
+from web.deployment_setup import live
+from web.forms import FormErrors, checked, text
 from web.templating import render
 from web.views.login import see_other
 from web.webkeys import LOGIN_LIMITER, PASSWORD_HASHING, SESSION
@@ -19,13 +20,22 @@ NOTICES = {
     "language": "profile.notice.language",
     "dialer_on": "profile.notice.dialer_on",
     "dialer_off": "profile.notice.dialer_off",
+    "missed_on": "missed.profile.notice.on",
+    "missed_off": "missed.profile.notice.off",
 }
 
 
 async def _profile_page(request: web.Request, errors: FormErrors | None = None,
-                        language: str | None = None, status: int = 200) -> web.Response:
+                        language: str | None = None, status: int = 200,
+                        missed_email: dict[str, object] | None = None) -> web.Response:
     user = require_user(request)
+    if missed_email is None:
+        subscription = await missed_call_store.get_subscription(request.app[DB], user.id)
+        missed_email = {"enabled": subscription is not None,
+                        "email": subscription.email if subscription else ""}
     return render("profile.html", request, {
+        "missed_email": missed_email,
+        "smtp_configured": live(request.app).smtp_configured,
         "account": await sip_accounts.get_account(request.app[DB], user.id),
         "languages": users.LANGUAGES,
         "language": user.language if language is None else language,
@@ -60,6 +70,26 @@ async def dialer_submit(request: web.Request) -> web.StreamResponse:
     enabled = text(await request.post(), "enabled") == "1"
     await users.update_user(request.app[DB], user.id, dialer_enabled=enabled)
     return see_other("/profile?done=" + ("dialer_on" if enabled else "dialer_off"))
+
+
+@login_required
+async def missed_email_submit(request: web.Request) -> web.StreamResponse:
+    """Turn the e-mail about each new missed call on (at an address) or off."""
+    user = require_user(request)
+    form = await request.post()
+    enabled = checked(form, "missed_email_enabled")
+    email = text(form, "missed_email")
+    errors = FormErrors()
+    if enabled and not email.strip():
+        errors.add("missed_email", "missed.profile.error.email_needed")
+    elif enabled:
+        errors.catch("missed_email", deployment.clean_email, email)
+    if errors:
+        return await _profile_page(request, errors, status=400,
+                                   missed_email={"enabled": enabled, "email": email})
+    await missed_call_store.set_subscription(
+        request.app[DB], user.id, deployment.clean_email(email) if enabled else None)
+    return see_other("/profile?done=" + ("missed_on" if enabled else "missed_off"))
 
 
 def _page(request: web.Request, *, error: str | None = None, done: bool = False,

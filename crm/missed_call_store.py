@@ -1,0 +1,159 @@
+"""Missed calls in the database: loading what crm/missed_calls.py folds, storing actions,
+e-mail subscriptions and the record of e-mails sent.
+
+Loading starts from the unanswered inbound legs in the time window (a partial index keeps
+that small next to all calls), then fetches, by number, the calls that answer or follow
+them up. Call records keep the number as the PBX or the agent wrote it, so the lookup
+uses every spelling the window showed plus the usual ways to write the E.164 (with and
+without country code or trunk prefix); a callback typed in some other spelling is not
+seen as a callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import phonenumbers
+
+from crm import clock
+from crm.db import Database, Row
+from crm.missed_calls import Action, ActionKind, Leg, MissedRow, caller_key, fold
+
+_LEG_COLUMNS = ("id, user_id, direction, remote_number, remote_name, started_at,"
+                " answered_at, ended_at, outcome")
+# SQLite allows 999 parameters in old builds; stay well under.
+_CHUNK = 400
+
+
+def _leg(row: Row) -> Leg:
+    return Leg(id=row["id"], user_id=int(row["user_id"]), direction=row["direction"],
+               remote_number=row["remote_number"], remote_name=row["remote_name"],
+               started_at=clock.from_db(row["started_at"]),
+               answered_at=clock.from_db_optional(row["answered_at"]),
+               ended_at=clock.from_db_optional(row["ended_at"]), outcome=row["outcome"])
+
+
+def spellings(key: str) -> set[str]:
+    """Ways a PBX or an agent may have written the number ``key`` stands for."""
+    found = {key}
+    if not key.startswith("+"):
+        return found
+    try:
+        number = phonenumbers.parse(key, None)
+    except phonenumbers.NumberParseException:
+        return found
+    national = str(number.national_number)
+    country = str(number.country_code)
+    found |= {national, "0" + national, country + national, "00" + country + national}
+    return found
+
+
+def _chunks(values: Iterable[str]) -> list[list[str]]:
+    items = sorted(values)
+    return [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+@dataclass(frozen=True)
+class Numbering:
+    region: str
+    area_code: str = ""
+
+    def key(self, raw: str) -> str:
+        return caller_key(raw, self.region, self.area_code)
+
+
+async def load_rows(db: Database, numbering: Numbering, *, since: datetime,
+                    now: datetime, retention_days: int) -> list[MissedRow]:
+    """Every row (open or closed) whose missed attempts started from ``since`` on."""
+    seeds = await db.fetchall(
+        f"SELECT {_LEG_COLUMNS} FROM call_records"
+        " WHERE direction = 'inbound' AND answered_at IS NULL AND started_at >= ?",
+        (clock.to_db(since),))
+    if not seeds:
+        return []
+    keys = {numbering.key(row["remote_number"]) for row in seeds}
+    raw = {row["remote_number"] for row in seeds}
+    for key in keys:
+        raw |= spellings(key)
+    legs: dict[str, Leg] = {}
+    # A hunt group's first leg may have started just before the window.
+    start = clock.to_db(since - timedelta(minutes=5))
+    for chunk in _chunks(raw):
+        marks = ", ".join("?" for _ in chunk)
+        for row in await db.fetchall(
+                f"SELECT {_LEG_COLUMNS} FROM call_records"
+                f" WHERE remote_number IN ({marks}) AND started_at >= ?", (*chunk, start)):
+            legs[row["id"]] = _leg(row)
+    actions: list[Action] = []
+    for chunk in _chunks(keys):
+        marks = ", ".join("?" for _ in chunk)
+        for row in await db.fetchall(
+                "SELECT caller_key, kind, user_id, at FROM missed_call_actions"
+                f" WHERE caller_key IN ({marks}) AND at >= ? ORDER BY id",
+                (*chunk, clock.to_db(since))):
+            actions.append(Action(row["caller_key"], ActionKind(row["kind"]),
+                                  row["user_id"], clock.from_db(row["at"])))
+    mine = [leg for leg in legs.values() if numbering.key(leg.remote_number) in keys]
+    return fold(mine, actions, numbering.key, now, timedelta(days=retention_days))
+
+
+async def add_action(db: Database, key: str, kind: ActionKind, user_id: int,
+                     at: datetime) -> None:
+    await db.execute(
+        "INSERT INTO missed_call_actions (caller_key, kind, user_id, at) VALUES (?, ?, ?, ?)",
+        (key, kind.value, user_id, clock.to_db(at)))
+
+
+# -- e-mail subscriptions and notices ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Subscription:
+    user_id: int
+    email: str
+
+
+async def get_subscription(db: Database, user_id: int) -> Subscription | None:
+    row = await db.fetchone(
+        "SELECT user_id, email FROM missed_call_subscriptions WHERE user_id = ?", (user_id,))
+    return None if row is None else Subscription(int(row["user_id"]), row["email"])
+
+
+async def set_subscription(db: Database, user_id: int, email: str | None) -> None:
+    """Subscribe ``user_id`` at ``email``; None unsubscribes."""
+    if email is None:
+        await db.execute("DELETE FROM missed_call_subscriptions WHERE user_id = ?", (user_id,))
+        return
+    await db.execute(
+        "INSERT INTO missed_call_subscriptions (user_id, email, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (user_id) DO UPDATE SET email = excluded.email,"
+        " updated_at = excluded.updated_at",
+        (user_id, email, clock.to_db(clock.utc_now())))
+
+
+async def subscribers(db: Database) -> list[tuple[Subscription, str]]:
+    """Active users who asked for e-mails, with their language ('' = deployment's)."""
+    rows = await db.fetchall(
+        "SELECT s.user_id, s.email, u.language FROM missed_call_subscriptions s"
+        " JOIN users u ON u.id = s.user_id WHERE u.active = 1 ORDER BY s.user_id")
+    return [(Subscription(int(r["user_id"]), r["email"]), r["language"]) for r in rows]
+
+
+async def claim_notice(db: Database, call_record_id: str, at: datetime) -> bool:
+    """Mark the missed attempt as announced; False if it already was."""
+    changed = await db.execute(
+        "INSERT INTO missed_call_notices (call_record_id, sent_at) VALUES (?, ?)"
+        " ON CONFLICT (call_record_id) DO NOTHING", (call_record_id, clock.to_db(at)))
+    return changed > 0
+
+
+async def recently_missed(db: Database, ended_after: datetime,
+                          started_after: datetime) -> list[Leg]:
+    """Unanswered inbound legs that ended after ``ended_after`` (the mailer's poll)."""
+    rows = await db.fetchall(
+        f"SELECT {_LEG_COLUMNS} FROM call_records"
+        " WHERE direction = 'inbound' AND answered_at IS NULL AND started_at >= ?"
+        " AND ended_at > ? ORDER BY ended_at",
+        (clock.to_db(started_after), clock.to_db(ended_after)))
+    return [_leg(row) for row in rows]

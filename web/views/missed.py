@@ -1,0 +1,330 @@
+"""Missed-call pages: the folded list with its filters and actions, the statistics, and the
+count behind the top bar's badge.
+
+Rows come from crm/missed_calls.py (folding) through crm/missed_call_store.py; this module
+turns them into what the templates show (formatted times, names, links) and takes the
+actions: everyone records SMS attempts; supervisors and admins hide, restore and remove
+(``missed_calls.allowed``). Every action is a POST with the CSRF token that names the
+caller's key; an action on a row that changed meanwhile (someone else removed it, the
+caller got through) changes nothing and says so.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
+
+from aiohttp import web
+from babel import dates
+from babel.numbers import format_percent
+
+from crm import clock, contacts, missed_call_store, phone_numbers, users
+from crm.deployment import Deployment
+from crm.missed_calls import (
+    ActionKind,
+    EntryKind,
+    LastStatus,
+    MissedRow,
+    Removal,
+    RowFilter,
+    View,
+    action_fits,
+    allowed,
+    can_manage,
+    open_row,
+    select,
+    stats,
+)
+from web.appkeys import DB
+from web.auth import current_lang, login_required, require_user
+from web.deployment_setup import live
+from web.forms import text
+from web.missed_badge import active_count
+from web.templating import render
+from web.views.login import see_other
+
+MAX_ROWS = 200
+MAX_RANGE_DAYS = 366
+NOTICES = {kind.value: f"missed.notice.{kind.value}" for kind in ActionKind}
+NOTICES["stale"] = "missed.notice.stale"
+
+
+def _locale(lang: str) -> str:
+    return lang.replace("-", "_")
+
+
+def _when(at: datetime, lang: str) -> str:
+    return dates.format_datetime(at, "short", tzinfo=UTC, locale=_locale(lang))
+
+
+def _numbering(d: Deployment) -> missed_call_store.Numbering:
+    return missed_call_store.Numbering(d.region, d.area_code)
+
+
+async def load(request: web.Request, since: datetime | None = None) -> list[MissedRow]:
+    """Every row from ``since`` (default: the retention period) up to now."""
+    d = live(request.app)
+    now = clock.utc_now()
+    start = since if since is not None else now - timedelta(days=d.missed_retention_days)
+    return await missed_call_store.load_rows(request.app[DB], _numbering(d), since=start,
+                                             now=now, retention_days=d.missed_retention_days)
+
+
+# -- what the templates show ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EntryView:
+    label_key: str
+    when: str
+    iso: str
+    who: str
+    outcome_key: str
+
+
+@dataclass(frozen=True)
+class RowView:
+    key: str
+    shown: str           # the number as a person in the region reads it
+    dial: str            # what data-dial / tel: carry ('' = not dialable)
+    name: str
+    contact_id: int
+    count: int
+    first: str
+    last: str
+    last_iso: str
+    view: str
+    status_key: str
+    closure_key: str
+    closed: str
+    closed_by: str
+    timeline: list[EntryView]
+
+
+_ENTRY_LABELS = {kind: f"missed.entry.{kind.value}" for kind in EntryKind}
+
+
+async def _row_views(request: web.Request, rows: list[MissedRow]) -> list[RowView]:
+    db = request.app[DB]
+    lang = current_lang(request)
+    region = live(request.app).region
+    names = {u.id: u.display_name for u in await users.list_users(db)}
+    views: list[RowView] = []
+    for row in rows:
+        refs = []
+        if row.key.startswith("+"):
+            refs = await contacts.contacts_with_numbers(db, phone_numbers.match_keys(row.key), 1)
+        timeline = [EntryView(
+            label_key=_ENTRY_LABELS[entry.kind], when=_when(entry.at, lang),
+            iso=entry.at.isoformat(), who=names.get(entry.user_id, "") if entry.user_id else "",
+            outcome_key=f"call.outcome.{entry.outcome}" if entry.outcome else "")
+            for entry in reversed(row.timeline)]
+        views.append(RowView(
+            key=row.key,
+            shown=phone_numbers.display(row.key, region) if row.key else "",
+            dial=row.key if row.dialable else "",
+            name=refs[0].name if refs else row.name,
+            contact_id=refs[0].id if refs else 0,
+            count=row.count,
+            first=_when(row.first_at, lang),
+            last=_when(row.last_at, lang),
+            last_iso=row.last_at.isoformat(),
+            view=row.view.value,
+            status_key=f"missed.status.{row.last_status.value}",
+            closure_key=f"missed.closure.{row.closure.value}" if row.closure else "",
+            closed=_when(row.closed_at, lang) if row.closed_at else "",
+            closed_by=names.get(row.closed_by, "") if row.closed_by else "",
+            timeline=timeline,
+        ))
+    return views
+
+
+# -- query parameters ----------------------------------------------------------------------
+
+def _enum_param(request: web.Request, name: str, kind: type[enum.StrEnum]) -> str | None:
+    value = request.query.get(name, "")
+    return value if value in {member.value for member in kind} else None
+
+
+def parse_day(value: str) -> date | None:
+    """A ``YYYY-MM-DD`` day, or None if it is not one."""
+    if len(value) != 10:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Range:
+    start: date
+    end: date            # inclusive
+    error: str = ""
+
+    @property
+    def since(self) -> datetime:
+        return _day_start(self.start)
+
+    @property
+    def until(self) -> datetime:
+        return _day_start(self.end + timedelta(days=1))
+
+    def query(self) -> dict[str, str]:
+        return {"from": self.start.isoformat(), "to": self.end.isoformat()}
+
+
+def parse_range(request: web.Request, default_days: int) -> Range | None:
+    """The ``from``/``to`` days asked for; a default range with an error key when wrong;
+    None when neither is given."""
+    raw_from, raw_to = request.query.get("from", ""), request.query.get("to", "")
+    today = clock.utc_now().date()
+    fallback = Range(today - timedelta(days=default_days - 1), today)
+    if not raw_from and not raw_to:
+        return None
+    start = parse_day(raw_from) if raw_from else fallback.start
+    end = parse_day(raw_to) if raw_to else today
+    if start is None or end is None:
+        return Range(fallback.start, fallback.end, "missed.error.date")
+    if start > end:
+        return Range(fallback.start, fallback.end, "missed.error.range_order")
+    if (end - start).days >= MAX_RANGE_DAYS:
+        return Range(fallback.start, fallback.end, "missed.error.range_long")
+    return Range(start, end)
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+@login_required
+async def missed_list(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    view = View(_enum_param(request, "view", View) or View.ACTIVE.value)
+    status = _enum_param(request, "status", LastStatus)
+    removal = _enum_param(request, "removal", Removal)
+    period = parse_range(request, live(request.app).missed_retention_days)
+    retention = timedelta(days=live(request.app).missed_retention_days)
+    if period is not None and not period.error:
+        rows = await load(request, since=period.since - retention)
+        where = RowFilter(view, LastStatus(status) if status else None,
+                          Removal(removal) if removal else None, period.since, period.until)
+    else:
+        rows = await load(request)
+        where = RowFilter(view, LastStatus(status) if status else None,
+                          Removal(removal) if removal else None)
+    chosen = select(rows, where)
+    counts = {v.value: len(select(rows, RowFilter(v))) for v in View}
+    kept: dict[str, str] = {}
+    if status:
+        kept["status"] = status
+    if removal:
+        kept["removal"] = removal
+    if period is not None and not period.error:
+        kept.update(period.query())
+    return render("missed.html", request, {
+        "rows": await _row_views(request, chosen[:MAX_ROWS]),
+        "more": max(0, len(chosen) - MAX_ROWS),
+        "view": view.value,
+        "views": [v.value for v in View],
+        "counts": counts,
+        "view_links": {v.value: "/missed?" + urlencode({**kept, "view": v.value})
+                       for v in View},
+        "filter_keys": ([f"missed.status.{status}"] if status else [])
+                       + ([f"missed.removal.{removal}"] if removal else []),
+        "period": period if period is not None and not period.error else None,
+        "clear_link": "/missed?" + urlencode({"view": view.value}),
+        "back": request.rel_url.path_qs,
+        "can_manage": can_manage(user.role),
+        "notice": NOTICES.get(request.query.get("done", "")),
+        "error": period.error if period is not None else "",
+    })
+
+
+def _back(form_value: str) -> str:
+    """Where to return after an action: a /missed page, never elsewhere."""
+    if form_value.startswith("/missed") and not form_value.startswith("/missed/action") \
+            and "\n" not in form_value and "\r" not in form_value:
+        return form_value
+    return "/missed"
+
+
+def _with_done(location: str, done: str) -> str:
+    base = location.split("#", 1)[0]
+    parts = [p for p in base.partition("?")[2].split("&") if p and not p.startswith("done=")]
+    path = base.partition("?")[0]
+    return path + "?" + "&".join([*parts, f"done={done}"])
+
+
+@login_required
+async def action_submit(request: web.Request) -> web.StreamResponse:
+    user = require_user(request)
+    form = await request.post()
+    key = text(form, "key")[: phone_numbers.MAX_INPUT]
+    try:
+        kind = ActionKind(text(form, "action"))
+    except ValueError:
+        raise web.HTTPBadRequest() from None
+    if not allowed(kind, user.role):
+        raise web.HTTPForbidden()
+    back = _back(text(form, "back"))
+    row = open_row(await load(request), key)
+    if not action_fits(kind, row):
+        return see_other(_with_done(back, "stale"))
+    await missed_call_store.add_action(request.app[DB], key, kind, user.id, clock.utc_now())
+    return see_other(_with_done(back, kind.value))
+
+
+@login_required
+async def count_api(request: web.Request) -> web.StreamResponse:
+    """``{"count": active rows, "latest": ISO time of the newest missed call or null}``."""
+    count, latest = await active_count(request.app)
+    return web.json_response(
+        {"count": count, "latest": latest.isoformat() if latest else None},
+        headers={"Cache-Control": "no-store"})
+
+
+@dataclass(frozen=True)
+class Bar:
+    label_key: str
+    count: int
+    percent: int         # of the largest bar, for the width
+    share: str           # of all rows, as the locale writes a percentage
+    link: str
+
+
+def _bars(counts: dict[str, int], prefix: str, param: str, period: Range, lang: str) -> list[Bar]:
+    total = sum(counts.values())
+    top = max(counts.values(), default=0)
+    return [Bar(
+        label_key=f"{prefix}.{name}", count=count,
+        percent=round(100 * count / top) if top else 0,
+        share=format_percent(count / total if total else 0, locale=_locale(lang)),
+        link="/missed?" + urlencode({"view": "all", param: name, **period.query()}))
+        for name, count in counts.items()]
+
+
+@login_required
+async def stats_page(request: web.Request) -> web.StreamResponse:
+    lang = current_lang(request)
+    period = parse_range(request, 30)
+    if period is None:
+        today = clock.utc_now().date()
+        period = Range(today - timedelta(days=29), today)
+    retention = timedelta(days=live(request.app).missed_retention_days)
+    rows = await load(request, since=period.since - retention)
+    chosen = select(rows, RowFilter(View.ALL, since=period.since, until=period.until))
+    summary = stats(chosen)
+    return render("missed_stats.html", request, {
+        "period": period,
+        "total": summary.total,
+        "status_bars": _bars({s.value: n for s, n in summary.by_status.items()},
+                             "missed.status", "status", period, lang),
+        "removal_bars": _bars({r.value: n for r, n in summary.by_removal.items()},
+                              "missed.removal", "removal", period, lang),
+        "list_link": "/missed?" + urlencode({"view": "all", **period.query()}),
+        "error": period.error,
+    }, status=400 if period.error else 200)
