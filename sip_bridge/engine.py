@@ -97,6 +97,13 @@ class SipEngine:
         self._accounts: dict[int, Account] = {}
         self._calls: dict[str, Call] = {}
         self._graveyard: list[Call] = []
+        # INVITEs to refuse, with the status code. Refused after onIncomingCall has
+        # returned: a hangup inside it aborts the whole process (pjsip asserts in
+        # pjsip_rx_data_free_cloned) when the INVITE filled pjsip's packet buffer, which
+        # anyone can send (found by tests/reliability/test_sip_torture.py).
+        self._to_refuse: list[tuple[Call, int]] = []
+        # Refused calls, kept until pjsua reports them DISCONNECTED.
+        self._refused: dict[str, Call] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -123,6 +130,10 @@ class SipEngine:
                 self._drain_commands()
                 assert self._endpoint is not None
                 self._endpoint.libHandleEvents(10)
+                while self._to_refuse:
+                    call, code = self._to_refuse.pop(0)
+                    if call.isActive():
+                        self._hangup(call, code)
                 self._graveyard.clear()
         finally:
             self._destroy_endpoint()
@@ -175,6 +186,8 @@ class SipEngine:
         for call in self._calls.values():
             call.port = None  # type: ignore[assignment]
         self._calls.clear()
+        self._to_refuse.clear()
+        self._refused.clear()
         self._graveyard.clear()
         for account in self._accounts.values():
             account.shutdown()
@@ -278,21 +291,22 @@ class SipEngine:
         if refusal is not None:
             log.warning("INVITE from %s refused with %d (not the PBX, or a scanner)",
                         source_host(source), refusal)
-            call.hung_up_locally = True
-            self._hangup(call, refusal)
-            self._graveyard.append(call)
+            self._refuse(call, refusal)
             return
         info = call.getInfo()
         number, name = parse_remote(info.remoteUri)
         if len(self._calls) >= MAX_CALLS:
-            self._hangup(call, 486)
-            self._graveyard.append(call)
+            self._refuse(call, 486)
             return
         self._calls[call.call_id] = call
         ringing = pj.CallOpParam()
         ringing.statusCode = 180
         call.answer(ringing)
         self._emit(self._listener.on_incoming, account.agent_id, call.call_id, number, name)
+
+    def _refuse(self, call: Call, code: int) -> None:
+        self._refused[call.call_id] = call
+        self._to_refuse.append((call, code))
 
     async def answer(self, call_id: str) -> CallAudio:
         def answer() -> CallAudio:
@@ -356,6 +370,10 @@ class SipEngine:
     def _call_state(self, call: Call) -> None:
         info = call.getInfo()
         state = info.state
+        if call.call_id in self._refused:
+            if state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                self._graveyard.append(self._refused.pop(call.call_id))
+            return  # never offered, so nothing to report
         if state == pj.PJSIP_INV_STATE_EARLY and info.role == pj.PJSIP_ROLE_UAC:
             status = "ringing"
         elif state == pj.PJSIP_INV_STATE_CALLING:
