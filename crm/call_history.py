@@ -11,9 +11,10 @@ time to the end of that minute).
 ``build_query`` is pure: filter + ``Viewer`` + page -> SQL and parameters. The
 authorization rule lives there, in one place, so no page can forget it: an agent sees
 only their own calls, whatever agent the filter names; supervisors and admins see
-everyone's. Each filter field is one entry in ``_CLAUSES``; a later filter (disposition,
-queue or campaign, once those exist) is one more field, one more clause and one more
-``read_filter`` line, with no change to the pages' plumbing.
+everyone's. Each filter field is one entry in ``_CLAUSES``; a later filter (queue or
+campaign, once those exist) is one more field, one more clause and one more
+``read_filter`` line, with no change to the pages' plumbing (the disposition filter was
+added that way).
 
 ``fetch_page`` and ``fetch_all`` are the thin adapters that run the query.
 """
@@ -74,6 +75,7 @@ class HistoryFilter:
     company_id: int | None = None
     list: str = ""
     outcome: Outcome | None = None
+    disposition_id: int | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -161,7 +163,7 @@ def parse_list(text: str) -> str:
 
 def read_filter(params: Mapping[str, str], zone: tzinfo) -> FilterReading:
     """The filter the form ``params`` ask for (keys: direction, from, to, contact, agent,
-    company, list, outcome), with an error per field that could not be read; a field in
+    company, list, outcome, disposition), with an error per field that could not be read; a field in
     error filters nothing."""
     errors: dict[str, InvalidValue] = {}
 
@@ -188,6 +190,7 @@ def read_filter(params: Mapping[str, str], zone: tzinfo) -> FilterReading:
         company_id=read("company", parse_id, None),
         list=read("list", parse_list, ""),
         outcome=read("outcome", parse_outcome, None),
+        disposition_id=read("disposition", parse_id, None),
     )
     if found.since is not None and found.until is not None and found.since >= found.until:
         errors["to"] = InvalidValue("the range ends before it starts",
@@ -245,18 +248,27 @@ def _outcome(f: HistoryFilter) -> Clause | None:
     return None if f.outcome is None else ("cr.outcome = ?", (f.outcome.value,))
 
 
-# One entry per filter field (disposition, queue/campaign: add theirs here).
+def _disposition(f: HistoryFilter) -> Clause | None:
+    if f.disposition_id is None:
+        return None
+    return ("w.disposition_id = ?", (f.disposition_id,))
+
+
+# One entry per filter field (queue/campaign: add theirs here).
 _CLAUSES: tuple[Callable[[HistoryFilter], Clause | None], ...] = (
-    _direction, _since, _until, _contact, _agent, _company, _list, _outcome,
+    _direction, _since, _until, _contact, _agent, _company, _list, _outcome, _disposition,
 )
 
 _SELECT = (
     "SELECT cr.id, cr.user_id, u.display_name AS agent_name, cr.direction,"
     " cr.local_number, cr.remote_number, cr.remote_e164, cr.remote_name, cr.contact_id,"
     " c.name AS contact_name, cr.state, cr.outcome, cr.sip_code, cr.started_at,"
-    " cr.answered_at, cr.ended_at"
+    " cr.answered_at, cr.ended_at, d.name AS disposition_name"
     " FROM call_records cr JOIN users u ON u.id = cr.user_id"
     " LEFT JOIN contacts c ON c.id = cr.contact_id"
+    # The agent's disposition of the call (crm/disposition_catalog.py), if any.
+    " LEFT JOIN call_work w ON w.call_id = cr.id"
+    " LEFT JOIN dispositions d ON d.id = w.disposition_id"
 )
 
 
@@ -311,6 +323,7 @@ class HistoryCall:
     started_at: datetime
     answered_at: datetime | None
     ended_at: datetime | None
+    disposition_name: str | None = None
 
     @property
     def talk_seconds(self) -> float | None:
@@ -342,6 +355,7 @@ def _call(row: Row) -> HistoryCall:
         started_at=clock.from_db(row["started_at"]),
         answered_at=clock.from_db_optional(row["answered_at"]),
         ended_at=clock.from_db_optional(row["ended_at"]),
+        disposition_name=row["disposition_name"],
     )
 
 

@@ -44,7 +44,7 @@ def test_bad_moments_are_refused_with_a_key(text: str) -> None:
 
 
 @given(st.dictionaries(st.sampled_from(["direction", "from", "to", "contact", "agent",
-                                        "company", "list", "outcome", "other"]),
+                                        "company", "list", "outcome", "disposition", "other"]),
                        st.text(max_size=40)))
 def test_read_filter_never_fails(params: dict[str, str]) -> None:
     reading = call_history.read_filter(params, MADRID)
@@ -93,8 +93,9 @@ def test_every_filter_field_becomes_a_bound_parameter() -> None:
     where = HistoryFilter(direction="outbound", since=datetime(2026, 1, 1, tzinfo=UTC),
                           until=datetime(2026, 2, 1, tzinfo=UTC), contact_id=3,
                           agent_id=4, company_id=5, list="Łódź VIP",
-                          outcome=Outcome.BUSY)
+                          outcome=Outcome.BUSY, disposition_id=6)
     query = call_history.build_query(where, SUPERVISOR, limit=10)
+    assert "w.disposition_id = ?" in query.sql and 6 in query.params
     assert query.sql.count("?") == len(query.params)
     assert "Łódź" not in query.sql and "lodz vip" in query.params
     assert query.params[:3] == ("outbound", "2026-01-01T00:00:00.000+00:00",

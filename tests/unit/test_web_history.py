@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from crm import call_records, contacts, users
+from crm import call_records, call_work, contacts, disposition_catalog, users
 from crm.call_records import Answered, Ended
 from crm.contacts import ContactDraft, ContactKind, ContactPhone, PhoneLabel
 from crm.db import Database
+from crm.dispositions import Kind, Scenario, Submission
 from gateway.settings import Settings
 from tests.support.web_client import Client, page_client
 from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, login
@@ -195,9 +196,9 @@ async def test_export_is_excel_friendly_and_formula_safe(
     assert [r[0] for r in body] == ["2026-03-10 11:00:00", "2026-03-10 09:30:00",
                                     "2026-03-10 09:00:00"]
     missed = body[0]
-    assert missed[4] == "'" + FORMULA and missed[6] == "Missed call" and missed[7] == ""
+    assert missed[4] == "'" + FORMULA and missed[6] == "Missed call" and missed[8] == ""
     assert body[1][2] == "Bea Ortega" and body[1][3] == "'+34612345678"
-    assert body[2][5] == "Ana López" and body[2][7] == "65"
+    assert body[2][5] == "Ana López" and body[2][8] == "65"
     # No cell a spreadsheet would evaluate.
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
@@ -238,3 +239,23 @@ async def test_user_list_dates_follow_the_language(client: Client) -> None:
     html = await _page(client, "/admin/users")
     shown = formatting.format_date(user.created_at, "pl")
     assert f'">{shown}</time>' in html and re.search(r"\d{4}-\d\d-\d\d</time>", html) is None
+
+
+async def test_disposition_filter_and_column(client: Client, calls: dict[str, int]) -> None:
+    db = _db(client)
+    category = await disposition_catalog.create_category(db, "Ventas", Kind.SUCCESS)
+    sold = await disposition_catalog.create_disposition(db, "Venta cerrada", category, None,
+                                                        frozenset(Scenario))
+    for call_id in ("a-out", "b-in"):
+        await call_work.start(db, call_id, calls["agent"], None, BASE)
+        await call_work.finish(db, call_id, Submission(disposition_id=sold), BASE)
+    await login(client, "sup")
+    html = await _page(client, f"/history?disposition={sold}")
+    assert _ids(html) == ["a-out", "b-in"] and "<td>Venta cerrada</td>" in html
+    assert f'<option value="{sold}" selected>Venta cerrada</option>' in html
+    text = (await (await client.get(f"/history/export.csv?disposition={sold}")).read()
+            ).decode("utf-8-sig")
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    assert header[7] == "Disposition" and [r[7] for r in rows] == ["Venta cerrada"] * 2
+    await login(client, "agent")  # an agent's filter stays within their own calls
+    assert _ids(await _page(client, f"/history?disposition={sold}")) == ["a-out"]

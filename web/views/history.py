@@ -14,24 +14,33 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from crm import call_history, call_records, clock, contact_export, contacts, users
+from crm import (
+    call_history,
+    call_records,
+    clock,
+    contact_export,
+    contacts,
+    disposition_catalog,
+    users,
+)
 from crm.call_flow import Outcome
 from crm.call_history import FilterReading, HistoryCall, HistoryFilter, Viewer
 from crm.users import User
 from web import formatting, i18n
-from web.appkeys import DB, SETTINGS
+from web.appkeys import DB, DEPLOYMENT
 from web.auth import current_lang, login_required, require_user
 from web.forms import FormErrors
 from web.templating import render
 
 INVALID = 400
 # The query-string names the filter form uses (crm.call_history.read_filter reads them).
-FILTER_FIELDS = ("direction", "from", "to", "contact", "agent", "company", "list", "outcome")
+FILTER_FIELDS = ("direction", "from", "to", "contact", "agent", "company", "list", "outcome",
+                 "disposition")
 
 
 def _plan(request: web.Request) -> tuple[str, str]:
     """How the deployment reads phone numbers: region and local area code."""
-    settings = request.app[SETTINGS]
+    settings = request.app[DEPLOYMENT].current
     return settings.region, settings.area_code
 
 
@@ -77,6 +86,7 @@ async def _form_options(request: web.Request, user: User,
         "companies": await contacts.list_companies(db),
         "lists": await contacts.list_names(db),
         "outcomes": [o.value for o in Outcome],
+        "dispositions": await disposition_catalog.list_dispositions(db),
         "contact": contact,
     }
 
@@ -139,7 +149,7 @@ def _csv_rows(calls: list[HistoryCall], lang: str, zone: tzinfo) -> list[list[ob
     rows: list[list[object]] = [[
         t("history.col.started"), t("history.col.direction"), t("history.col.agent"),
         t("history.col.number"), t("history.col.caller_name"), t("history.col.contact"),
-        t("history.col.outcome"), t("history.col.talk_seconds"),
+        t("history.col.outcome"), t("history.col.disposition"), t("history.col.talk_seconds"),
     ]]
     for call in calls:
         outcome = (t(f"call.outcome.{call.outcome.value}") if call.outcome
@@ -153,6 +163,7 @@ def _csv_rows(calls: list[HistoryCall], lang: str, zone: tzinfo) -> list[list[ob
             call.remote_name,
             call.contact_name or "",
             outcome,
+            call.disposition_name or "",
             "" if seconds is None else round(seconds),
         ])
     return rows
