@@ -372,13 +372,26 @@ def build_row(number: int, cells: Sequence[str], headers: Sequence[str],
     cleaned_tags = catch(_title(headers, mapping, Target.TAGS), contacts.clean_tags, tags)
     cleaned_lists = catch(_title(headers, mapping, Target.LISTS), contacts.clean_lists, lists)
     fields = catch("", contacts.clean_fields, free)
-    cleaned_phones = catch("", contacts.clean_phones, phones)
+    cleaned_phones = catch("", _unique_phones, phones)
     if errors:
         return errors
     draft = ContactDraft(kind=kind, name=name, email=email, owner_id=options.owner_id,
                          fields=fields, tags=cleaned_tags, lists=cleaned_lists,
                          phones=cleaned_phones)
     return RowDraft(number, draft, company)
+
+
+def _unique_phones(phones: Sequence[ContactPhone]) -> tuple[ContactPhone, ...]:
+    """``contacts.clean_phones`` for numbers ``clean_phone`` just read: the same
+    de-duplication and limit, without parsing each number a second time (half the cost
+    of a row)."""
+    unique: dict[str, ContactPhone] = {}
+    for phone in phones:
+        unique.setdefault(phone.e164, phone)
+    if len(unique) > contacts.MAX_PHONES:
+        raise InvalidValue(f"{len(unique)} numbers: at most {contacts.MAX_PHONES}",
+                           key="contact.too_many_phones", max=contacts.MAX_PHONES)
+    return tuple(unique.values())
 
 
 def _title(headers: Sequence[str], mapping: Sequence[Target], target: Target) -> str:

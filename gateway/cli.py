@@ -3,6 +3,7 @@
     headset serve [--config FILE]              run the server (first run: admin printed)
     headset user add NAME [--role R] [...]     create a user; password from stdin
     headset sip set NAME --extension E [...]   set a user's SIP account; password from stdin
+    headset contacts import FILE [--map C=T]   import contacts from a CSV file
 
 Passwords are read from standard input (one line), never from arguments, which other
 users of the machine can see in the process list.
@@ -24,6 +25,7 @@ from crm import sip_accounts, users
 from crm.db import open_database
 from crm.errors import CrmError
 from crm.secret_key import load_or_create_key
+from gateway import contacts_cli
 from gateway.settings import Settings, SettingsError, load_settings
 
 
@@ -50,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     sip_set.add_argument("--extension", required=True)
     sip_set.add_argument("--auth-user", default="")
     sip_set.add_argument("--display-name", default="")
+
+    contacts_cli.add_parser(commands)
     return parser
 
 
@@ -67,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             return serve(settings)
         if args.command == "user":
             return asyncio.run(_add_user(settings, args))
+        if args.command == "contacts":
+            return contacts_cli.main(settings, args)
         return asyncio.run(_set_sip(settings, args))
     except CrmError as exc:
         print(f"headset: {exc}", file=sys.stderr)

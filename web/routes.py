@@ -18,6 +18,8 @@ from web.views import (
     profile,
 )
 from web.views import call_window as call_window_views
+from web.views import contact_export as contact_export_views
+from web.views import contact_import as contact_import_views
 from web.views import history as history_views
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -66,6 +68,16 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/contacts", contacts.contact_list, name="contacts")
     app.router.add_get("/contacts/new", contacts.new_form, name="contact_new")
     app.router.add_post("/contacts/new", contacts.new_submit)
+    app.router.add_get("/contacts/export", contact_export_views.export_contacts,
+                       name="contact_export")
+    contact_import_views.setup_imports(app)
+    app.router.add_get("/contacts/import", contact_import_views.upload_form,
+                       name="contact_import")
+    app.router.add_post("/contacts/import", contact_import_views.upload_submit)
+    app.router.add_get("/contacts/import/{job_id}", contact_import_views.job_page)
+    app.router.add_post("/contacts/import/{job_id}", contact_import_views.job_submit)
+    app.router.add_get("/contacts/import/{job_id}/progress", contact_import_views.job_progress)
+    app.router.add_get("/contacts/import/{job_id}/errors.csv", contact_import_views.job_errors)
     app.router.add_get(r"/contacts/{contact_id:\d+}", contacts.contact_page, name="contact")
     app.router.add_post(r"/contacts/{contact_id:\d+}", contacts.edit_submit)
     app.router.add_post(r"/contacts/{contact_id:\d+}/phones", contacts.add_phone_submit)

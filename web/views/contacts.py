@@ -9,6 +9,7 @@ there, each a ``tel:`` link carrying its E.164 in ``data-dial`` for the softphon
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -29,6 +30,7 @@ from web.views.login import see_other
 
 INVALID = 400
 DELETE_ROLES = (Role.ADMIN, Role.SUPERVISOR)
+BULK_ROLES = (Role.ADMIN, Role.SUPERVISOR)
 # Rows a form may post; more than MAX_PHONES so the "too many" message can be shown.
 MAX_PHONE_ROWS = contacts.MAX_PHONES + 5
 MAX_PAGE = 100_000
@@ -54,6 +56,11 @@ class PhoneView:
     label: str
     e164: str
     shown: str
+
+
+def numbering(request: web.Request) -> tuple[str, str]:
+    """The deployment's region and area code, which read typed numbers."""
+    return _plan(request)
 
 
 def _plan(request: web.Request) -> tuple[str, str]:
@@ -89,18 +96,23 @@ def _contact_url(contact_id: int, done: str | None = None) -> str:
     return f"/contacts/{contact_id}" + (f"?done={done}" if done else "")
 
 
-@login_required
-async def contact_list(request: web.Request) -> web.StreamResponse:
-    db = request.app[DB]
-    region, area_code = _plan(request)
-    query = request.query
-    where = ContactFilter(
+def filter_of(query: Mapping[str, str]) -> ContactFilter:
+    """The list's filters from its URL (the export takes the same)."""
+    return ContactFilter(
         query=query.get("q", "")[: contact_search.MAX_QUERY],
         company_id=_int(query.get("company", "")),
         tag=query.get("tag", "")[: contacts.MAX_TAG],
         list=query.get("list", "")[: contacts.MAX_LIST],
         owner_id=_int(query.get("owner", "")),
     )
+
+
+@login_required
+async def contact_list(request: web.Request) -> web.StreamResponse:
+    db = request.app[DB]
+    region, area_code = _plan(request)
+    query = request.query
+    where = filter_of(query)
     page_number = _int(query.get("page", ""), MAX_PAGE) or 1
     page = await contact_search.list_contacts(db, where, page=page_number, region=region,
                                         area_code=area_code)
@@ -129,6 +141,10 @@ async def contact_list(request: web.Request) -> web.StreamResponse:
         "add_number": add_number,
         "add_number_shown": phone_numbers.display(add_number, region) if add_number else "",
         "notice": NOTICES.get(query.get("done", "")),
+        # Import and export are for the roles that manage the list (views/contact_*.py).
+        "can_bulk": require_user(request).role in BULK_ROLES,
+        "export_url": "/contacts/export?" + urlencode(
+            {k: v for k, v in kept.items() if k != "add_number"}),
     })
 
 

@@ -1,0 +1,82 @@
+// Contact import page: sends the chosen file with the CSRF token in a header (so a large
+// file is streamed by the server instead of refused as a too-big form) and, while an
+// import runs, polls its progress and shows the summary when it is done.
+
+const POLL_MS = 400;
+
+function setupUpload(form) {
+  const status = document.getElementById("import-upload-status");
+  const errorBox = document.getElementById("import-upload-error");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    errorBox.hidden = true;
+    status.textContent = form.dataset.uploading;
+    const body = new FormData(form);
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body,
+        headers: { "X-CSRF-Token": body.get("csrf_token"), Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      const answer = await response.json();
+      if (response.ok && answer.next) {
+        window.location.assign(answer.next);
+        return;
+      }
+      errorBox.textContent = answer.error || response.statusText;
+    } catch (err) {
+      errorBox.textContent = String(err);
+    }
+    errorBox.hidden = false;
+    status.textContent = "";
+    button.disabled = false;
+  });
+}
+
+function setupProgress(box) {
+  const bar = document.getElementById("import-bar");
+  const percent = document.getElementById("import-percent");
+  const done = document.getElementById("import-done");
+  async function poll() {
+    let state;
+    try {
+      const response = await fetch(box.dataset.statusUrl, {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      state = await response.json();
+    } catch {
+      setTimeout(poll, POLL_MS * 5);
+      return;
+    }
+    bar.value = state.percent;
+    bar.textContent = `${state.percent} %`;
+    percent.textContent = String(state.percent);
+    done.textContent = String(state.done);
+    if (state.step === "running") {
+      setTimeout(poll, POLL_MS);
+      return;
+    }
+    if (state.step !== "done") {
+      window.location.reload(); // the page explains what went wrong
+      return;
+    }
+    const finished = document.getElementById("import-finished");
+    const message = finished.querySelector("[data-message]");
+    message.textContent = message.dataset.message
+      .replace("{imported}", String(state.imported))
+      .replace("{failed}", String(state.failed))
+      .replace("{total}", String(state.total));
+    finished.hidden = false;
+    finished.querySelector("a").focus();
+  }
+  setTimeout(poll, POLL_MS);
+}
+
+const upload = document.getElementById("import-upload");
+if (upload) setupUpload(upload);
+const progress = document.getElementById("import-progress");
+if (progress) setupProgress(progress);
