@@ -51,10 +51,29 @@ def _become_worker(control: socket.socket, fds: list[int], config_json: str) -> 
         os._exit(code)
 
 
+def _reap(_signum: int, _frame: object) -> None:
+    """Collect finished workers; say how one ended if it did not end well.
+
+    The main process watches each worker through a pidfd, which cannot tell an exit code;
+    this is where a crash (a signal, a non-zero exit) gets written down.
+    """
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if os.WIFSIGNALED(status):
+            print(f"worker {pid} was ended by signal {os.WTERMSIG(status)}", file=sys.stderr)
+        elif os.WEXITSTATUS(status) != 0:
+            print(f"worker {pid} exited with status {os.WEXITSTATUS(status)}",
+                  file=sys.stderr)
+
+
 def serve(control: socket.socket) -> None:
     """Answer fork requests until the main process closes the socket."""
-    # Children are reaped by the kernel: the main process watches them with a pidfd.
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, _reap)
     control.send(b"ready")
     while True:
         try:

@@ -11,6 +11,7 @@ died) the worker hangs up its calls and exits, so no SIP leg outlives its contro
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import os
 import sys
@@ -389,6 +390,8 @@ async def _main(config: ipc.WorkerConfig, report_fd: int) -> None:
 
 def run(config_json: str) -> None:
     """Run one worker on this process's stdio until stdin closes or Shutdown arrives."""
+    # A crash inside pjsip or ffmpeg leaves a Python traceback of every thread in the log.
+    faulthandler.enable(all_threads=True)
     logging.basicConfig(
         stream=sys.stderr,
         level=os.environ.get("HEADSET_WORKER_LOG", "INFO"),

@@ -20,14 +20,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from crm import call_records, call_work, callerid, sip_accounts
+from crm import agent_state_store, call_records, call_work, callerid, sip_accounts
 from crm.call_flow import CallState, Ended, IllegalTransition, Side
 from crm.clock import utc_now
 from crm.db import Database
 from crm.secret_key import SecretBox
 from crm.users import User
-from gateway import ipc, signalling
-from gateway.dialplan import InvalidNumber, parse_dial_string
+from gateway import agent_presence, ipc, signalling
+from gateway.agent_presence import CodeRefused
+from gateway.dialplan import InvalidNumber, parse_agent_code, parse_dial_string
 from gateway.leg_events import leg_event, registration_reason
 from gateway.settings import Settings
 from gateway.supervisor import Supervisor, WorkerProcess, WorkerUnavailable
@@ -177,6 +178,7 @@ class Lines:
         if agent is not None and not agent.sessions:
             log.info("user %d: no tab came back; going offline", user_id)
             await self._go_offline(agent, side="system")
+            await self._follow_line(agent, online=False)
 
     async def account_changed(self, user_id: int, *, deactivated: bool = False) -> None:
         """An admin changed or removed the user's SIP account, or deactivated them.
@@ -218,8 +220,10 @@ class Lines:
                     session.send(signalling.Pong())
                 case signalling.Online():
                     await self._go_online(agent)
+                    await self._follow_line(agent, online=True)
                 case signalling.Offline():
                     await self._go_offline(agent)
+                    await self._follow_line(agent, online=False)
                 case signalling.Offer(sdp=sdp):
                     worker = self._worker(agent)
                     agent.offer_from = session
@@ -248,7 +252,7 @@ class Lines:
                     self._worker(agent).send(ipc.HoldCall(call_id=call_id, hold=False))
                 case signalling.Transfer(call_id=call_id, target=text):
                     await self._transfer(agent, call_id, text)
-        except _Refused as refused:
+        except (_Refused, CodeRefused) as refused:
             self.error(session, refused.code, command.__struct_config__.tag)  # type: ignore[arg-type]
         except WorkerUnavailable:
             self.error(session, "worker_unavailable",
@@ -313,6 +317,15 @@ class Lines:
         self._set_line(agent, "offline", reason)
 
     async def _dial(self, agent: AgentLine, text: str) -> None:
+        try:
+            code = parse_agent_code(text)
+        except InvalidNumber:
+            raise _Refused("invalid_number") from None
+        if code is not None:  # **1, **2<code>, **3, **0: never dialled out
+            changed = await agent_presence.keypad(self._db, agent.user.id, code)
+            if changed is not None:
+                agent.broadcast(await agent_presence.state_event(self._db, changed))
+            return
         worker = self._worker(agent)
         try:
             target = parse_dial_string(text, self._settings.echo_number)
@@ -452,10 +465,11 @@ class Lines:
             call.contact_id = caller.matches[0].id if len(caller.matches) == 1 else 0
         await self._start_work(call.call_id, report.agent_id, call.contact_id or None)
         if (agent is None or not agent.online or worker is None or agent.calls
-                or await self._blocking(report.agent_id, fail_open=True)):
-            # Busy (already on a call, or a call to disposition first) or not really
-            # there: the caller hears busy and the PBX can move on; the record keeps the
-            # attempt as missed.
+                or await self._blocking(report.agent_id, fail_open=True)
+                or not await agent_presence.takes_calls(self._db, report.agent_id)):
+            # Busy (already on a call, a call to disposition first, paused or logged
+            # out) or not really there: the caller hears busy and the PBX can move on;
+            # the record keeps the attempt as missed.
             if worker is not None:
                 worker.send(ipc.RejectCall(call_id=report.call_id, code=486))
             await self._record(call.call_id, Ended(reason="rejected", sip_code=486,
@@ -581,6 +595,20 @@ class Lines:
         if session in agent.sessions:
             blocking = await self._blocking(agent.user.id, fail_open=True)
             session.send(signalling.WorkEvent(blocking_call_id=blocking or ""))
+            state = await agent_state_store.get(self._db, agent.user.id)
+            session.send(await agent_presence.state_event(self._db, state))
+
+    async def agent_state_changed(self, user_id: int) -> None:
+        """The agent's working state changed from a page: tell their tabs."""
+        agent = self._agents.get(user_id)
+        if agent is not None and agent.sessions:
+            state = await agent_state_store.get(self._db, user_id)
+            agent.broadcast(await agent_presence.state_event(self._db, state))
+
+    async def _follow_line(self, agent: AgentLine, *, online: bool) -> None:
+        changed = await agent_presence.follow_line(self._db, agent.user.id, online)
+        if changed is not None:
+            agent.broadcast(await agent_presence.state_event(self._db, changed))
 
     async def _blocking(self, user_id: int, *, fail_open: bool = False) -> str | None:
         """The call the agent must disposition before another one, or None.

@@ -216,11 +216,19 @@ class WorkEvent(_Event, frozen=True, tag="work"):
     blocking_call_id: str = ""
 
 
+class AgentStateEvent(_Event, frozen=True, tag="agent_state"):
+    # Sent after hello and whenever the agent's working state changes (crm/agent_states.py).
+    status: str = "logged_out"
+    since: str = ""
+    pause: str = ""
+
+
 class Pong(_Event, frozen=True, tag="pong"):
     pass
 
 
-Event = Hello | LineEvent | AnswerSdp | CallEvent | ErrorEvent | WorkEvent | Pong
+Event = (Hello | LineEvent | AnswerSdp | CallEvent | ErrorEvent | WorkEvent | AgentStateEvent
+         | Pong)
 
 _encoder = msgspec.json.Encoder()
 

@@ -17,3 +17,10 @@ async def account_changed(app: web.Application, user_id: int, *,
     lines = app.get(LINES)
     if lines is not None:
         await lines.account_changed(user_id, deactivated=deactivated)
+
+
+async def agent_state_changed(app: web.Application, user_id: int) -> None:
+    """The agent logged in/out, paused or resumed from a page: tell their tabs."""
+    lines = app.get(LINES)
+    if lines is not None:
+        await lines.agent_state_changed(user_id)

@@ -10,11 +10,13 @@ from web.views import (
     admin_settings,
     admin_sip,
     admin_users,
+    agent_state,
     callerid_api,
     contacts,
     login,
     missed,
     pages,
+    pause_codes,
     profile,
 )
 from web.views import call_window as call_window_views
@@ -84,6 +86,11 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(r"/contacts/{contact_id:\d+}/delete", contacts.delete_form,
                        name="contact_delete")
     app.router.add_post(r"/contacts/{contact_id:\d+}/delete", contacts.delete_submit)
+    app.router.add_get("/api/agent/state", agent_state.get_state, name="agent_state")
+    app.router.add_post("/api/agent/state", agent_state.change_state)
+    app.router.add_get("/admin/pause-codes", pause_codes.code_list, name="admin_pause_codes")
+    app.router.add_post("/admin/pause-codes", pause_codes.new_submit)
+    app.router.add_post(r"/admin/pause-codes/{pause_id:\d+}", pause_codes.edit_submit)
     app.router.add_get("/api/callerid", callerid_api.callerid_lookup, name="callerid")
     app.router.add_get("/history", history_views.history_page, name="history")
     app.router.add_get("/history/recent", history_views.recent_page, name="history_recent")

@@ -2,7 +2,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.dialplan import InvalidNumber, Target, parse_dial_string
+from gateway.dialplan import (
+    AgentCode,
+    InvalidNumber,
+    Target,
+    parse_agent_code,
+    parse_dial_string,
+)
 
 
 @pytest.mark.parametrize(("text", "number"), [
@@ -35,3 +41,26 @@ def test_accepted_numbers_are_safe_for_a_sip_uri(text: str) -> None:
     except InvalidNumber:
         return
     assert set(target.number) <= set("+0123456789*#")
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("**1", AgentCode("login")),
+    ("**11001", AgentCode("login", "1001")),
+    ("**2 7", AgentCode("pause", "7")),
+    ("**27#", AgentCode("pause", "7")),
+    ("**3", AgentCode("resume")),
+    ("**0", AgentCode("logout")),
+])
+def test_agent_codes(text: str, code: AgentCode) -> None:
+    assert parse_agent_code(text) == code
+
+
+@pytest.mark.parametrize("text", ["**2", "**3123", "**05"])
+def test_agent_codes_with_a_wrong_argument_are_refused(text: str) -> None:
+    with pytest.raises(InvalidNumber):
+        parse_agent_code(text)
+
+
+@pytest.mark.parametrize("text", ["*43", "1001", "*72#", "+34911234567", "**4", "**", "***1"])
+def test_other_dial_strings_are_not_agent_codes(text: str) -> None:
+    assert parse_agent_code(text) is None

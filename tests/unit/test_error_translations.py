@@ -11,9 +11,9 @@ from web import i18n
 ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = ("en", "es", "pt-BR", "pl")
 SOURCES = ["gateway/signalling.py", "gateway/lines.py", "gateway/line_worker.py",
-           "sip_bridge/engine.py", "gateway/websocket.py"]
+           "sip_bridge/engine.py", "gateway/websocket.py", "gateway/agent_presence.py"]
 PATTERN = re.compile(
-    r'(?:BadMessage|_Refused|EngineError|self\.error\(session,|lines\.error\(session,)'
+    r'(?:BadMessage|_Refused|CodeRefused|EngineError|self\.error\(session,|lines\.error\(session,)'
     r'\(?\s*"([a-z_]+)"')
 
 

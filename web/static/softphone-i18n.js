@@ -5,6 +5,11 @@
 // a key a language lacks; an unknown key falls back to a generic text, never to the key.
 
 const en = {
+  error_agent_code_other_agent: "That agent code is for another extension. Dial **1 on its own, or **1 with your own extension.",
+  error_no_such_pause_code: "There is no active pause with that code. Ask your supervisor for the pause codes.",
+  error_agent_log_in_first: "Log in first (**1) to pause or resume.",
+  error_agent_finish_wrap_up: "Save the last call's disposition to finish the wrap-up.",
+  error_agent_state_refused: "That status change is not possible right now.",
   work_blocked: "Finish your last call before the next one.",
   open_call_window: "Open call window",
   error_disposition_required: "Finish your last call first: choose its disposition in the call window, then press “Save and finish”.",
@@ -138,6 +143,11 @@ const en = {
 };
 
 const es = {
+  error_agent_code_other_agent: "Ese código de agente es de otra extensión. Marque **1 solo, o **1 con su propia extensión.",
+  error_no_such_pause_code: "No hay ninguna pausa activa con ese código. Pida los códigos de pausa a su supervisor.",
+  error_agent_log_in_first: "Primero conéctese (**1) para pausar o reanudar.",
+  error_agent_finish_wrap_up: "Guarde la tipificación de la última llamada para terminar.",
+  error_agent_state_refused: "Ese cambio de estado no es posible ahora.",
   work_blocked: "Finalice su última llamada antes de la siguiente.",
   open_call_window: "Abrir ventana de llamada",
   error_disposition_required: "Primero finalice su última llamada: elija su tipificación en la ventana de llamada y pulse «Guardar y finalizar».",
@@ -271,6 +281,11 @@ const es = {
 };
 
 const ptBR = {
+  error_agent_code_other_agent: "Esse código de agente é de outro ramal. Disque só **1, ou **1 com o seu próprio ramal.",
+  error_no_such_pause_code: "Não há pausa ativa com esse código. Peça os códigos de pausa ao seu supervisor.",
+  error_agent_log_in_first: "Faça login primeiro (**1) para pausar ou retomar.",
+  error_agent_finish_wrap_up: "Salve a tabulação da última ligação para terminar o pós-atendimento.",
+  error_agent_state_refused: "Essa mudança de status não é possível agora.",
   work_blocked: "Finalize sua última chamada antes da próxima.",
   open_call_window: "Abrir janela da chamada",
   error_disposition_required: "Finalize sua última chamada primeiro: escolha a tabulação na janela da chamada e clique em “Salvar e finalizar”.",
@@ -404,6 +419,11 @@ const ptBR = {
 };
 
 const pl = {
+  error_agent_code_other_agent: "Ten kod agenta dotyczy innego numeru wewnętrznego. Wybierz samo **1 albo **1 z własnym numerem.",
+  error_no_such_pause_code: "Nie ma aktywnej przerwy o tym kodzie. Zapytaj przełożonego o kody przerw.",
+  error_agent_log_in_first: "Najpierw zaloguj się (**1), aby zrobić przerwę lub ją zakończyć.",
+  error_agent_finish_wrap_up: "Zapisz wynik ostatniej rozmowy, aby zakończyć obsługę po rozmowie.",
+  error_agent_state_refused: "Ta zmiana statusu nie jest teraz możliwa.",
   work_blocked: "Zakończ poprzednie połączenie przed następnym.",
   open_call_window: "Otwórz okno połączenia",
   error_disposition_required: "Najpierw zakończ poprzednie połączenie: wybierz jego status w oknie połączenia i kliknij „Zapisz i zakończ”.",

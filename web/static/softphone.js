@@ -568,6 +568,8 @@ export class Softphone {
       case "call": this.onCall(event); break;
       case "error": this.onError(event); break;
       case "work": this.onWork(event); break;
+      // The agent's working state: the status control (agent-status.js) listens.
+      case "agent_state": this.emit("agent_state", event); break;
       case "pong": break;
       default: console.warn("softphone: ignoring unknown event", event.type);
     }
