@@ -16,7 +16,7 @@ import jinja2
 from aiohttp import web
 
 from web import csrf, formatting, i18n
-from web.appkeys import SETTINGS
+from web.appkeys import DEPLOYMENT
 from web.auth import current_lang, current_user
 from web.missed_badge import MISSED_COUNT
 from web.webkeys import TEMPLATES
@@ -48,7 +48,7 @@ def _page_context(request: web.Request) -> dict[str, Any]:
         "path": request.path,
         "missed_count": request.get(MISSED_COUNT),
         "time_zone": formatting.deployment_zone(),
-        "phone_region": request.app[SETTINGS].region,
+        "phone_region": request.app[DEPLOYMENT].current.region,
     }
 
 

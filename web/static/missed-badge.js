@@ -61,4 +61,8 @@ if (enable && "Notification" in window && Notification.permission === "default")
 if (badge) {
   poll();
   setInterval(poll, POLL_MS);
+  // Coming back to the tab: catch up at once rather than at the next tick.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") poll();
+  });
 }

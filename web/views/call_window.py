@@ -44,7 +44,7 @@ from crm.dispositions import FieldDef, InvalidSubmission
 from crm.errors import InvalidValue
 from crm.users import User
 from web import i18n
-from web.appkeys import DB, LINES, SETTINGS
+from web.appkeys import DB, DEPLOYMENT, LINES, SETTINGS
 from web.auth import current_lang, login_required, require_user
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -159,7 +159,7 @@ def _call_json(record: CallRecord, region: str, now: datetime) -> dict[str, Any]
 async def workspace(request: web.Request) -> web.StreamResponse:
     user, record = await _own_call(request)
     db = request.app[DB]
-    settings = request.app[SETTINGS]
+    settings = request.app[DEPLOYMENT].current
     now = clock.utc_now()
     work = await call_work.ensure(db, record.id, user.id)
     contact_json: dict[str, Any] | None = None

@@ -105,6 +105,13 @@ class RowView:
 _ENTRY_LABELS = {kind: f"missed.entry.{kind.value}" for kind in EntryKind}
 
 
+def _outcome_key(kind: EntryKind, outcome: str) -> str:
+    """The call's outcome, where it adds to the entry's label ("Missed call" says it)."""
+    if not outcome or (kind is EntryKind.MISSED and outcome == "missed"):
+        return ""
+    return f"call.outcome.{outcome}"
+
+
 async def _row_views(request: web.Request, rows: list[MissedRow]) -> list[RowView]:
     db = request.app[DB]
     lang = current_lang(request)
@@ -118,7 +125,7 @@ async def _row_views(request: web.Request, rows: list[MissedRow]) -> list[RowVie
         timeline = [EntryView(
             label_key=_ENTRY_LABELS[entry.kind], when=_when(entry.at, lang),
             iso=entry.at.isoformat(), who=names.get(entry.user_id, "") if entry.user_id else "",
-            outcome_key=f"call.outcome.{entry.outcome}" if entry.outcome else "")
+            outcome_key=_outcome_key(entry.kind, entry.outcome))
             for entry in reversed(row.timeline)]
         views.append(RowView(
             key=row.key,
