@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from web.views import admin_dispositions as admin_dispositions_views
 from web.views import (
     admin_settings,
     admin_sip,
@@ -49,6 +50,23 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(r"/api/calls/{call_id:[0-9a-zA-Z-]+}/finish", call_window_views.finish)
     app.router.add_get("/i18n/calls.json", call_window_views.window_messages,
                        name="call_window_messages")
+    app.router.add_get("/admin/dispositions", admin_dispositions_views.page,
+                       name="admin_dispositions")
+    app.router.add_post("/admin/dispositions/policy", admin_dispositions_views.policy_submit)
+    app.router.add_post("/admin/dispositions/new", admin_dispositions_views.disposition_submit)
+    app.router.add_post(r"/admin/dispositions/{disposition_id:\d+}/active",
+                        admin_dispositions_views.disposition_active_submit)
+    app.router.add_post("/admin/dispositions/categories",
+                        admin_dispositions_views.category_submit)
+    app.router.add_post(r"/admin/dispositions/categories/{category_id:\d+}/active",
+                        admin_dispositions_views.category_active_submit)
+    app.router.add_post("/admin/dispositions/forms", admin_dispositions_views.form_submit)
+    app.router.add_post(r"/admin/dispositions/forms/{form_id:\d+}/fields",
+                        admin_dispositions_views.field_submit)
+    app.router.add_post(r"/admin/dispositions/forms/{form_id:\d+}/fields/{field_id:\d+}/remove",
+                        admin_dispositions_views.field_remove_submit)
+    app.router.add_post(r"/admin/dispositions/auto-open/{user_id:\d+}",
+                        admin_dispositions_views.auto_open_submit)
     app.router.add_get("/admin/users", admin_users.user_list, name="admin_users")
     app.router.add_get("/admin/users/new", admin_users.new_form, name="admin_user_new")
     app.router.add_post("/admin/users/new", admin_users.new_submit)

@@ -1,0 +1,163 @@
+"""The call window in headless Chromium, through the real app, workers, Kamailio and a
+pjsua2 phone: it opens with the call, keeps notes through a crashed or closed tab, and
+"must disposition" keeps the Call button off until the call is saved and finished.
+
+Set HEADSET_SCREENSHOTS=<folder> to keep light and dark screenshots of the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from pathlib import Path
+
+from playwright.async_api import Browser, Page
+
+from crm import call_work, disposition_catalog
+from crm.dispositions import Kind, Scenario
+from tests.conftest import Lab
+from tests.support.server import RunningServer
+from web.appkeys import DB
+
+from .conftest import login
+from .test_softphone import call_to_a_phone, go_online, state
+
+WINDOW = "#call-window"
+NOTE = "Cliente pide factura =cmd|' /C calc'!A0 <script>alert(1)</script>"
+
+
+async def _open_window(page: Page) -> str:
+    await page.wait_for_selector(f"{WINDOW}:not([hidden])[data-call-id]")
+    call_id = await page.get_attribute(WINDOW, "data-call-id")
+    assert call_id
+    return call_id
+
+
+async def _call_and_hang_up(page: Page, lab: Lab) -> str:
+    """Call the lab phone; the window opens by itself; hang up from the softphone."""
+    async with call_to_a_phone(page, lab) as phone:
+        call_id = await _open_window(page)
+        await page.wait_for_selector(f"{WINDOW}[data-state=connected]")
+        await page.click("section.softphone [data-action=hangup]")
+        await state(page, "call-state", "ended")
+        await asyncio.to_thread(phone.wait_state, "DISCONNECTED")
+    await page.wait_for_selector(f"{WINDOW}[data-state=ended]")
+    return call_id
+
+
+async def _stored_note(server: RunningServer, call_id: str, user_id: int,
+                       timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        note = await call_work.get_note(server.app[DB], call_id, user_id)
+        if (note is not None and note.body == NOTE) or time.monotonic() > deadline:
+            return note.body if note else ""
+        await asyncio.sleep(0.1)
+
+
+async def _user_id(page: Page, server: RunningServer, username: str) -> int:
+    row = await server.app[DB].fetchone("SELECT id FROM users WHERE username = ?", (username,))
+    assert row is not None
+    return int(row["id"])
+
+
+async def test_notes_survive_a_crashed_tab_and_a_closed_browser(
+        browser: Browser, server: RunningServer, lab: Lab) -> None:
+    page = await login(browser, server, "ana")
+    await go_online(page)
+    call_id = await _call_and_hang_up(page, lab)
+    ana = await _user_id(page, server, "ana")
+
+    # Typed, and the tab's renderer dies at once, before the autosave's quiet second.
+    await page.fill("#cw-notes", NOTE)
+    await page.evaluate("1")  # the input event has been handled
+    crashed = asyncio.get_running_loop().create_future()
+    page.on("crash", lambda _page: crashed.done() or crashed.set_result(True))
+    # The navigation never completes: the renderer is gone.
+    with contextlib.suppress(Exception):
+        await page.goto("chrome://crash", timeout=3000)
+    await asyncio.wait_for(crashed, 10)
+    # The same browser profile opens Headset again: the unfinished call is listed, and
+    # its window sends the note the crashed tab kept locally.
+    again = await page.context.new_page()
+    await again.goto(f"{server.url}/")
+    await again.click(f".cw-list [data-call-id='{call_id}'] [data-action=cw-reopen]")
+    await again.wait_for_selector(f"{WINDOW}[data-note-state=saved]")
+    assert await again.input_value("#cw-notes") == NOTE
+    assert await _stored_note(server, call_id, ana) == NOTE
+
+    # Typed again, and the whole browser context is closed abruptly (no goodbye): the
+    # page's hide/close handlers send the note with keepalive.
+    edited = NOTE + " — llamar el lunes"
+    await again.fill("#cw-notes", edited)
+    await again.context.close()
+    deadline = time.monotonic() + 10
+    while (note := await call_work.get_note(server.app[DB], call_id, ana)) is None or (
+            note.body != edited):
+        assert time.monotonic() < deadline, f"the last note was lost: {note}"
+        await asyncio.sleep(0.1)
+
+
+async def test_mandatory_disposition_blocks_the_call_button_until_saved(
+        browser: Browser, server: RunningServer, lab: Lab) -> None:
+    db = server.app[DB]
+    await disposition_catalog.set_must_disposition(db, True)
+    sold = await disposition_catalog.create_category(db, "Venta", Kind.SUCCESS)
+    form = await disposition_catalog.create_form(db, "Pedido")
+    await disposition_catalog.add_field(db, form, "Importe", "number", True, [])
+    sale = await disposition_catalog.create_disposition(db, "Venta cerrada", sold, form,
+                                                        frozenset(Scenario))
+    page = await login(browser, server, "ana")
+    await page.set_viewport_size({"width": 1366, "height": 768})
+    await go_online(page)
+    call_id = await _call_and_hang_up(page, lab)
+
+    # The server says which call blocks; the Call button is off and says why.
+    await page.wait_for_selector(f"section.softphone[data-blocking-call='{call_id}']")
+    assert await page.is_disabled("section.softphone [data-action=dial]")
+    assert await page.is_visible("section.softphone .sp-work")
+    await page.fill("#softphone-number", "1003")
+    await page.press("#softphone-number", "Enter")
+    notice = await page.inner_text("section.softphone .sp-notice")
+    assert "Save and finish" in notice
+    await state(page, "call-state", "idle")
+
+    # A disposition whose required field is empty: a clear message, nothing saved.
+    await page.select_option("#cw-disposition", str(sale))
+    await page.click("[data-action=cw-finish]")
+    await page.wait_for_selector(f"{WINDOW} .cw-summary:not([hidden])")
+    assert "Importe: this field is required." in await page.inner_text(WINDOW)
+    assert (await call_work.get(db, call_id)).finished_at is None  # type: ignore[union-attr]
+    await _screenshots(page, "call-window-errors")
+
+    await page.fill("#cw-field-importe", "149,90")
+    await page.fill("#cw-notes", "Cliente satisfecho")
+    await page.fill("#cw-tags", "VIP, Factura")
+    await page.press("#cw-tags", "Tab")
+    await page.eval_on_selector(f"{WINDOW} .cw-body", "body => body.scrollTo(0, 0)")
+    await _screenshots(page, "call-window")
+    await page.click("[data-action=cw-finish]")
+    await page.wait_for_selector(f"{WINDOW}[hidden]", state="attached")
+    await page.wait_for_selector("section.softphone[data-blocking-call='']")
+    assert await page.is_enabled("section.softphone [data-action=dial]")
+    work = await call_work.get(db, call_id)
+    assert work is not None and work.disposition_id == sale
+    assert work.values == {"importe": "149.9"}
+    assert await call_work.get_tags(db, call_id) == ["VIP", "Factura"]
+    assert await page.inner_text(".cw-list") == ""
+    errors = [e for e in page.errors  # type: ignore[attr-defined]
+              if not e.startswith(("ws ", "<", ">")) and "status of 400" not in e]
+    assert errors == []
+
+
+async def _screenshots(page: Page, name: str) -> None:
+    folder = os.environ.get("HEADSET_SCREENSHOTS")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for scheme in ("light", "dark"):
+        await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+        await page.screenshot(path=str(Path(folder) / f"{name}-{scheme}.png"))
+    await page.emulate_media(color_scheme="light")
