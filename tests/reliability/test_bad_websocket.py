@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import re
 import time
@@ -189,7 +190,7 @@ async def test_garbage_on_the_socket_leaves_the_session_and_its_call_working(
             await _hypothesis_storm(tab)
             # Binary frames and broken SDP offers, mid-call.
             for blob in (b"", b"\x00\xff" * 100, json.dumps({"v": 1, "type": "ping"}).encode()):
-                errors = await tab.errors_for(lambda b=blob: tab.ws.send_bytes(b))
+                errors = await tab.errors_for(functools.partial(tab.ws.send_bytes, blob))
                 assert [e["code"] for e in errors] == ["malformed_message"]
             for sdp in ("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\ngarbage",
                         "v=0\r\n" + "a=candidate:" + "x" * 5000,
