@@ -45,3 +45,6 @@ DROP INDEX contacts_owner;
 DROP INDEX contacts_company;
 CREATE INDEX contacts_owner_name ON contacts (owner_id, name_key, id);
 CREATE INDEX contacts_company_name ON contacts (company_id, name_key, id);
+
+-- The company pick lists, by name, without reading the people.
+CREATE INDEX contacts_kind_name ON contacts (kind, name_key, id);

@@ -19,7 +19,8 @@ from multidict import MultiDictProxy
 
 from crm import contact_search, contacts, phone_numbers, users
 from crm.contact_search import ContactFilter
-from crm.contacts import Contact, ContactDraft, ContactKind, ContactPhone
+from crm.contacts import Contact, ContactDraft, ContactKind, ContactPhone, ContactRef
+from crm.db import Database
 from crm.errors import CrmError, InvalidValue
 from crm.users import Role
 from web.appkeys import DB, DEPLOYMENT
@@ -34,6 +35,7 @@ BULK_ROLES = (Role.ADMIN, Role.SUPERVISOR)
 # Rows a form may post; more than MAX_PHONES so the "too many" message can be shown.
 MAX_PHONE_ROWS = contacts.MAX_PHONES + 5
 MAX_PAGE = 100_000
+MAX_COMPANY_CHOICES = 300
 NOTICES = {
     "created": "contacts.notice.created",
     "saved": "contacts.notice.saved",
@@ -131,7 +133,7 @@ async def contact_list(request: web.Request) -> web.StreamResponse:
         "rows": [(c, phone_views(request, c)) for c in page.contacts],
         "filters": filters,
         "filtered": bool(kept.keys() - {"add_number"}),
-        "companies": await contacts.list_companies(db),
+        "companies": await _company_choices(db, where.company_id),
         "tags": await contacts.tag_names(db),
         "lists": await contacts.list_names(db),
         "owners": [u for u in await users.list_users(db) if u.active],
@@ -146,6 +148,17 @@ async def contact_list(request: web.Request) -> web.StreamResponse:
         "export_url": "/contacts/export?" + urlencode(
             {k: v for k, v in kept.items() if k != "add_number"}),
     })
+
+
+async def _company_choices(db: Database, selected: int | None) -> list[ContactRef]:
+    """The company filter's choices: the first ``MAX_COMPANY_CHOICES`` by name, and the
+    one filtered by (a page must not carry every company of a million contacts)."""
+    companies = await contacts.list_companies(db, MAX_COMPANY_CHOICES)
+    if selected is not None and all(c.id != selected for c in companies):
+        chosen = await contacts.get_contact(db, selected)
+        if chosen is not None and chosen.is_company:
+            companies.append(ContactRef(chosen.id, chosen.name, None))
+    return companies
 
 
 def _e164_or_none(raw: str, region: str, area_code: str) -> str | None:

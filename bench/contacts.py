@@ -1,0 +1,309 @@
+"""Contacts at scale: caller-ID lookups, the contact list's search through HTTP, imports.
+
+    python -m bench.contacts [--contacts N] [--import-rows R] [--json out.json]
+
+1. Generates N contacts (default 1,000,000) straight into a fresh database with SQL:
+   people and companies with Spanish, Portuguese and Polish names, one or two Spanish
+   mobile numbers each, emails, tags and campaign lists, search keys built by the real
+   ``crm.contacts.search_key`` (the trigram index fills through the real triggers).
+2. Caller-ID: ``crm.callerid.match`` for numbers as a PBX presents them (national
+   format, hits and misses), p50/p99. Baseline in the same run: ``SELECT 1`` through the
+   same ``Database`` (the aiosqlite round trip every lookup pays).
+3. The contact list through real HTTP: an aiohttp server on 127.0.0.1 with the real
+   pages, a logged-in session, ``GET /contacts?...`` for representative searches (name
+   prefix, a word, mid-word, a number typed in part and whole, a list filter, a list
+   filter with a search), p50/p95. Baseline: the unfiltered first page.
+4. Import: R rows (default 20,000) through ``crm.contact_import`` into the same database,
+   rows/s; baseline: the same rows only checked (``build_batch``), no writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+from crm import callerid, clock, contact_import, users
+from crm.contacts import fold, search_key
+from crm.db import Database, database_ctx, open_database
+from gateway.settings import Settings
+from tests.support.gateway import FAST_HASHING
+from web.appkeys import DB, SETTINGS
+from web.setup import setup_web
+
+Json = dict[str, Any]
+FIRST = ("María", "José", "João", "Łukasz", "Zofia", "Ana", "Carlos", "Małgorzata", "Pedro",
+         "Lucía", "Tomasz", "Beatriz", "Javier", "Agnieszka", "Rafael", "Fernanda", "Piotr",
+         "Camila", "Andrés", "Katarzyna", "Gonçalo", "Iñaki", "Wojciech", "Marta")
+LAST = ("García", "Fernández", "Silva", "Nowak", "Kowalski", "Wiśniewski", "Pereira",
+        "Martínez", "Rodríguez", "Santos", "Wójcik", "Kamiński", "López", "Oliveira",
+        "Sánchez", "Lewandowski", "Costa", "Gómez", "Zieliński", "Ribeiro", "Díaz",
+        "Szymański", "Almeida", "Romero")
+FIRMS = ("Transportes", "Logística", "Seguros", "Telecom", "Energía", "Consultoria",
+         "Hurtownia", "Farmacia", "Construcciones", "Usługi")
+TAGS = ("VIP", "Moroso", "Nuevo")
+LISTS = 20
+COMPANY_EVERY = 50
+REGION = "ES"
+PASSWORD = "bench password 1"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def mobile(i: int) -> str:
+    """A distinct, valid Spanish mobile for contact ``i`` (6xx xxx xxx)."""
+    return f"+346{(i * 7919) % 100_000_000:08d}"
+
+
+def generate(path: Path, count: int, seed: int = 7) -> list[str]:
+    """Write ``count`` contacts into the database at ``path``; return some stored numbers."""
+    rnd = random.Random(seed)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    now = clock.to_db(clock.utc_now())
+    sample: list[str] = []
+    conn.execute("BEGIN")
+    companies: list[tuple[int, str]] = []
+    contact_rows: list[tuple[Any, ...]] = []
+    phone_rows: list[tuple[Any, ...]] = []
+    tag_rows: list[tuple[Any, ...]] = []
+    list_rows: list[tuple[Any, ...]] = []
+
+    def flush() -> None:
+        conn.executemany(
+            "INSERT INTO contacts (id, kind, name, name_key, search_key, company_id, email,"
+            " owner_id, fields, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '{}', ?, ?)", contact_rows)
+        conn.executemany("INSERT INTO contact_phones (contact_id, label, e164, position)"
+                         " VALUES (?, ?, ?, ?)", phone_rows)
+        conn.executemany("INSERT INTO contact_tags (contact_id, tag, tag_key) VALUES (?, ?, ?)",
+                         tag_rows)
+        conn.executemany("INSERT INTO contact_lists (contact_id, list, list_key)"
+                         " VALUES (?, ?, ?)", list_rows)
+        for rows in (contact_rows, phone_rows, tag_rows, list_rows):
+            rows.clear()
+
+    for i in range(1, count + 1):
+        phones = [mobile(i)] + ([mobile(i + count)] if i % 3 == 0 else [])
+        if i % COMPANY_EVERY == 1:
+            name = f"{rnd.choice(FIRMS)} {rnd.choice(LAST)} {i}"
+            kind, company_id, company_name, email = "company", None, None, ""
+            companies.append((i, name))
+        else:
+            name = f"{rnd.choice(FIRST)} {rnd.choice(LAST)} {rnd.choice(LAST)}"
+            kind = "person"
+            company_id, company_name = (rnd.choice(companies) if companies and i % 2
+                                        else (None, None))
+            email = f"{fold(name).replace(' ', '.')}{i}@example.es" if i % 2 else ""
+        key = search_key(name, email, company_name, phones)
+        contact_rows.append((i, kind, name, fold(name), key, company_id, email, now, now))
+        phone_rows.extend((i, "mobile", e164, pos) for pos, e164 in enumerate(phones))
+        if i % 5 == 0:
+            tag = TAGS[i % len(TAGS)]
+            tag_rows.append((i, tag, fold(tag)))
+        if i % 4 == 0:
+            name_of_list = f"Campaña {i % LISTS}"
+            list_rows.append((i, name_of_list, fold(name_of_list)))
+        if i % max(1, count // 2000) == 0:
+            sample.append(phones[0])
+        if len(contact_rows) >= 20_000:
+            flush()
+    flush()
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+    return sample
+
+
+def national(e164: str) -> str:
+    """How a Spanish PBX presents the number: 9 digits, grouped."""
+    digits = e164.removeprefix("+34")
+    return f"{digits[:3]} {digits[3:5]} {digits[5:7]} {digits[7:]}"
+
+
+async def timed(action: Callable[[], Awaitable[object]], times: int) -> list[float]:
+    """Milliseconds per call of ``action``, after two warm-up calls."""
+    for _ in range(2):
+        await action()
+    spent: list[float] = []
+    for _ in range(times):
+        start = time.perf_counter()
+        await action()
+        spent.append((time.perf_counter() - start) * 1000)
+    return spent
+
+
+async def caller_id(db: Database, numbers: list[str], lookups: int) -> Json:
+    rnd = random.Random(11)
+    hits = [national(n) for n in numbers]
+    misses = [f"91{rnd.randrange(10**6, 10**7):07d}" for _ in range(200)]
+    presented = [rnd.choice(hits) if i % 4 else rnd.choice(misses) for i in range(lookups)]
+    found = 0
+    spent: list[float] = []
+    for raw in presented:
+        start = time.perf_counter()
+        result = await callerid.match(db, raw, REGION)
+        spent.append((time.perf_counter() - start) * 1000)
+        found += bool(result.matches)
+    floor = await timed(lambda: db.fetchone("SELECT 1"), lookups)
+    return {"lookups": lookups, "matched": found,
+            "p50_ms": percentile(spent, 0.5), "p99_ms": percentile(spent, 0.99),
+            "baseline_select1_p50_ms": percentile(floor, 0.5),
+            "baseline_select1_p99_ms": percentile(floor, 0.99)}
+
+
+def _csrf(html: str) -> str:
+    marker = 'name="csrf_token" value="'
+    start = html.index(marker) + len(marker)
+    return html[start:html.index('"', start)]
+
+
+async def http_search(settings: Settings, queries: dict[str, dict[str, str]],
+                      requests: int) -> Json:
+    app = web.Application()
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(database_ctx)
+    setup_web(app, hashing=FAST_HASHING)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base = f"http://127.0.0.1:{port}"
+    await users.create_user(app[DB], "bench", PASSWORD, role="supervisor",
+                            hashing=FAST_HASHING)
+    results: Json = {}
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            page = await (await http.get(f"{base}/login")).text()
+            async with http.post(f"{base}/login", data={
+                "username": "bench", "password": PASSWORD, "csrf_token": _csrf(page),
+                "next": "/contacts"}) as resp:
+                assert resp.status == 200 and "/contacts/new" in await resp.text()
+            for label, params in queries.items():
+                url = f"{base}/contacts?{urlencode(params)}"
+                rows = 0
+
+                async def fetch(url: str = url) -> None:
+                    nonlocal rows
+                    async with http.get(url, headers={"Accept": "text/html"}) as resp:
+                        body = await resp.text()
+                        assert resp.status == 200, (resp.status, body[:200])
+                        rows = body.count('<th scope="row">')
+
+                spent = await timed(fetch, requests)
+                results[label] = {"query": urlencode(params), "rows": rows,
+                                  "p50_ms": percentile(spent, 0.5),
+                                  "p95_ms": percentile(spent, 0.95)}
+    finally:
+        await runner.cleanup()
+    return results
+
+
+async def import_rate(db: Database, rows: int) -> Json:
+    lines = ["Nombre;Apellidos;Móvil;Empresa;Etiquetas;Lista"]
+    rnd = random.Random(5)
+    for i in range(rows):
+        lines.append(f"{rnd.choice(FIRST)};{rnd.choice(LAST)};6{(i * 104729) % 10**8:08d};"
+                     f"{rnd.choice(FIRMS)} {i % 300};Importado;Campaña importada {i % 5}")
+    table = contact_import.read_table(("\n".join(lines) + "\n").encode())
+    mapping = contact_import.guess_mapping(table.headers)
+    options = contact_import.ImportOptions(region=REGION)
+    start = time.perf_counter()
+    contact_import.build_batch(2, table.rows, table.headers, mapping, options)
+    checked = time.perf_counter() - start
+    start = time.perf_counter()
+    result = await contact_import.run_import(db, table, mapping, options)
+    spent = time.perf_counter() - start
+    return {"rows": rows, "imported": result.imported, "failed": result.failed,
+            "rows_per_s": rows / spent, "seconds": spent,
+            "baseline_check_only_rows_per_s": rows / checked}
+
+
+async def run(args: argparse.Namespace) -> Json:
+    with tempfile.TemporaryDirectory(prefix="bench-contacts-") as tmp:
+        settings = Settings(data_dir=tmp, region=REGION)
+        db = await open_database(settings.database_path)
+        await db.close()
+        start = time.perf_counter()
+        numbers = generate(Path(settings.database_path), args.contacts)
+        generated = time.perf_counter() - start
+        print(f"generated {args.contacts} contacts in {generated:.1f} s", file=sys.stderr)
+        db = await open_database(settings.database_path)
+        try:
+            cid = await caller_id(db, numbers, args.lookups)
+        finally:
+            await db.close()
+        some = numbers[len(numbers) // 2]
+        queries = {
+            "baseline: first page, no search": {},
+            "name prefix (2 letters)": {"q": "ma"},
+            "name word": {"q": "garcia"},
+            "mid-word": {"q": "wisniew"},
+            "two words": {"q": "zofia nowak"},
+            "number, in part": {"q": some[-6:]},
+            "number, national": {"q": national(some)},
+            "list filter": {"list": "Campaña 8"},
+            "list filter + search": {"list": "Campaña 8", "q": "lopez"},
+            "tag filter, page 20": {"tag": "VIP", "page": "20"},
+        }
+        search = await http_search(settings, queries, args.requests)
+        db = await open_database(settings.database_path)
+        try:
+            imported = await import_rate(db, args.import_rows)
+        finally:
+            await db.close()
+    return {"contacts": args.contacts, "generate_s": generated, "caller_id": cid,
+            "search": search, "import": imported}
+
+
+def report(results: Json) -> None:
+    cid = results["caller_id"]
+    print(f"\nContacts: {results['contacts']:,} (generated in {results['generate_s']:.0f} s)")
+    print("\nCaller-ID lookup (crm.callerid.match)          p50 ms   p99 ms")
+    print(f"  {cid['lookups']} lookups, {cid['matched']} matched".ljust(45)
+          + f"{cid['p50_ms']:8.3f} {cid['p99_ms']:8.3f}")
+    print("  baseline: SELECT 1 on the same Database".ljust(45)
+          + f"{cid['baseline_select1_p50_ms']:8.3f} {cid['baseline_select1_p99_ms']:8.3f}")
+    print("\nGET /contacts through HTTP              rows   p50 ms   p95 ms")
+    for label, row in results["search"].items():
+        print(f"  {label:<36}{row['rows']:>5} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f}")
+    imp = results["import"]
+    print(f"\nImport of {imp['rows']:,} rows: {imp['rows_per_s']:,.0f} rows/s"
+          f" ({imp['imported']:,} imported, {imp['failed']} skipped, {imp['seconds']:.1f} s);"
+          f" baseline, checking only: {imp['baseline_check_only_rows_per_s']:,.0f} rows/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--lookups", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=40, help="per search")
+    parser.add_argument("--import-rows", type=int, default=20_000)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    report(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"results written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
