@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from crm.dispositions import Kind, Scenario
 from gateway.settings import Settings
 from tests.support.web_client import Client, page_client
 from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, csrf_in, login
-from web.appkeys import DB
+from web.appkeys import DB, DEPLOYMENT
 
 SPREADSHEET = "=cmd|' /C calc'!A0"
 
@@ -163,7 +164,10 @@ async def test_workspace_shows_contact_history_and_tags(client: Client) -> None:
     assert data["tags"] == ["VIP", SPREADSHEET]
     assert [(a["call_id"], a["note"]) for a in data["activities"]] == [
         ("earlier", "Wants the gold plan")]
-    assert data["target_talk_seconds"] > 0 and data["must_disposition"] is False
+    assert data["target_talk_seconds"] == 180 and data["must_disposition"] is False
+    live = client.app[DEPLOYMENT]
+    live.current = replace(live.current, target_talk_seconds=240)
+    assert (await (await client.get("/api/calls/now")).json())["target_talk_seconds"] == 240
     # A live call cannot be finished yet.
     status, body = await _write(client, "POST", "/api/calls/now/finish", {}, token)
     assert status == 409

@@ -51,9 +51,6 @@ NO_STORE = {"Cache-Control": "no-store"}
 # Call ids are UUIDs; anything much longer is not one of ours.
 MAX_CALL_ID = 64
 WINDOW_PREFIXES = ("calls.", "call.outcome.")
-# The talk-time target when the deployment sets none (three minutes, a common
-# call-centre service target); crm/deployment.py's value wins when the app carries it.
-DEFAULT_TARGET_TALK_SECONDS = 180
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -75,15 +72,8 @@ def _refuse(request: web.Request, key: str, status: int = 400,
 
 
 def target_talk_seconds(app: web.Application) -> int:
-    """The deployment's talk-time target: the live deployment settings when the app
-    carries them (web.appkeys.DEPLOYMENT), else ``DEFAULT_TARGET_TALK_SECONDS``."""
-    from web import appkeys
-
-    key = getattr(appkeys, "DEPLOYMENT", None)
-    live = app.get(key) if key is not None else None
-    current = getattr(live, "current", None)
-    seconds = getattr(current, "target_talk_seconds", None)
-    return seconds if isinstance(seconds, int) and seconds > 0 else DEFAULT_TARGET_TALK_SECONDS
+    """The deployment's talk-time target (crm/deployment.py), as in force right now."""
+    return app[DEPLOYMENT].current.target_talk_seconds
 
 
 async def _own_call(request: web.Request) -> tuple[User, CallRecord]:
