@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TypeVar, cast
 
-from crm import clock, contacts
+from crm import clock, contacts, phone_numbers
 from crm.call_flow import DIRECTIONS, CallState, Direction, Outcome
 from crm.db import Database, Row
 from crm.errors import InvalidValue
@@ -76,6 +76,9 @@ class HistoryFilter:
     list: str = ""
     outcome: Outcome | None = None
     disposition_id: int | None = None
+    # The remote number: its E.164 keys (crm.phone_numbers.match_keys), or an extension.
+    number_keys: tuple[str, ...] = ()
+    extension: str = ""
 
     @property
     def is_empty(self) -> bool:
@@ -161,10 +164,23 @@ def parse_list(text: str) -> str:
     return value
 
 
-def read_filter(params: Mapping[str, str], zone: tzinfo) -> FilterReading:
-    """The filter the form ``params`` ask for (keys: direction, from, to, contact, agent,
-    company, list, outcome, disposition), with an error per field that could not be read; a field in
-    error filters nothing."""
+def parse_number(text: str, region: str, area_code: str = "") -> tuple[tuple[str, ...], str]:
+    """A number typed to look for, read like a contact's: (E.164 keys, "") for a public
+    number, ((), digits) for an extension, ((), "") when empty. Raises ``InvalidValue``
+    (``phone.*`` keys) for anything else."""
+    if not text.strip():
+        return (), ""
+    number = phone_numbers.parse(text, region, area_code)
+    if number.is_extension:
+        return (), number.value
+    return phone_numbers.match_keys(number.value), ""
+
+
+def read_filter(params: Mapping[str, str], zone: tzinfo, region: str = "",
+                area_code: str = "") -> FilterReading:
+    """The filter the form ``params`` ask for (keys: direction, from, to, number, contact,
+    agent, company, list, outcome, disposition), with an error per field that could not be
+    read; a field in error filters nothing. ``region``/``area_code`` read the number."""
     errors: dict[str, InvalidValue] = {}
 
     def read(name: str, parse: Callable[[str], T], default: T) -> T:
@@ -181,6 +197,8 @@ def read_filter(params: Mapping[str, str], zone: tzinfo) -> FilterReading:
     since = moment("from")
     to = moment("to")
     until = None if to is None else to[0] + to[1].value
+    nothing: tuple[tuple[str, ...], str] = ((), "")
+    keys, extension = read("number", lambda t: parse_number(t, region, area_code), nothing)
     found = HistoryFilter(
         direction=read("direction", parse_direction, None),
         since=None if since is None else since[0],
@@ -191,6 +209,8 @@ def read_filter(params: Mapping[str, str], zone: tzinfo) -> FilterReading:
         list=read("list", parse_list, ""),
         outcome=read("outcome", parse_outcome, None),
         disposition_id=read("disposition", parse_id, None),
+        number_keys=keys,
+        extension=extension,
     )
     if found.since is not None and found.until is not None and found.since >= found.until:
         errors["to"] = InvalidValue("the range ends before it starts",
@@ -248,6 +268,14 @@ def _outcome(f: HistoryFilter) -> Clause | None:
     return None if f.outcome is None else ("cr.outcome = ?", (f.outcome.value,))
 
 
+def _number(f: HistoryFilter) -> Clause | None:
+    if f.number_keys:
+        return (f"cr.remote_e164 IN ({', '.join('?' * len(f.number_keys))})", f.number_keys)
+    if f.extension:
+        return ("cr.remote_number = ?", (f.extension,))
+    return None
+
+
 def _disposition(f: HistoryFilter) -> Clause | None:
     if f.disposition_id is None:
         return None
@@ -256,7 +284,8 @@ def _disposition(f: HistoryFilter) -> Clause | None:
 
 # One entry per filter field (queue/campaign: add theirs here).
 _CLAUSES: tuple[Callable[[HistoryFilter], Clause | None], ...] = (
-    _direction, _since, _until, _contact, _agent, _company, _list, _outcome, _disposition,
+    _direction, _since, _until, _number, _contact, _agent, _company, _list, _outcome,
+    _disposition,
 )
 
 _SELECT = (

@@ -71,7 +71,9 @@ def test_until_runs_to_the_end_of_what_was_typed() -> None:
     minute = call_history.read_filter({"to": "2026-03-01T10:15"}, UTC).filter
     assert minute.until == datetime(2026, 3, 1, 10, 16, tzinfo=UTC)
     same = call_history.read_filter({"from": "2026-03-01", "to": "2026-03-01"}, UTC)
-    assert same.errors == {} and same.filter.until - same.filter.since == timedelta(days=1)
+    assert same.errors == {}
+    assert same.filter.since is not None and same.filter.until is not None
+    assert same.filter.until - same.filter.since == timedelta(days=1)
 
 
 def test_agents_only_ever_query_their_own_calls() -> None:
@@ -101,3 +103,15 @@ def test_every_filter_field_becomes_a_bound_parameter() -> None:
     assert query.params[:3] == ("outbound", "2026-01-01T00:00:00.000+00:00",
                                 "2026-02-01T00:00:00.000+00:00")
     assert query.sql.rstrip().endswith("ORDER BY cr.started_at DESC, cr.id DESC LIMIT ? OFFSET ?")
+
+
+def test_a_number_is_read_like_a_contacts() -> None:
+    reading = call_history.read_filter({"number": "(11) 98765-4321"}, UTC, "BR", "11")
+    assert reading.filter.number_keys == ("+5511987654321",)
+    argentina = call_history.read_filter({"number": "+54 9 11 2345-6789"}, UTC, "AR")
+    assert argentina.filter.number_keys == ("+5491123456789", "+541123456789")
+    assert call_history.read_filter({"number": "1002"}, UTC, "ES").filter.extension == "1002"
+    bad = call_history.read_filter({"number": "call me"}, UTC, "ES")
+    assert bad.errors["number"].key == "phone.invalid" and bad.filter == HistoryFilter()
+    query = call_history.build_query(argentina.filter, SUPERVISOR, limit=5)
+    assert "cr.remote_e164 IN (?, ?)" in query.sql

@@ -136,6 +136,9 @@ async def test_filters_narrow_the_list(client: Client, calls: dict[str, int]) ->
         "list=madrid": ["b-in", "a-in"],
         f"contact={calls['evil']}": ["a-out"],
         "outcome=completed&direction=outbound": ["b-ext", "a-out"],
+        "number=612+34+56+78": ["b-in", "a-in"],
+        "number=%2B34+911+234+567": ["a-out"],
+        "number=1002": ["b-ext"],
     }
     for query, expected in cases.items():
         assert _ids(await _page(client, f"/history?{query}")) == expected, query
@@ -175,6 +178,8 @@ async def test_bad_dates_are_explained_in_the_users_language(
     assert _ids(html) == []
     html = await _page(client, "/history?from=2026-03-11&to=2026-03-10", status=400)
     assert "El final es anterior al inicio" in html
+    html = await _page(client, "/history?number=%3Cscript%3E", status=400)
+    assert "«&lt;script&gt;» no es un número de teléfono" in html and "<script>" not in html
     html = await _page(client, "/history?direction=sideways&outcome=%3Cx%3E", status=400)
     assert "Elige entrantes, salientes o ambas" in html and "&lt;x&gt;" not in html
     resp = await client.get("/history/export.csv?from=yesterday", headers=HTML)

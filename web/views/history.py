@@ -34,8 +34,8 @@ from web.templating import render
 
 INVALID = 400
 # The query-string names the filter form uses (crm.call_history.read_filter reads them).
-FILTER_FIELDS = ("direction", "from", "to", "contact", "agent", "company", "list", "outcome",
-                 "disposition")
+FILTER_FIELDS = ("direction", "from", "to", "number", "contact", "agent", "company", "list",
+                 "outcome", "disposition")
 
 
 def _plan(request: web.Request) -> tuple[str, str]:
@@ -94,7 +94,7 @@ async def _form_options(request: web.Request, user: User,
 @login_required
 async def history_page(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
-    reading = call_history.read_filter(request.query, _zone())
+    reading = call_history.read_filter(request.query, _zone(), *_plan(request))
     errors = _errors(reading)
     typed = _typed(request)
     kept = {k: v for k, v in typed.items() if v}
@@ -175,7 +175,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     a BOM, the reader's list separator, and every cell neutralised against formulas by
     the same rule as the contacts export (crm/contact_export.py)."""
     user = require_user(request)
-    reading = call_history.read_filter(request.query, _zone())
+    reading = call_history.read_filter(request.query, _zone(), *_plan(request))
     if reading.errors:
         return await history_page(request)
     await _link_calls(request)
