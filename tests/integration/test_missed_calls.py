@@ -18,12 +18,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from crm import clock, missed_call_store
+from crm import call_records, clock, missed_call_store
 from crm.deployment import Deployment, LiveDeployment, defaults_from
 from crm.missed_call_mail import MissedCallMailer
-from crm.missed_calls import Closure, MissedRow
+from crm.missed_calls import ATTEMPT_GAP, Closure, MissedRow
 from gateway import signalling
-from tests.conftest import Lab
+from tests.conftest import ECHO, Lab
 from tests.integration.conftest import Gateway
 from tests.lab.ports import free_tcp_port
 from tests.lab.sipp import uac_call, uac_cancel
@@ -136,3 +136,34 @@ def replace_smtp(live: LiveDeployment, port: int) -> Deployment:
     """The settings in force with a plain-SMTP server on loopback."""
     return replace(live.current, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
                    smtp_from="headset@example.com", company_name="Acme")
+
+
+async def test_an_answered_callback_from_the_row_removes_it(gateway: Gateway, lab: Lab) -> None:
+    # The customer is a line the PBX can route to (the lab's echo line), so the agent's
+    # callback to the number on the row really rings and is answered.
+    agent = await gateway.agent("ines", extension="1001")
+    await agent.online()
+    for _ in range(2):
+        mark = len(agent.events)
+        with uac_cancel(lab.kamailio.hostport, "1001", from_user=ECHO, ring_ms=500) as customer:
+            await agent.wait_call("ringing", since=mark)
+            assert (await agent.wait_call("ended", since=mark))["reason"] == "missed"
+            assert (await asyncio.to_thread(customer.wait, 10)).ok
+        # The second call must be the caller dialling again, not the next leg of the same
+        # call (legs closer than ATTEMPT_GAP are one call): wait until that much has passed.
+        record = await call_records.get(gateway.db, (await agent.wait_call(
+            "ended", since=mark))["call_id"])
+        assert record is not None and record.ended_at is not None
+        settled = record.ended_at + ATTEMPT_GAP
+        await until(lambda: clock.utc_now() > settled, "the attempt to settle")  # noqa: B023
+    listed = [row for row in await rows(gateway) if row.closure is None]
+    assert [(row.key, row.count, row.dialable) for row in listed] == [(ECHO, 2, True)]
+    # "Call back" dials the row's number (data-dial) through the softphone.
+    mark = len(agent.events)
+    call_id = await agent.dial(listed[0].key)
+    await agent.wait_call("connected", since=mark)
+    await agent.send(signalling.Hangup(call_id=call_id))
+    assert (await agent.wait_call("ended", since=mark))["reason"] == "completed"
+    after = await rows(gateway)
+    assert [(row.closure, row.count) for row in after] == [(Closure.REACHED, 2)]
+    assert [entry.kind.value for entry in after[0].timeline] == ["missed", "missed", "callback"]
