@@ -170,11 +170,12 @@ async def finish(db: Database, call_id: str, submission: Submission, at: datetim
 async def unfinished(db: Database, user_id: int, now: datetime,
                      echo_number: str) -> list[Row]:
     """The user's calls of the last 24 h that need work and are not finished, newest first
-    (rows of call_records columns plus contact_id)."""
+    (rows of call_records columns plus contact_id and contact_name)."""
     return await db.fetchall(
         "SELECT r.id, r.direction, r.remote_number, r.remote_name, r.state, r.outcome,"
-        " r.started_at, r.answered_at, r.ended_at, w.contact_id"
+        " r.started_at, r.answered_at, r.ended_at, w.contact_id, c.name AS contact_name"
         " FROM call_records r LEFT JOIN call_work w ON w.call_id = r.id"
+        " LEFT JOIN contacts c ON c.id = w.contact_id"
         f" WHERE r.user_id = ? AND r.started_at >= ? AND {_NEEDS_WORK}"
         " AND w.finished_at IS NULL ORDER BY r.started_at DESC LIMIT 100",
         (user_id, clock.to_db(now - UNFINISHED_WINDOW), echo_number))

@@ -423,9 +423,8 @@ class CallWindow {
     // The server measured up to the load; the page adds what passed since.
     const stale = state !== call.state; // the softphone is ahead of the last load
     const statusSeconds = stale ? 0 : call.status_seconds + since;
-    this.statusLine.textContent = t("calls.window.status_time", {
-      status: t(`calls.window.status.${state}`), time: duration(statusSeconds),
-    });
+    // "Wrap-up · 01:43": the same in every language, so not a catalogue entry.
+    this.statusLine.textContent = `${t(`calls.window.status.${state}`)} · ${duration(statusSeconds)}`;
     const talking = state === "connected" && call.state === "connected";
     const talk = call.talk_seconds == null ? null : call.talk_seconds + (talking ? since : 0);
     this.talkTimer.hidden = talk == null;
@@ -722,11 +721,11 @@ class CallWindowApp {
     this.listTitle.textContent = t("calls.window.unfinished_count", { count: calls.length });
     const when = new Intl.DateTimeFormat(t.lang, { timeStyle: "short" });
     this.list.replaceChildren(...calls.map((call) => h("li", { dataset: { callId: call.id }, class: call.id === data.blocking ? "cw-blocking" : null },
-      h("span", { class: "cw-list__who" }, call.remote_name || call.remote || t("calls.window.unknown_number")),
+      h("span", { class: "cw-list__who" }, call.remote_name || call.remote_shown || t("calls.window.unknown_number")),
       h("span", { class: "cw-hint" }, ` ${when.format(new Date(call.started_at))}`),
       h("button", {
         type: "button", class: "cw-chip", dataset: { action: "cw-reopen", callId: call.id },
-        "aria-label": `${t("calls.window.reopen")}: ${call.remote_name || call.remote}`,
+        "aria-label": `${t("calls.window.reopen")}: ${call.remote_name || call.remote_shown}`,
         onclick: () => this.window.show(call.id, { focus: true }),
       }, t("calls.window.reopen")))));
   }

@@ -121,14 +121,17 @@ async def window_messages(request: web.Request) -> web.StreamResponse:
     return _json({"lang": lang, "messages": messages})
 
 
-def _call_json(record: CallRecord, region: str, now: datetime) -> dict[str, Any]:
-    shown = record.remote_number
+def _shown(raw: str, region: str) -> str:
+    """A number as people of ``region`` write it; as presented when it cannot be read."""
     try:
-        number = phone_numbers.parse(record.remote_number, region)
-        shown = phone_numbers.display(number.value, region) if not number.is_extension \
-            else number.value
+        number = phone_numbers.parse(raw, region)
     except InvalidValue:
-        pass
+        return raw
+    return number.value if number.is_extension else phone_numbers.display(number.value, region)
+
+
+def _call_json(record: CallRecord, region: str, now: datetime) -> dict[str, Any]:
+    shown = _shown(record.remote_number, region)
     # Seconds since the current status began, measured by the server's clock, so the
     # page's timers do not depend on the agent's clock being right.
     since = record.ended_at or record.answered_at or record.started_at
@@ -209,6 +212,7 @@ async def unfinished(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
     db = request.app[DB]
     settings = request.app[SETTINGS]
+    region = request.app[DEPLOYMENT].current.region
     now = clock.utc_now()
     rows = await call_work.unfinished(db, user.id, now, settings.echo_number)
     blocking = await call_work.blocking_call(db, user.id, now, settings.echo_number)
@@ -217,7 +221,9 @@ async def unfinished(request: web.Request) -> web.StreamResponse:
         "blocking": blocking,
         "calls": [{
             "id": r["id"], "direction": r["direction"], "remote": r["remote_number"],
-            "remote_name": r["remote_name"], "state": r["state"], "outcome": r["outcome"],
+            "remote_shown": _shown(r["remote_number"], region),
+            "remote_name": r["contact_name"] or r["remote_name"], "state": r["state"],
+            "outcome": r["outcome"],
             "started_at": r["started_at"], "ended_at": r["ended_at"],
         } for r in rows],
     })
