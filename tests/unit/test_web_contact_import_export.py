@@ -167,7 +167,7 @@ async def test_hostile_rows_are_stored_as_text_and_shown_escaped(client: Client)
     assert names == {HOSTILE, FORMULA}
     page = await (await client.get(f"/contacts/import/{job.id}", headers=HTML)).text()
     assert "<img src=x>" not in page and "&lt;img src=x&gt;" in page
-    assert "2 contacts imported, 3 rows skipped" in page
+    assert "Imported: 2. Rows skipped: 3." in page
     listing = await (await client.get("/contacts", headers=HTML)).text()
     assert HOSTILE not in listing and "&lt;script&gt;" in listing
     errors = await client.get(f"/contacts/import/{job.id}/errors.csv")

@@ -3,6 +3,7 @@
 // import runs, polls its progress and shows the summary when it is done.
 
 const POLL_MS = 400;
+const count = new Intl.NumberFormat(document.documentElement.lang || undefined);
 
 function setupUpload(form) {
   const status = document.getElementById("import-upload-status");
@@ -55,7 +56,7 @@ function setupProgress(box) {
     bar.value = state.percent;
     bar.textContent = `${state.percent} %`;
     percent.textContent = String(state.percent);
-    done.textContent = String(state.done);
+    done.textContent = count.format(state.done);
     if (state.step === "running") {
       setTimeout(poll, POLL_MS);
       return;
@@ -67,9 +68,9 @@ function setupProgress(box) {
     const finished = document.getElementById("import-finished");
     const message = finished.querySelector("[data-message]");
     message.textContent = message.dataset.message
-      .replace("{imported}", String(state.imported))
-      .replace("{failed}", String(state.failed))
-      .replace("{total}", String(state.total));
+      .replace("{imported}", count.format(state.imported))
+      .replace("{failed}", count.format(state.failed))
+      .replace("{total}", count.format(state.total));
     finished.hidden = false;
     finished.querySelector("a").focus();
   }

@@ -17,6 +17,7 @@ from aiohttp import web
 from crm import contact_export
 from crm.contact_export import ExportTitles
 from crm.users import Role
+from web import formatting
 from web.appkeys import DB
 from web.auth import current_lang, role_required
 from web.i18n import translate
@@ -28,7 +29,7 @@ DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t"}
 
 def delimiter_for(lang: str, choice: str = "") -> str:
     """The delimiter asked for, or the one Excel expects in ``lang``'s locales."""
-    return DELIMITERS.get(choice, "," if lang == "en" else ";")
+    return DELIMITERS.get(choice) or formatting.csv_delimiter(lang)
 
 
 def titles(lang: str) -> ExportTitles:
