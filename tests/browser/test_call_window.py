@@ -73,12 +73,12 @@ async def test_notes_survive_a_crashed_tab_and_a_closed_browser(
     # Typed, and the tab's renderer dies at once, before the autosave's quiet second.
     await page.fill("#cw-notes", NOTE)
     await page.evaluate("1")  # the input event has been handled
-    crashed = asyncio.get_running_loop().create_future()
-    page.on("crash", lambda _page: crashed.done() or crashed.set_result(True))
+    crashed = asyncio.Event()
+    page.on("crash", lambda _page: crashed.set())
     # The navigation never completes: the renderer is gone.
     with contextlib.suppress(Exception):
         await page.goto("chrome://crash", timeout=3000)
-    await asyncio.wait_for(crashed, 10)
+    await asyncio.wait_for(crashed.wait(), 10)
     # The same browser profile opens Headset again: the unfinished call is listed, and
     # its window sends the note the crashed tab kept locally.
     again = await page.context.new_page()
@@ -158,6 +158,6 @@ async def _screenshots(page: Page, name: str) -> None:
         return
     Path(folder).mkdir(parents=True, exist_ok=True)
     for scheme in ("light", "dark"):
-        await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+        await page.emulate_media(color_scheme=scheme)
         await page.screenshot(path=str(Path(folder) / f"{name}-{scheme}.png"))
     await page.emulate_media(color_scheme="light")

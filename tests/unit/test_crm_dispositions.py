@@ -123,11 +123,11 @@ def test_field_definitions() -> None:
     assert spec == FieldDef("numero_do_pedido_2", "Número do pedido", FieldType.NUMBER, True)
     choice = dispositions.clean_field("Plan", "choice", False, ["Gold", "gold", "", "Silver"])
     assert choice.choices == ("Gold", "Silver")
-    for args, key in ((("", "text", False, []), "calls.error.empty_name"),
-                      (("Plan", "colour", False, []), "calls.error.invalid_field_type"),
-                      (("Plan", "choice", False, []), "calls.error.no_choices")):
+    for label, type_, key in (("", "text", "calls.error.empty_name"),
+                              ("Plan", "colour", "calls.error.invalid_field_type"),
+                              ("Plan", "choice", "calls.error.no_choices")):
         with pytest.raises(InvalidValue) as caught:
-            dispositions.clean_field(*args)  # type: ignore[arg-type]
+            dispositions.clean_field(label, type_, False, [])
         assert caught.value.key == key
     assert dispositions.field_name("<script>") == "script"
     assert dispositions.field_name("!!!") == "field"
