@@ -80,10 +80,6 @@ class HistoryFilter:
     number_keys: tuple[str, ...] = ()
     extension: str = ""
 
-    @property
-    def is_empty(self) -> bool:
-        return self == HistoryFilter()
-
 
 @dataclass(frozen=True)
 class FilterReading:

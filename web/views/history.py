@@ -79,8 +79,8 @@ async def _form_options(request: web.Request, user: User,
     contact = None
     if where.contact_id is not None:
         contact = await contacts.get_contact(db, where.contact_id)
-    agents = ([u for u in await users.list_users(db)] if Viewer.of(user).sees_everyone
-              else [])
+    # Agents see only their own calls: no agent to choose.
+    agents = await users.list_users(db) if Viewer.of(user).sees_everyone else []
     return {
         "agents": agents,
         "companies": await contacts.list_companies(db),
