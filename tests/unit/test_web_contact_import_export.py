@@ -178,6 +178,7 @@ async def test_hostile_rows_are_stored_as_text_and_shown_escaped(client: Client)
     assert {r[1] for r in rows[1:3]} == {"Name", "Email"} and rows[3][1] == "Phone"
 
 
+@pytest.mark.timeout(600)
 async def test_100k_rows_import_with_progress(client: Client) -> None:
     await login(client, "root")
     lines = ["Nombre;Móvil;Etiquetas;Lista"]
