@@ -26,6 +26,7 @@ import contextlib
 import fractions
 import json
 import math
+import random
 import sys
 import time
 from dataclasses import dataclass
@@ -310,6 +311,9 @@ class Server:
         if cmd == "new":
             self.clients[k] = Client(str(msg.get("jitter", "aiortc")))
             return {}
+        if cmd == "one_way_pair":
+            return await one_way_pair(str(msg.get("codec", "opus")), int(msg["count"]),
+                                      float(msg.get("loss", 0)))
         client = self.clients[k]
         if cmd == "offer":
             return {"sdp": await client.offer()}
@@ -323,6 +327,23 @@ class Server:
             return client.stats()
         if cmd == "rtt":
             return await client.rtt(int(msg["count"]), int(msg.get("burst_frames", 10)))
+        if cmd == "burst":  # one-way latency: stamp a burst leaving this client
+            return {"sent": await client.mic.burst(int(msg.get("frames", 10)))}
+        if cmd == "onset":  # one-way latency: the next onset heard after not_before
+            try:
+                onset = await asyncio.wait_for(client.listener.expect_onset(
+                    float(msg["not_before"])), float(msg.get("within", 3)))
+            except TimeoutError:
+                return {"onset": None}
+            return {"onset": onset}
+        if cmd == "quiet":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.listener.expect_quiet(),
+                                       float(msg.get("within", 3)))
+            return {}
+        if cmd == "loss":
+            drop_outgoing_rtp(client.pc, float(msg["rate"]))
+            return {}
         if cmd == "close":
             await self.clients.pop(k).close()
             return {}
@@ -346,6 +367,55 @@ class Server:
         except Exception as exc:  # every failure goes back to the driver
             reply = {"id": msg["id"], "ok": False, "error": f"{type(exc).__name__}: {exc}"}
         emit(reply)
+
+
+def drop_outgoing_rtp(pc: RTCPeerConnection, rate: float, seed: int = 1) -> None:
+    """Lose ``rate`` of the RTP packets this peer sends (RTCP untouched), as a lossy
+    uplink would: the receiving end's jitter buffer sees the gaps."""
+    rng = random.Random(seed)
+    transport = pc.getSenders()[0].transport
+    send_rtp = transport._send_rtp
+
+    async def lossy(data: bytes) -> None:
+        # RTCP shares this path; its packet types (200-204) sit where RTP has M+PT.
+        if 192 <= data[1] <= 223 or rng.random() >= rate:
+            await send_rtp(data)
+
+    setattr(transport, "_send_rtp", lossy)  # noqa: B010 - a method replaced on one object
+
+
+async def one_way_pair(codec: str, count: int, loss: float, timeout: float = 3) -> dict[str, Any]:
+    """Baseline: a bare aiortc pair in this process, A's bursts heard by B (release on
+    arrival, as the gateway's receiver), with ``loss`` of A's packets dropped."""
+    a, b = Client("arrival"), Client("arrival")
+    _prefer(a.pc.getTransceivers()[0], codec)
+    offer = await a.offer()
+    await b.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+    _prefer(b.pc.getTransceivers()[0], codec)
+    await b.pc.setLocalDescription(await b.pc.createAnswer())
+    await a.accept(str(b.pc.localDescription.sdp))
+    await wait_connected(b.pc, 10)
+    if loss:
+        drop_outgoing_rtp(a.pc, loss)
+    a.mic.continuous = False
+    delays: list[float] = []
+    misses = 0
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(b.listener.expect_quiet(), timeout)
+        for _ in range(count):
+            heard = b.listener.expect_onset(time.monotonic())
+            sent = await a.mic.burst(10)
+            try:
+                delays.append(1000 * (await asyncio.wait_for(heard, timeout) - sent))
+            except TimeoutError:
+                misses += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(b.listener.expect_quiet(), timeout)
+    finally:
+        await a.close()
+        await b.close()
+    return {"ms": delays, "misses": misses}
 
 
 def emit(msg: dict[str, Any]) -> None:

@@ -8,6 +8,8 @@ It plays two parts, enough for call set-up and nothing more:
 
 - a line that refuses (``busy=True``): every INVITE is stamped, then answered
   100 and 486, so the caller's call ends at once;
+- a line that answers (``media=RtpPeer``): 200 with a PCMU answer, then that RTP end
+  streams to the caller's offered address;
 - a caller (``invite``): INVITE with a PCMU offer through the proxy, ACK for the 200
   along the Record-Route set, ``bye`` to end it; a BYE from the far end gets its 200.
 """
@@ -21,6 +23,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.rtp_peer import RtpPeer
 
 
 @dataclass
@@ -72,6 +78,15 @@ def parse(data: bytes, at: float) -> SipMessage:
     return SipMessage(lines[0], headers, body, at)
 
 
+def _sdp_address(sdp: str) -> tuple[str, int]:
+    """Where an SDP offer wants its audio: (c= address, m=audio port)."""
+    host = re.search(r"^c=IN IP4 (\S+)", sdp, re.M)
+    port = re.search(r"^m=audio (\d+)", sdp, re.M)
+    if host is None or port is None:
+        raise ValueError("SDP without an audio address")
+    return host.group(1), int(port.group(1))
+
+
 def _uri_hostport(uri: str) -> tuple[str, int]:
     match = re.search(r"sip:(?:[^@>;]*@)?([^:;>]+)(?::(\d+))?", uri)
     if match is None:
@@ -99,9 +114,12 @@ class Dialog:
 class SipWire(asyncio.DatagramProtocol):
     """One UDP socket speaking just enough SIP; see the module docstring."""
 
-    def __init__(self, host: str = "127.0.0.1", busy: bool = False) -> None:
+    def __init__(self, host: str = "127.0.0.1", busy: bool = False,
+                 media: RtpPeer | None = None) -> None:
         self.host = host
         self.busy = busy
+        # A line that answers: INVITEs get 200 with this RTP end in the SDP.
+        self.media = media
         self.port = 0
         self.transport: asyncio.DatagramTransport | None = None
         self.invites: list[SipMessage] = []  # INVITEs received (busy line)
@@ -148,18 +166,32 @@ class SipWire(asyncio.DatagramProtocol):
             self._reply(msg, addr, "100 Trying")
             self._reply(msg, addr, "486 Busy Here", to_tag=uuid.uuid4().hex[:8])
             return
+        if method == "INVITE" and self.media is not None:
+            self.invites.append(msg)
+            self._reply(msg, addr, "100 Trying")
+            sdp = self._sdp(self.media.port)
+            self._reply(msg, addr, "200 OK", to_tag=uuid.uuid4().hex[:8], body=sdp)
+            self.media.send_to(_sdp_address(msg.body))
+            return
         # BYE (or OPTIONS, CANCEL ...) from the far end: accept it.
         self._reply(msg, addr, "200 OK")
 
+    def _sdp(self, rtp_port: int) -> str:
+        return (f"v=0\r\no=bench 1 1 IN IP4 {self.host}\r\ns=-\r\nc=IN IP4 {self.host}\r\n"
+                f"t=0 0\r\nm=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+
     def _reply(self, msg: SipMessage, addr: tuple[str, int], status: str,
-               to_tag: str = "") -> None:
+               to_tag: str = "", body: str = "") -> None:
         to = msg.header("To")
         if to_tag and ";tag=" not in to:
             to += f";tag={to_tag}"
         lines = [f"SIP/2.0 {status}"] + [f"Via: {v}" for v in msg.all("Via")]
+        if body:  # a dialog-forming answer: the proxy's route set and our Contact
+            lines += [f"Record-Route: {r}" for r in msg.all("Record-Route")]
+            lines += [f"Contact: <sip:bench@{self.hostport}>", "Content-Type: application/sdp"]
         lines += [f"From: {msg.header('From')}", f"To: {to}", f"Call-ID: {msg.call_id}",
-                  f"CSeq: {msg.cseq}", "Content-Length: 0"]
-        self._send("\r\n".join(lines) + "\r\n\r\n", addr)
+                  f"CSeq: {msg.cseq}", f"Content-Length: {len(body)}"]
+        self._send("\r\n".join(lines) + "\r\n\r\n" + body, addr)
 
     def _send(self, text: str, addr: tuple[str, int]) -> None:
         assert self.transport is not None
@@ -184,9 +216,7 @@ class SipWire(asyncio.DatagramProtocol):
         stamped with the moment just before the datagram left."""
         call_id = f"{uuid.uuid4().hex}@{self.host}"
         tag = uuid.uuid4().hex[:8]
-        rtp = self._rtp.getsockname()[1]
-        sdp = (f"v=0\r\no=bench 1 1 IN IP4 {self.host}\r\ns=-\r\nc=IN IP4 {self.host}\r\n"
-               f"t=0 0\r\nm=audio {rtp} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+        sdp = self._sdp(self._rtp.getsockname()[1])
         lines = [f"INVITE sip:{target}@{proxy} SIP/2.0",
                  f"Via: SIP/2.0/UDP {self.hostport};branch=z9hG4bK{uuid.uuid4().hex[:16]};rport",
                  "Max-Forwards: 70", f"From: <sip:{from_user}@{self.host}>;tag={tag}",

@@ -21,6 +21,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from typing import IO, Any
 
 import numpy as np
@@ -70,6 +71,13 @@ class TonePort(pj.AudioMediaPort):
         self._frames: list[pj.ByteVector] = []
         self._next = 0
         self.received: collections.deque[bytes] = collections.deque(maxlen=RATE // FRAME_SAMPLES)
+        # Latency probe (bench/latency.py): when the first frame of a new tone left for
+        # the bridge, and when a 1 kHz onset arrived from it after ``listen``.
+        self.tone_out_at: float | None = None
+        self._announce = False
+        self.tone_in_at: float | None = None
+        self._listening = False
+        self._prev_in = np.zeros(0)
         self.set_tone(0)
 
     def set_tone(self, freq: float) -> None:
@@ -81,6 +89,13 @@ class TonePort(pj.AudioMediaPort):
             pj.ByteVector(data[i : i + FRAME_BYTES]) for i in range(0, len(data), FRAME_BYTES)
         ]
         self._next = 0
+        self.tone_out_at = None
+        self._announce = bool(freq)
+
+    def listen(self) -> None:
+        self.tone_in_at = None
+        self._prev_in = np.zeros(0)
+        self._listening = True
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:
         frames = self._frames
@@ -88,10 +103,32 @@ class TonePort(pj.AudioMediaPort):
         frame.buf = frames[self._next % len(frames)]
         frame.size = FRAME_BYTES
         self._next += 1
+        if self._announce:
+            self._announce = False
+            self.tone_out_at = time.monotonic()
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
-            self.received.append(bytes(frame.buf))
+            data = bytes(frame.buf)
+            self.received.append(data)
+            if self._listening:
+                self._find_onset(time.monotonic(), np.frombuffer(data, np.int16) / 32768)
+
+    def _find_onset(self, now: float, x: np.ndarray) -> None:
+        """Sample j of a frame that arrived at ``now`` counts as sounding at now + j/RATE
+        (as bench/peers.py's listener reads it); onset = a 3-period 1 kHz window at 40 %
+        of a 0.24 full-scale tone."""
+        both = np.concatenate((self._prev_in, x))
+        self._prev_in = x
+        window = 3 * RATE // 1000
+        z = both * np.exp(-2j * np.pi * 1000 * np.arange(len(both)) / RATE)
+        cs = np.concatenate(([0j], np.cumsum(z)))
+        amps = 2 * np.abs(cs[window:] - cs[:-window]) / window
+        hits = np.nonzero(amps >= 0.4 * 8000 / 32768)[0]
+        if len(hits):
+            sample = int(hits[0]) + round(window * 0.6) - (len(both) - len(x))
+            self.tone_in_at = now + sample / RATE
+            self._listening = False
 
     def hears(self, freq: float) -> bool:
         chunks = list(self.received)
@@ -279,6 +316,13 @@ class PhoneEngine:
     def cmd_tone(self, freq: float) -> dict:
         self.port.set_tone(freq)
         return {}
+
+    def cmd_listen(self) -> dict:
+        self.port.listen()
+        return {}
+
+    def cmd_probe(self) -> dict:
+        return {"tone_out_at": self.port.tone_out_at, "tone_in_at": self.port.tone_in_at}
 
     def cmd_hears(self, freq: float) -> dict:
         return {"heard": self.port.hears(freq)}

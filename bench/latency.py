@@ -1,0 +1,302 @@
+"""One-way delay the gateway adds, each way, with and without loss on the browser leg.
+
+    python -m bench.latency [--minutes M] [--loss 0.01] [--json out.json]
+
+The lab: Kamailio as the PBX, a ``Lines`` gateway with a real line worker, one agent
+(extension 2001, Opus to the browser, PCMU to SIP) whose aiortc peer lives in its own
+process (``bench/peers.py``, its receiver releasing packets on arrival as the gateway's
+does, so the client adds no jitter-buffer delay of its own), and a SIP line that is a
+raw SIP + RTP end in this process (``bench/sip_wire.py``, ``bench/rtp_peer.py``).
+
+One call, alternating 200 ms tone bursts each way:
+
+  up    browser -> SIP: the burst's first frame handed to the client's encoder ->
+        its onset found in the RTP arriving at the SIP end;
+  down  SIP -> browser: the burst's first RTP packet sent by the SIP end -> its onset
+        found in the audio the client's track returns.
+
+First ``--minutes`` with no loss, then as long with ``--loss`` of the client's outgoing
+RTP dropped (the uplink the gateway's receiver must cope with). p50/p95 per direction,
+and p95 per minute so creep shows. All clocks are CLOCK_MONOTONIC on this host.
+
+Baselines in the same run, with no Headset code: the same burst measurement through a
+bare aiortc pair (Opus, release on arrival, same loss) one way, and through a bare
+pjsua2 call (the lab phone, PCMU) to the same raw SIP + RTP end, each way (its tone's
+first frame handed to pjsua's bridge -> onset on the wire; a burst's first packet ->
+onset in the frames pjsua's bridge hands the phone). Their sum is the path with no
+gateway; what Headset measures above it is what the gateway adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from bench.call_cost import BenchAgent, Peers, percentiles
+from bench.rtp_peer import RtpPeer
+from bench.sip_wire import SipWire
+from crm.db import open_database
+from crm.secret_key import load_or_create_key
+from gateway.lines import Lines
+from tests.conftest import gateway_settings
+from tests.lab.kamailio import Kamailio
+from tests.lab.phone import Phone
+from tests.support.gateway import make_agent_user
+from webrtc.ice import restrict_host_addresses
+
+Json = dict[str, Any]
+AGENT_EXT, AGENT_PW = "2001", "pw-2001-latency"
+PHONE_EXT, PHONE_PW = "2999", "pw-2999-latency"
+TONE = 1000.0
+LINE_NUMBER = "5555000"
+BURST_FRAMES = 10
+TIMEOUT = 3.0
+GOALS_P95_MS = {"no_loss": 30, "loss": 40}
+
+
+@contextlib.asynccontextmanager
+async def _call(tmp: Path) -> AsyncIterator[tuple[BenchAgent, Peers, RtpPeer]]:
+    media = RtpPeer()
+    await media.start()
+    line = SipWire(media=media)
+    await line.start()
+    peers = Peers()
+    await peers.start()
+    agent: BenchAgent | None = None
+    try:
+        with Kamailio(users={AGENT_EXT: AGENT_PW}, routes={LINE_NUMBER: line.hostport}) as kam:
+            settings = gateway_settings(tmp, kam.hostport)
+            db = await open_database(settings.database_path)
+            box = load_or_create_key(tmp)
+            lines = Lines(settings, db, box, lambda lang, key: key)
+            await lines.start()
+            try:
+                user = await make_agent_user(db, box, "latency", AGENT_EXT, AGENT_PW)
+                agent = BenchAgent(lines, user, peers, 0)
+                await agent.online()
+                await agent.open_line("arrival")
+                await peers.call("continuous", k=0, on=False)
+                call_id = await agent.dial(LINE_NUMBER)
+                yield agent, peers, media
+                await agent.hangup(call_id)
+            finally:
+                if agent is not None:
+                    await agent.close()
+                await lines.close()
+                await db.close()
+    finally:
+        await peers.close()
+        line.close()
+        await media.close()
+
+
+async def up(peers: Peers, media: RtpPeer) -> float | None:
+    heard = media.listener.expect_onset(time.monotonic())
+    sent = (await peers.call("burst", k=0, frames=BURST_FRAMES))["sent"]
+    try:
+        onset = await asyncio.wait_for(heard, TIMEOUT)
+    except TimeoutError:
+        return None
+    finally:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(media.listener.expect_quiet(), TIMEOUT)
+    return 1000 * (onset - sent)
+
+
+async def down(peers: Peers, media: RtpPeer) -> float | None:
+    listening = asyncio.get_running_loop().create_task(peers.call(
+        "onset", k=0, not_before=time.monotonic(), within=TIMEOUT))
+    sent = await media.burst(BURST_FRAMES)
+    onset = (await listening)["onset"]
+    await peers.call("quiet", k=0, within=TIMEOUT)
+    return None if onset is None else 1000 * (onset - sent)
+
+
+async def phase(peers: Peers, media: RtpPeer, minutes: float) -> Json:
+    """Alternate up/down bursts for ``minutes``; overall and per-minute figures."""
+    start = time.monotonic()
+    samples: dict[str, list[tuple[float, float]]] = {"up": [], "down": []}
+    misses = {"up": 0, "down": 0}
+    while time.monotonic() - start < 60 * minutes:
+        for name, measure in (("up", up), ("down", down)):
+            ms = await measure(peers, media)
+            if ms is None:
+                misses[name] += 1
+            else:
+                samples[name].append((time.monotonic() - start, ms))
+    out: Json = {}
+    for name, got in samples.items():
+        per_minute = []
+        for m in range(max(1, round(minutes))):
+            bucket = [ms for t, ms in got if m * 60 <= t < (m + 1) * 60]
+            per_minute.append(percentiles(bucket).get("p95"))
+        out[name] = percentiles([ms for _, ms in got]) | {
+            "misses": misses[name], "p95_per_minute": per_minute}
+    return out
+
+
+async def headset(minutes: float, loss: float, tmp: Path) -> Json:
+    async with _call(tmp) as (_, peers, media):
+        # A moment of audio both ways first, so both ends' buffers are in their steady state.
+        await up(peers, media)
+        await down(peers, media)
+        result: Json = {"no_loss": await phase(peers, media, minutes)}
+        await peers.call("loss", k=0, rate=loss)
+        result["loss"] = await phase(peers, media, minutes)
+        result["sip_packets_received"] = media.received
+    return result
+
+
+async def baseline(count: int, loss: float) -> Json:
+    """A bare aiortc pair one way (no loss, and ``loss``), and a bare pjsua2 call to the
+    same raw SIP + RTP end, each way."""
+    peers = Peers()
+    await peers.start()
+    out: Json = {}
+    try:
+        for name, rate in (("no_loss", 0.0), ("loss", loss)):
+            r = await peers.call("one_way_pair", codec="opus", count=count, loss=rate,
+                                 timeout=count * 2 * TIMEOUT + 30)
+            out[f"aiortc_{name}"] = percentiles(r["ms"]) | {"misses": r["misses"]}
+    finally:
+        await peers.close()
+    out["pjsua2"] = await pjsua2_one_way(count)
+    return out
+
+
+async def pjsua2_one_way(count: int) -> Json:
+    """The lab's pjsua2 phone (PCMU) in a call with the raw SIP + RTP end: its tone's
+    first frame handed to the bridge -> onset in the RTP that arrives (up), and an RTP
+    burst's first packet -> onset in the frames the bridge hands the phone (down)."""
+    media = RtpPeer()
+    await media.start()
+    line = SipWire(media=media)
+    await line.start()
+    ms: dict[str, list[float]] = {"up": [], "down": []}
+    misses = {"up": 0, "down": 0}
+    try:
+        with Kamailio(users={PHONE_EXT: PHONE_PW}, routes={LINE_NUMBER: line.hostport}) as kam, \
+                Phone("latency-baseline", tone_hz=0) as phone:
+            if await asyncio.to_thread(phone.register, PHONE_EXT, PHONE_PW, kam.hostport) != 200:
+                raise RuntimeError("baseline phone did not register")
+            await asyncio.to_thread(phone.call, f"sip:{LINE_NUMBER}@{kam.hostport}")
+            await asyncio.to_thread(phone.wait_state, "CONFIRMED", 10)
+            await asyncio.to_thread(phone.wait_event, lambda e: e.get("event") == "media", 10)
+            for _ in range(count):
+                heard = media.listener.expect_onset(time.monotonic())
+                await asyncio.to_thread(phone.request, "tone", freq=TONE)
+                try:
+                    onset = await asyncio.wait_for(heard, TIMEOUT)
+                    probe = await asyncio.to_thread(phone.request, "probe")
+                    ms["up"].append(1000 * (onset - probe["tone_out_at"]))
+                except TimeoutError:
+                    misses["up"] += 1
+                await asyncio.to_thread(phone.request, "tone", freq=0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(media.listener.expect_quiet(), TIMEOUT)
+
+                await asyncio.to_thread(phone.request, "listen")
+                sent = await media.burst(BURST_FRAMES)
+                deadline = time.monotonic() + TIMEOUT
+                arrived = None
+                while arrived is None and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)  # polling the phone's probe
+                    arrived = (await asyncio.to_thread(phone.request, "probe"))["tone_in_at"]
+                if arrived is None:
+                    misses["down"] += 1
+                else:
+                    ms["down"].append(1000 * (arrived - sent))
+                while media.bursting:
+                    await asyncio.sleep(0.02)  # one packet time: the burst is ending
+            await asyncio.to_thread(phone.hangup)
+            await asyncio.to_thread(phone.wait_state, "DISCONNECTED", 10)
+    finally:
+        line.close()
+        await media.close()
+    return {d: percentiles(v) | {"misses": misses[d]} for d, v in ms.items()}
+
+
+def print_table(results: Json) -> None:
+    cfg = results["config"]
+    base = results["baseline"]
+    print(f"\nOne-way delay, ms ({cfg['minutes']} min per phase, loss phase drops "
+          f"{100 * cfg['loss']:.0f} % of the browser's RTP; {cfg['cpus']} CPUs, "
+          f"Python {cfg['python']})\n")
+    print(f"  {'phase / direction':20}{'p50':>7}{'p95':>7}{'max':>7}{'n':>5}{'miss':>5}"
+          f"{'bare p50':>10}{'bare p95':>10}{'x p95':>7}{'added p50':>11}{'added p95':>11}"
+          f"{'goal':>6}")
+    for ph in ("no_loss", "loss"):
+        for direction in ("up", "down"):
+            r = results["headset"][ph][direction]
+            bare = bare_path(base, ph, direction)
+            ratio = round(r["p95"] / bare["p95"], 1) if r.get("p95") and bare["p95"] else "-"
+            added = {q: round(r[q] - bare[q], 1) if r.get(q) is not None else "-"
+                     for q in ("p50", "p95")}
+            print(f"  {ph + ' / ' + direction:20}{r.get('p50', '-'):>7}{r.get('p95', '-'):>7}"
+                  f"{r.get('max', '-'):>7}{r['n']:>5}{r['misses']:>5}{bare['p50']:>10}"
+                  f"{bare['p95']:>10}{ratio!s:>7}{added['p50']!s:>11}{added['p95']!s:>11}"
+                  f"{GOALS_P95_MS[ph]:>6}")
+    print("\n  p95 per minute (creep):")
+    for ph in ("no_loss", "loss"):
+        for direction in ("up", "down"):
+            print(f"    {ph + ' / ' + direction:20}"
+                  f"{results['headset'][ph][direction]['p95_per_minute']}")
+    print("\n  Baselines, measured in this run:")
+    for key in ("aiortc_no_loss", "aiortc_loss"):
+        b = base[key]
+        print(f"    bare aiortc pair one way, {key[7:]:8} p50 {b.get('p50')}  p95 "
+              f"{b.get('p95')}  (n {b['n']}, miss {b['misses']})")
+    for direction in ("up", "down"):
+        b = base["pjsua2"][direction]
+        print(f"    bare pjsua2 call (PCMU) {direction:4}      p50 {b.get('p50')}  p95 "
+              f"{b.get('p95')}  (n {b['n']}, miss {b['misses']})")
+    print("  up: browser -> SIP; down: SIP -> browser. bare = aiortc pair one way + pjsua2 "
+          "call the same way;\n  added = Headset - bare (p95 - p95 is only indicative), "
+          "the goal is on it.")
+
+
+def bare_path(base: Json, phase_name: str, direction: str) -> Json:
+    """What the same path costs with no Headset code: aiortc one way + pjsua2 one way."""
+    a, p = base[f"aiortc_{phase_name}"], base["pjsua2"][direction]
+    return {q: round(a[q] + p[q], 1) if a.get(q) is not None and p.get(q) is not None
+            else None for q in ("p50", "p95")}
+
+
+async def run(args: argparse.Namespace) -> Json:
+    restrict_host_addresses(["127.0.0.1"])
+    results: Json = {"config": {"minutes": args.minutes, "loss": args.loss,
+                                "cpus": os.cpu_count(), "python": platform.python_version(),
+                                "started": time.strftime("%Y-%m-%dT%H:%M:%S")}}
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
+        results["headset"] = await headset(args.minutes, args.loss, Path(tmp))
+    count = max(20, results["headset"]["no_loss"]["up"].get("n", 0) // 2)
+    results["baseline"] = await baseline(count, args.loss)
+    results["config"]["elapsed_s"] = round(time.monotonic() - t0, 1)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=1.0, help="length of each phase")
+    parser.add_argument("--loss", type=float, default=0.01, help="uplink loss, 0..1")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
