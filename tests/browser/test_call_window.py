@@ -15,9 +15,11 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page
 
-from crm import call_work, disposition_catalog
+from crm import call_work, contacts, disposition_catalog
+from crm.contacts import ContactDraft, ContactKind, ContactPhone, PhoneLabel
 from crm.dispositions import Kind, Scenario
 from tests.conftest import Lab
+from tests.lab.sipp import uac_call
 from tests.support.server import RunningServer
 from web.appkeys import DB
 
@@ -150,6 +152,39 @@ async def test_mandatory_disposition_blocks_the_call_button_until_saved(
     errors = [e for e in page.errors  # type: ignore[attr-defined]
               if not e.startswith(("ws ", "<", ">")) and "status of 400" not in e]
     assert errors == []
+
+
+async def test_without_auto_open_a_ringing_call_offers_the_window(
+        browser: Browser, server: RunningServer, lab: Lab) -> None:
+    db = server.app[DB]
+    await contacts.create_contact(db, ContactDraft(
+        kind=ContactKind.PERSON, name="Lucía Fernández",
+        phones=(ContactPhone(PhoneLabel.MOBILE, "+34911234567"),)))
+    page = await login(browser, server, "ana")
+    await call_work.set_auto_open(db, await _user_id(page, server, "ana"), False)
+    await page.reload()
+    await go_online(page)
+    with uac_call(lab.kamailio.hostport, "1001", from_user="34911234567",
+                  hold_ms=2000) as customer:
+        await state(page, "call-state", "ringing")
+        button = "[data-action=cw-open-live]"
+        await page.wait_for_selector(button)
+        assert await page.is_hidden(WINDOW)
+        await page.focus(button)
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector(f"{WINDOW}:not([hidden])[data-state=ringing]")
+        assert "Lucía Fernández" in await page.inner_text(f"{WINDOW} .cw-contact")
+        # Opened by the agent: the keyboard is in the notes; Escape hides the window.
+        assert await page.evaluate("document.activeElement.id") == "cw-notes"
+        await page.click("section.softphone [data-action=answer]")
+        await page.wait_for_selector(f"{WINDOW}[data-state=connected]")
+        await page.wait_for_selector(f"{WINDOW}[data-state=ended]", timeout=20_000)
+        assert (await asyncio.to_thread(customer.wait, 10)).ok
+    await page.focus("#cw-notes")
+    await page.keyboard.press("Escape")
+    await page.wait_for_selector(f"{WINDOW}[hidden]", state="attached")
+    # The ended call waits in the dock until it is finished.
+    await page.wait_for_selector(".cw-list li:has-text('Lucía Fernández')")
 
 
 async def _screenshots(page: Page, name: str) -> None:

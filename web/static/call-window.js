@@ -696,6 +696,7 @@ class CallWindowApp {
       const isNew = callId !== this.liveCallId;
       this.liveCallId = callId;
       this.openLive.hidden = this.window.open && this.window.callId === callId;
+      this.dock.hidden = false;
       if (isNew && this.autoOpen) this.window.show(callId);
     } else if (callId === this.liveCallId) {
       this.liveCallId = "";
