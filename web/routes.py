@@ -113,6 +113,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/history", history_views.history_page, name="history")
     app.router.add_get("/history/recent", history_views.recent_page, name="history_recent")
     app.router.add_get("/history/export.csv", history_views.export_csv, name="history_export")
+    app.router.add_get(r"/history/contact/{contact_id:\d{1,18}}", history_views.contact_calls,
+                       name="history_contact")
     app.router.add_get("/i18n/softphone.json", pages.softphone_messages,
                        name="softphone_messages")
     app.router.add_static("/static", STATIC_DIR, name="static")

@@ -234,3 +234,17 @@ async def test_switching_the_profile_language_changes_the_pages(
     await page.wait_for_url("**direction=outbound*")
     assert await row_ids(page) == ["marta-out-2", "marta-out-1"]
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_contact_page_shows_the_contacts_calls(browser: Browser,
+                                                     pages_server: RunningServer) -> None:
+    page = await sign_in(browser, pages_server, "olga")
+    await page.goto(f"{pages_server.url}/contacts")
+    await page.click("table.contacts a:has-text('Ana López')")
+    section = page.locator("section.contact-history")
+    await section.locator("li[data-call-id]").first.wait_for()
+    # Olga's calls with Ana's number, hers only (Marta and Lena called Ana too).
+    assert await section.locator("li[data-call-id]").evaluate_all(
+        "rows => rows.map(r => r.dataset.callId)") == ["olga-out-2", "olga-in-1"]
+    assert await section.locator("h2").inner_text() == "Połączenia"
+    assert page.errors == []  # type: ignore[attr-defined]

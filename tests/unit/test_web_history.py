@@ -87,7 +87,7 @@ async def calls(client: Client) -> dict[str, int]:
 
 
 def _ids(html: str) -> list[str]:
-    return re.findall(r'<tr data-call-id="([^"]+)"', html)
+    return re.findall(r'<(?:tr|li) data-call-id="([^"]+)"', html)
 
 
 async def _page(client: Client, path: str, status: int = 200) -> str:
@@ -264,3 +264,19 @@ async def test_disposition_filter_and_column(client: Client, calls: dict[str, in
     assert header[7] == "Disposition" and [r[7] for r in rows] == ["Venta cerrada"] * 2
     await login(client, "agent")  # an agent's filter stays within their own calls
     assert _ids(await _page(client, f"/history?disposition={sold}")) == ["a-out"]
+
+
+async def test_contact_page_gets_the_contacts_last_calls(client: Client,
+                                                         calls: dict[str, int]) -> None:
+    await login(client, "agent")
+    page = await _page(client, f"/contacts/{calls['ana']}")
+    assert f'data-history-src="/history/contact/{calls["ana"]}"' in page
+    assert f'href="/history?contact={calls["ana"]}"' in page
+    # The piece the page fetches: this agent's calls with Ana, no page around them.
+    piece = await _page(client, f"/history/contact/{calls['ana']}")
+    assert _ids(piece) == ["a-in"] and "<html" not in piece and "Completed</span> · 1:05" in piece
+    await login(client, "sup")
+    assert _ids(await _page(client, f"/history/contact/{calls['ana']}")) == ["b-in", "a-in"]
+    assert "No calls with this contact yet." in await _page(client, "/history/contact/999")
+    resp = await client.get("/history/contact/" + "9" * 40, headers=HTML)
+    assert resp.status == 404

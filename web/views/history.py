@@ -33,6 +33,8 @@ from web.forms import FormErrors
 from web.templating import render
 
 INVALID = 400
+# Calls the contact page shows; the full list is /history?contact=<id>.
+CONTACT_CALLS = 10
 # The query-string names the filter form uses (crm.call_history.read_filter reads them).
 FILTER_FIELDS = ("direction", "from", "to", "number", "contact", "agent", "company", "list",
                  "outcome", "disposition")
@@ -134,6 +136,21 @@ async def recent_page(request: web.Request) -> web.StreamResponse:
                                          per_page=call_history.RECENT)
     return render("history_recent.html", request, {
         "calls": page.calls, "count": call_history.RECENT,
+    })
+
+
+@login_required
+async def contact_calls(request: web.Request) -> web.StreamResponse:
+    """The last calls with one contact, as a piece of HTML for the contact page
+    (web/static/history-contact.js puts it there; the page links to the full list)."""
+    user = require_user(request)
+    contact_id = int(request.match_info["contact_id"])  # the route allows 1-18 digits
+    await _link_calls(request)
+    page = await call_history.fetch_page(request.app[DB], HistoryFilter(contact_id=contact_id),
+                                         Viewer.of(user), per_page=CONTACT_CALLS)
+    return render("history_contact_calls.html", request, {
+        "calls": page.calls, "more": page.has_next,
+        "agent_column": Viewer.of(user).sees_everyone,
     })
 
 
