@@ -37,11 +37,14 @@ async def _open_window(page: Page) -> str:
     return call_id
 
 
-async def _call_and_hang_up(page: Page, lab: Lab) -> str:
-    """Call the lab phone; the window opens by itself; hang up from the softphone."""
+async def _call_and_hang_up(page: Page, lab: Lab, during: str = "") -> str:
+    """Call the lab phone; the window opens by itself; choose the disposition ``during``
+    the call if given; hang up from the softphone."""
     async with call_to_a_phone(page, lab) as phone:
         call_id = await _open_window(page)
         await page.wait_for_selector(f"{WINDOW}[data-state=connected]")
+        if during:
+            await page.select_option("#cw-disposition", during)
         await page.click("section.softphone [data-action=hangup]")
         await state(page, "call-state", "ended")
         await asyncio.to_thread(phone.wait_state, "DISCONNECTED")
@@ -114,7 +117,9 @@ async def test_mandatory_disposition_blocks_the_call_button_until_saved(
     page = await login(browser, server, "ana")
     await page.set_viewport_size({"width": 1366, "height": 768})
     await go_online(page)
-    call_id = await _call_and_hang_up(page, lab)
+    # Chosen while talking, kept when the call ends and the window reloads it.
+    call_id = await _call_and_hang_up(page, lab, during=str(sale))
+    assert await page.input_value("#cw-disposition") == str(sale)
 
     # The server says which call blocks; the Call button is off and says why.
     await page.wait_for_selector(f"section.softphone[data-blocking-call='{call_id}']")
@@ -127,7 +132,6 @@ async def test_mandatory_disposition_blocks_the_call_button_until_saved(
     await state(page, "call-state", "idle")
 
     # A disposition whose required field is empty: a clear message, nothing saved.
-    await page.select_option("#cw-disposition", str(sale))
     await page.click("[data-action=cw-finish]")
     await page.wait_for_selector(f"{WINDOW} .cw-summary:not([hidden])")
     assert "Importe: this field is required." in await page.inner_text(WINDOW)

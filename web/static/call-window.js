@@ -218,6 +218,7 @@ class CallWindow {
     this.notes = null;
     this.loadedAt = 0;
     this.liveState = "";
+    this.formCallId = ""; // the call whose disposition form is on screen
     this.fieldErrors = new Map();
     this.ticker = null;
     this.opener = null;
@@ -331,6 +332,7 @@ class CallWindow {
   }
 
   async release() {
+    this.formCallId = "";
     if (this.notes) {
       await this.notes.flush();
       this.notes.close();
@@ -396,8 +398,12 @@ class CallWindow {
     this.number.textContent = name ? call.remote_shown : "";
     this.number.hidden = !this.number.textContent;
     this.renderContact();
-    this.tagsInput.value = this.data.tags.join(", ");
-    this.renderDispositions();
+    // A reload of the same call (it was answered, or it ended) keeps what the agent is
+    // typing or choosing; only a newly shown call starts from what the server has.
+    const sameCall = this.formCallId === this.callId;
+    this.formCallId = this.callId;
+    if (!sameCall || document.activeElement !== this.tagsInput) this.tagsInput.value = this.data.tags.join(", ");
+    this.renderDispositions(sameCall);
     this.renderHistory();
     this.renderStatus();
   }
@@ -498,10 +504,12 @@ class CallWindow {
     })));
   }
 
-  renderDispositions() {
+  renderDispositions(keep = false) {
     const t = this.t;
     const select = this.dispositionSelect;
-    const current = this.data.wrap_up ? `wrap:${this.data.wrap_up}` : String(this.data.disposition_id || "");
+    const kept = keep ? { value: select.value, values: this.fieldValues() } : null;
+    const current = kept ? kept.value
+      : this.data.wrap_up ? `wrap:${this.data.wrap_up}` : String(this.data.disposition_id || "");
     select.replaceChildren(h("option", { value: "" }, t("calls.window.choose_disposition")));
     const groups = new Map();
     for (const item of this.data.dispositions) {
@@ -515,8 +523,13 @@ class CallWindow {
         h("option", { value: `wrap:${name}` }, t(`calls.window.wrap_up.${name}`)))));
     select.value = current;
     this.mustNote.hidden = !this.data.must_disposition;
+    if (kept) {
+      this.renderFields(kept.values);
+      return;
+    }
     this.fieldErrors.clear();
     this.summary.hidden = true;
+    this.callbackInput.value = "";
     this.renderFields(this.data.values || {});
   }
 
