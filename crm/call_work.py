@@ -175,7 +175,7 @@ async def unfinished(db: Database, user_id: int, now: datetime,
         "SELECT r.id, r.direction, r.remote_number, r.remote_name, r.state, r.outcome,"
         " r.started_at, r.answered_at, r.ended_at, w.contact_id, c.name AS contact_name"
         " FROM call_records r LEFT JOIN call_work w ON w.call_id = r.id"
-        " LEFT JOIN contacts c ON c.id = w.contact_id"
+        " LEFT JOIN contacts c ON c.id = COALESCE(w.contact_id, r.contact_id)"
         f" WHERE r.user_id = ? AND r.started_at >= ? AND {_NEEDS_WORK}"
         " AND w.finished_at IS NULL ORDER BY r.started_at DESC LIMIT 100",
         (user_id, clock.to_db(now - UNFINISHED_WINDOW), echo_number))
@@ -203,17 +203,24 @@ async def blocking_call(db: Database, user_id: int, now: datetime,
 
 async def contact_activity(db: Database, contact_id: int, exclude_call: str,
                            limit: int = 10) -> list[Activity]:
-    """The contact's last ``limit`` calls before this one, each with its notes."""
+    """The contact's last ``limit`` calls before this one, each with its notes.
+
+    A call is the contact's when the agent said so in the call window, else when
+    caller ID linked its record to the contact (crm/call_records.py).
+    """
     rows = await db.fetchall(
         "SELECT r.id, r.direction, r.outcome, r.started_at, u.display_name AS agent,"
         " d.name AS disposition, w.wrap_up,"
         " (SELECT group_concat(n.body, char(10) || char(10)) FROM call_notes n"
         "   WHERE n.call_id = r.id AND n.body <> '') AS note"
-        " FROM call_work w JOIN call_records r ON r.id = w.call_id"
+        " FROM call_records r LEFT JOIN call_work w ON w.call_id = r.id"
         " JOIN users u ON u.id = r.user_id"
         " LEFT JOIN dispositions d ON d.id = w.disposition_id"
-        " WHERE w.contact_id = ? AND r.id <> ? ORDER BY r.started_at DESC LIMIT ?",
-        (contact_id, exclude_call, limit))
+        " WHERE r.id IN (SELECT call_id FROM call_work WHERE contact_id = ?"
+        "                UNION SELECT id FROM call_records WHERE contact_id = ?)"
+        " AND COALESCE(w.contact_id, r.contact_id) = ? AND r.id <> ?"
+        " ORDER BY r.started_at DESC LIMIT ?",
+        (contact_id, contact_id, contact_id, exclude_call, limit))
     return [Activity(call_id=r["id"], direction=r["direction"], outcome=r["outcome"],
                      started_at=clock.from_db(r["started_at"]), agent=r["agent"],
                      disposition=r["disposition"], wrap_up=r["wrap_up"] or None,

@@ -117,6 +117,16 @@ async def test_contact_activity(db: Database) -> None:
     activity = await call_work.contact_activity(db, ana.id, exclude_call="c0")
     assert [a.call_id for a in activity] == [f"c{i}" for i in range(1, 11)]
     assert activity[0].note == "note 1" and activity[0].agent == "agent"
+    # A call caller ID linked to her (no call window opened) counts too; one the agent
+    # said was someone else does not.
+    bea = await contacts.create_contact(db, ContactDraft(kind=ContactKind.PERSON, name="Bea"))
+    await _call(db, agent, "linked", at=now - timedelta(minutes=1))
+    await _call(db, agent, "picked-other", at=now - timedelta(minutes=2))
+    await db.execute("UPDATE call_records SET contact_id = ? WHERE id IN (?, ?)",
+                     (ana.id, "linked", "picked-other"))
+    await call_work.start(db, "picked-other", agent, bea.id, now)
+    activity = await call_work.contact_activity(db, ana.id, exclude_call="c0", limit=3)
+    assert [a.call_id for a in activity] == ["linked", "c1", "c2"]
 
 
 async def test_auto_open_setting(db: Database) -> None:
