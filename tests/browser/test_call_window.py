@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from playwright.async_api import Browser, Page
@@ -21,7 +22,7 @@ from crm.dispositions import Kind, Scenario
 from tests.conftest import Lab
 from tests.lab.sipp import uac_call
 from tests.support.server import RunningServer
-from web.appkeys import DB
+from web.appkeys import DB, DEPLOYMENT
 
 from .conftest import login
 from .test_softphone import call_to_a_phone, go_online, state
@@ -164,6 +165,9 @@ async def test_without_auto_open_a_ringing_call_offers_the_window(
     await contacts.create_contact(db, ContactDraft(
         kind=ContactKind.PERSON, name="Lucía Fernández",
         phones=(ContactPhone(PhoneLabel.MOBILE, "+34911234567"),)))
+    # A talk-time target the 2 s call will pass (the settings page allows 10 s or more).
+    live = server.app[DEPLOYMENT]
+    live.current = replace(live.current, target_talk_seconds=1)
     page = await login(browser, server, "ana")
     await call_work.set_auto_open(db, await _user_id(page, server, "ana"), False)
     await page.reload()
@@ -184,6 +188,9 @@ async def test_without_auto_open_a_ringing_call_offers_the_window(
         await page.wait_for_selector(f"{WINDOW}[data-state=connected]")
         await page.wait_for_selector(f"{WINDOW}[data-state=ended]", timeout=20_000)
         assert (await asyncio.to_thread(customer.wait, 10)).ok
+    # The talk timer turned red past the target, and says so in words.
+    await page.wait_for_selector(f"{WINDOW} .cw-talk.cw-talk--over[data-over=true]")
+    assert "00:01" in (await page.get_attribute(f"{WINDOW} .cw-talk", "title") or "")
     await page.focus("#cw-notes")
     await page.keyboard.press("Escape")
     await page.wait_for_selector(f"{WINDOW}[hidden]", state="attached")

@@ -440,6 +440,9 @@ class CallWindow {
       this.talkTimer.textContent = `${t("calls.window.talk_time")} ${duration(talk)}`;
       this.talkTimer.classList.toggle("cw-talk--over", over);
       this.talkTimer.title = over ? t("calls.window.talk_over", { time: duration(target) }) : "";
+      // Colour alone says nothing to a screen reader: the words go into the label.
+      if (over) this.talkTimer.setAttribute("aria-label", `${this.talkTimer.textContent}. ${this.talkTimer.title}`);
+      else this.talkTimer.removeAttribute("aria-label");
       this.talkTimer.dataset.over = String(over);
     }
   }
