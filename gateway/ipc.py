@@ -180,6 +180,9 @@ class Pong(_Msg, frozen=True, tag="pong"):
     calls: int
     accounts: int
     lines: int
+    # Conference ports the worker holds (lent to calls or free): stays at the peak
+    # number of calls, never grows with the number of calls carried.
+    ports: int = 0
 
 
 Report = (

@@ -177,9 +177,10 @@ class Worker:
                     raise EngineError("call_not_connected")
                 await self._engine.transfer(call_id, target)
             case ipc.Ping(seq=seq):
-                calls, accounts = self._engine.counts()
+                calls, accounts, ports = self._engine.counts()
                 lines = sum(1 for a in self._agents.values() if a.line is not None)
-                self._send(ipc.Pong(seq=seq, calls=calls, accounts=accounts, lines=lines))
+                self._send(ipc.Pong(seq=seq, calls=calls, accounts=accounts, lines=lines,
+                                    ports=ports))
 
     def _agent(self, agent_id: int) -> _Agent:
         agent = self._agents.get(agent_id)

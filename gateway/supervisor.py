@@ -64,6 +64,7 @@ class WorkerProcess:
     sip_calls: int = 0
     accounts: int = 0
     lines: int = 0
+    ports: int = 0
 
     @property
     def pid(self) -> int:
@@ -216,8 +217,8 @@ class Supervisor:
                 continue
             if isinstance(report, ipc.Pong):
                 worker.last_pong = asyncio.get_running_loop().time()
-                worker.sip_calls, worker.accounts, worker.lines = (
-                    report.calls, report.accounts, report.lines)
+                worker.sip_calls, worker.accounts, worker.lines, worker.ports = (
+                    report.calls, report.accounts, report.lines, report.ports)
                 continue
             try:
                 self._on_report(worker, report)
@@ -227,6 +228,9 @@ class Supervisor:
         if worker.ready is not None and not worker.ready.done():
             worker.ready.set_exception(EOFError())
         await worker.process.wait()
+        if worker.process.returncode:
+            log.warning("worker %d (pid %d) ended with status %d", worker.worker_id,
+                        worker.pid, worker.process.returncode)
         if not worker.stopping and not self._closing:
             self._restart_later(worker, "exited")
 

@@ -54,6 +54,11 @@ class WorkerHandle(Protocol):
 
     def kill(self) -> None: ...
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once known (negative: the signal); None for a forked worker,
+        whose status only its parent, the launcher, sees (and logs)."""
+
 
 class _ExecutedWorker:
     """A worker started with exec: a plain asyncio child process."""
@@ -72,6 +77,10 @@ class _ExecutedWorker:
     @property
     def exited(self) -> bool:
         return self._process.returncode is not None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
 
     async def wait(self) -> None:
         await self._process.wait()
@@ -114,6 +123,10 @@ class _ForkedWorker:
     @property
     def exited(self) -> bool:
         return self._gone.done()
+
+    @property
+    def returncode(self) -> int | None:
+        return None
 
     async def wait(self) -> None:
         await asyncio.shield(self._gone)

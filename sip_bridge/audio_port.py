@@ -3,7 +3,8 @@
 ``CallAudio`` is two bounded PCM queues in plain Python: the asyncio side holds only
 this, never a pjsua2 object, because a pjsua2 object whose last reference dies on a
 thread pjlib does not know aborts the process. ``AudioPort`` is the pjsua2 port that
-reads and fills those queues; the engine thread owns it and deletes it.
+reads and fills those queues; the engine thread owns it (sip_bridge/port_pool.py) and
+gives it fresh queues for each call.
 
 pjmedia's clock thread calls ``onFrameRequested``/``onFrameReceived`` every 20 ms for
 all calls, holding the GIL, so these two methods only pop and push on ``PcmQueue``s
@@ -48,6 +49,11 @@ class AudioPort(pj.AudioMediaPort):
 
     def open(self, name: str) -> None:
         self.createPort(name, audio_format())
+
+    def reset(self) -> None:
+        """New, empty queues for the next call (one assignment: the clock thread sees
+        either the old queues or the new ones, never a half-made state)."""
+        self.audio = CallAudio()
 
     # -- pjmedia clock thread: queue operations only -------------------------------------
 

@@ -29,8 +29,9 @@ class Call(pj.Call):
         super().__init__(account, pj_call_id)
         self.call_id = call_id
         self.agent_id = agent_id
-        self.port = AudioPort()
-        self.port.open(f"call-{call_id[:8]}")
+        # Lent by the engine's PortPool once the call is ours to carry (an INVITE that
+        # is refused never gets one) and given back when it ends.
+        self.port: AudioPort | None = None
         self.hung_up_locally = False
         self._on_state = on_state
         self._on_transfer = on_transfer
@@ -39,6 +40,8 @@ class Call(pj.Call):
         self._on_state(self)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        if self.port is None:
+            return
         info = self.getInfo()
         for media in info.media:
             if media.type != pj.PJMEDIA_TYPE_AUDIO or media.status not in _FLOWING:

@@ -17,6 +17,7 @@ Errors: ``EngineError(code)`` where ``code`` is a translation key for the agent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -33,6 +34,7 @@ from gateway.ipc import AddAgent
 from sip_bridge.account import Account, account_config, is_wildcard
 from sip_bridge.audio_port import CallAudio
 from sip_bridge.call import Call
+from sip_bridge.port_pool import PortPool
 from sip_bridge.screening import screen, source_host
 from sip_bridge.uri import parse_remote
 
@@ -97,6 +99,7 @@ class SipEngine:
         self._accounts: dict[int, Account] = {}
         self._calls: dict[str, Call] = {}
         self._graveyard: list[Call] = []
+        self._ports = PortPool()
         # INVITEs to refuse, with the status code. Refused after onIncomingCall has
         # returned: a hangup inside it aborts the whole process (pjsip asserts in
         # pjsip_rx_data_free_cloned) when the INVITE filled pjsip's packet buffer, which
@@ -183,9 +186,13 @@ class SipEngine:
                 ep.libHandleEvents(10)
         except pj.Error:
             pass
+        # Stop the conference clock before any port leaves the bridge (see port_pool.py).
+        with contextlib.suppress(pj.Error):
+            ep.audDevManager().setNoDev()
         for call in self._calls.values():
-            call.port = None  # type: ignore[assignment]
+            call.port = None
         self._calls.clear()
+        self._ports.clear()
         self._to_refuse.clear()
         self._refused.clear()
         self._graveyard.clear()
@@ -273,14 +280,16 @@ class SipEngine:
             if len(self._calls) >= MAX_CALLS:
                 raise EngineError("busy_line")
             call = Call(account, call_id, agent_id, self._call_state, self._transfer_done)
+            port = call.port = self._ports.take()
             self._calls[call_id] = call
             try:
                 call.makeCall(uri, pj.CallOpParam(True))
             except pj.Error:
                 del self._calls[call_id]
+                self._release_port(call)
                 self._graveyard.append(call)
                 raise
-            return call.port.audio
+            return port.audio
 
         return await self._on_engine(make)
 
@@ -299,10 +308,16 @@ class SipEngine:
             self._refuse(call, 486)
             return
         self._calls[call.call_id] = call
+        call.port = self._ports.take()
         ringing = pj.CallOpParam()
         ringing.statusCode = 180
         call.answer(ringing)
         self._emit(self._listener.on_incoming, account.agent_id, call.call_id, number, name)
+
+    def _release_port(self, call: Call) -> None:
+        port, call.port = call.port, None
+        if port is not None:
+            self._ports.give_back(port)
 
     def _refuse(self, call: Call, code: int) -> None:
         self._refused[call.call_id] = call
@@ -314,6 +329,8 @@ class SipEngine:
             prm = pj.CallOpParam()
             prm.statusCode = 200
             call.answer(prm)
+            if call.port is None:  # every call in _calls has one; never reached
+                raise EngineError("no_such_call")
             return call.port.audio
 
         return await self._on_engine(answer)
@@ -383,6 +400,7 @@ class SipEngine:
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             status = "disconnected"
             self._calls.pop(call.call_id, None)
+            self._release_port(call)
             # Deleted after the callback returns (pjproject #3856: never let a stale
             # Call object be collected later).
             self._graveyard.append(call)
@@ -392,6 +410,6 @@ class SipEngine:
         self._emit(self._listener.on_leg, call.call_id, call.agent_id, status,
                    info.lastStatusCode, info.lastReason, side)
 
-    def counts(self) -> tuple[int, int]:
-        """(calls, accounts), read without locking: only for health reports."""
-        return len(self._calls), len(self._accounts)
+    def counts(self) -> tuple[int, int, int]:
+        """(calls, accounts, audio ports), read without locking: only for health reports."""
+        return len(self._calls), len(self._accounts), self._ports.created

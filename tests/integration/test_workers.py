@@ -11,7 +11,7 @@ import pytest
 
 from gateway import ipc, signalling
 from gateway.worker_spawn import WorkerSpawner
-from tests.conftest import ECHO
+from tests.conftest import ECHO, HANGS_UP
 from tests.integration.conftest import Gateway
 from tests.lab.ports import free_udp_port, free_udp_port_range
 from tests.support.rtc_client import RtcClient
@@ -174,3 +174,28 @@ async def test_a_spawned_worker_reports_ready_and_leaves_on_shutdown(
     finally:
         await spawner.close()
     assert spawner.launcher_pid is None
+
+
+async def test_conference_ports_are_reused_call_after_call(gateway: Gateway) -> None:
+    # A port leaving pjmedia's bridge while its clock runs can crash the worker
+    # (sip_bridge/port_pool.py), so calls borrow ports instead of making new ones.
+    agent = await gateway.agent("ivo", extension="1001")
+    await agent.online()
+    worker = gateway.lines.supervisor.worker_of(agent.user.id)
+    assert worker is not None
+    # First an echo line the agent hangs up, then a line that hangs up by itself.
+    mark = len(agent.events)
+    call_id = await agent.dial(ECHO)
+    await agent.wait_call("connected", since=mark)
+    assert await agent.rtc.wait_hears(1000)
+    await agent.send(signalling.Hangup(call_id=call_id))
+    assert (await agent.wait_call("ended", since=mark))["reason"] == "completed"
+    mark = len(agent.events)
+    await agent.dial(HANGS_UP)
+    await agent.wait_call("connected", since=mark)
+    ended = await agent.wait_call("ended", since=mark)
+    assert ended["reason"] == "completed"
+    deadline = time.monotonic() + 5
+    while (worker.sip_calls, worker.ports) != (0, 1) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert (worker.sip_calls, worker.ports) == (0, 1)
