@@ -36,9 +36,9 @@ class AgentStatus {
     this.select = element.querySelector("[data-pause-select]");
     this.error = element.querySelector("[data-status-error]");
     this.buttons = {};
-    for (const button of element.querySelectorAll("[data-action]")) {
-      this.buttons[button.dataset.action] = button;
-      button.addEventListener("click", () => this.change(button.dataset.action));
+    for (const button of element.querySelectorAll("[data-agent-action]")) {
+      this.buttons[button.dataset.agentAction] = button;
+      button.addEventListener("click", () => this.change(button.dataset.agentAction));
     }
     this.state = null;
     this.busy = false;
