@@ -1,0 +1,1 @@
+-- Reserved for this session's work; filled in by the change that needs it.
