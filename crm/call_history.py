@@ -289,7 +289,10 @@ _SELECT = (
     " cr.local_number, cr.remote_number, cr.remote_e164, cr.remote_name, cr.contact_id,"
     " c.name AS contact_name, cr.state, cr.outcome, cr.sip_code, cr.started_at,"
     " cr.answered_at, cr.ended_at, d.name AS disposition_name"
-    " FROM call_records cr JOIN users u ON u.id = cr.user_id"
+    # LEFT JOIN (every record has its user) keeps call_records the outer loop, so the
+    # newest-first index serves the ORDER BY ... LIMIT; with JOIN, SQLite may start from
+    # the few users and sort every call (seconds at 200,000 calls).
+    " FROM call_records cr LEFT JOIN users u ON u.id = cr.user_id"
     " LEFT JOIN contacts c ON c.id = cr.contact_id"
     # The agent's disposition of the call (crm/disposition_catalog.py), if any.
     " LEFT JOIN call_work w ON w.call_id = cr.id"
