@@ -11,6 +11,7 @@ seen as a callback.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,19 +36,20 @@ def _leg(row: Row) -> Leg:
                ended_at=clock.from_db_optional(row["ended_at"]), outcome=row["outcome"])
 
 
-def spellings(key: str) -> set[str]:
-    """Ways a PBX or an agent may have written the number ``key`` stands for."""
-    found = {key}
+@functools.lru_cache(maxsize=100_000)
+def spellings(key: str) -> frozenset[str]:
+    """Ways a PBX or an agent may have written the number ``key`` stands for (cached:
+    the same callers come back on every page)."""
     if not key.startswith("+"):
-        return found
+        return frozenset({key})
     try:
         number = phonenumbers.parse(key, None)
     except phonenumbers.NumberParseException:
-        return found
+        return frozenset({key})
     national = str(number.national_number)
     country = str(number.country_code)
-    found |= {national, "0" + national, country + national, "00" + country + national}
-    return found
+    return frozenset({key, national, "0" + national, country + national,
+                      "00" + country + national})
 
 
 def _chunks(values: Iterable[str]) -> list[list[str]]:
@@ -73,7 +75,7 @@ async def load_rows(db: Database, numbering: Numbering, *, since: datetime,
         (clock.to_db(since),))
     if not seeds:
         return []
-    keys = {numbering.key(row["remote_number"]) for row in seeds}
+    keys = {numbering.key(row["remote_number"]) for row in seeds}  # (cached per number)
     raw = {row["remote_number"] for row in seeds}
     for key in keys:
         raw |= spellings(key)

@@ -31,6 +31,8 @@ This module does no I/O; crm/missed_call_store.py loads and stores.
 from __future__ import annotations
 
 import enum
+import functools
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -180,8 +182,20 @@ class MissedRow:
         return self.key.startswith("+") or (self.key.isascii() and self.key.isdigit())
 
 
+# Already E.164 (a click-to-dial callback, a trunk that sends +CC...): nothing to read.
+# Mexico's +52 1 mobiles are left to the full reading, which drops the old 1.
+_E164 = re.compile(r"^\+(?!52)[1-9][0-9]{7,14}$")
+
+
+@functools.lru_cache(maxsize=200_000)
 def caller_key(raw: str, region: str, area_code: str = "") -> str:
-    """The row key for a number as sent: E.164, an extension's digits, else the text."""
+    """The row key for a number as sent: E.164, an extension's digits, else the text.
+
+    Cached: a list folds every call of the retention period, and reading a number with
+    libphonenumber costs a few hundred microseconds; the same callers come back.
+    """
+    if _E164.match(raw):
+        return raw
     try:
         return phone_numbers.parse(raw, region, area_code).value
     except InvalidValue:

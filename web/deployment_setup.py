@@ -1,7 +1,8 @@
 """The live deployment settings and the missed-call mailer, wired into the app.
 
 ``install(app)`` puts a ``LiveDeployment`` holding the TOML defaults in ``app[DEPLOYMENT]``
-at once (so every handler can read it), and a cleanup context that, once the database is
+at once (so every handler can read it), the missed-call badge's cache, and a cleanup
+context that, once the database is
 open, loads what an admin saved, points the gateway's caller-ID lookup at it, and runs
 the missed-call mailer until shutdown. Read the settings in force with ``live(app)``.
 """
@@ -18,6 +19,7 @@ from crm.deployment import Deployment, LiveDeployment, defaults_from
 from crm.missed_call_mail import MissedCallMailer
 from web import i18n
 from web.appkeys import DB, DEPLOYMENT, LINES, SETTINGS
+from web.missed_badge import BADGE_CACHE, BadgeCache
 from web.webkeys import SECRET_BOX
 
 
@@ -46,4 +48,5 @@ async def _deployment_ctx(app: web.Application) -> AsyncIterator[None]:
 def install(app: web.Application) -> None:
     """Add the live settings and their start-up/shutdown to ``app`` (after the database)."""
     app[DEPLOYMENT] = LiveDeployment(defaults_from(app[SETTINGS]))
+    app[BADGE_CACHE] = BadgeCache()
     app.cleanup_ctx.append(_deployment_ctx)

@@ -4,10 +4,16 @@
 same folding as the /missed page; ``/api/missed/count`` serves it to the badge's poll
 (web/static/missed-badge.js) and ``missed_count_middleware`` puts it on each page a
 logged-in person opens, so the badge is right before any script runs.
+
+Folding a month of calls takes a noticeable fraction of a second, and every page and
+every open tab's poll asks, so the answer is kept until something it depends on changes:
+a call record added or changed (``MAX(rowid)``, ``MAX(updated_at)``: both indexed), an
+action on a row (``MAX(id)``), the settings, or the minute (rows expire with time).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -15,23 +21,49 @@ from aiohttp.typedefs import Handler
 
 from crm import clock, missed_call_store
 from crm.missed_calls import RowFilter, View, select
-from web.appkeys import DB
+from web.appkeys import DB, DEPLOYMENT
 from web.auth import current_user, wants_html
-from web.deployment_setup import live
 
 MISSED_COUNT: web.RequestKey[int | None] = web.RequestKey("missed_count")
 
 
+@dataclass
+class BadgeCache:
+    version: tuple[object, ...] | None = None
+    count: int = 0
+    latest: datetime | None = None
+
+
+BADGE_CACHE = web.AppKey("missed_badge_cache", BadgeCache)
+
+
+async def _version(app: web.Application, now: datetime) -> tuple[object, ...]:
+    row = await app[DB].fetchone(
+        "SELECT (SELECT MAX(rowid) FROM call_records) AS added,"
+        " (SELECT MAX(updated_at) FROM call_records) AS changed,"
+        " (SELECT MAX(id) FROM missed_call_actions) AS actions")
+    assert row is not None
+    return (row["added"], row["changed"], row["actions"], app[DEPLOYMENT].current,
+            int(now.timestamp() // 60))
+
+
 async def active_count(app: web.Application) -> tuple[int, datetime | None]:
     """How many rows are on the active list, and when the newest of them last rang."""
-    d = live(app)
+    d = app[DEPLOYMENT].current
     now = clock.utc_now()
+    cache = app[BADGE_CACHE]
+    version = await _version(app, now)
+    if version == cache.version:
+        return cache.count, cache.latest
     rows = await missed_call_store.load_rows(
         app[DB], missed_call_store.Numbering(d.region, d.area_code),
         since=now - timedelta(days=d.missed_retention_days), now=now,
         retention_days=d.missed_retention_days)
     active = select(rows, RowFilter(View.ACTIVE))
-    return len(active), max((row.last_at for row in active), default=None)
+    cache.version = version
+    cache.count = len(active)
+    cache.latest = max((row.last_at for row in active), default=None)
+    return cache.count, cache.latest
 
 
 @web.middleware

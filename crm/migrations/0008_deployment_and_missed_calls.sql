@@ -38,6 +38,8 @@ CREATE INDEX call_records_inbound_unanswered ON call_records (started_at)
     WHERE direction = 'inbound' AND answered_at IS NULL;
 -- The calls that answer or follow up a missed call are found by number and time.
 CREATE INDEX call_records_remote_started ON call_records (remote_number, started_at);
+-- The badge recomputes only when a call record changed (MAX(updated_at), web/missed_badge.py).
+CREATE INDEX call_records_updated ON call_records (updated_at);
 
 -- "E-mail me about each new missed call" (profile), with the address to write to.
 CREATE TABLE missed_call_subscriptions (

@@ -252,3 +252,30 @@ async def test_profile_email_option(client: Client) -> None:
     resp = await client.post("/profile/missed-email", headers=HTML, allow_redirects=False,
                              data={"missed_email_enabled": "1", "missed_email": "a@b.co"})
     assert resp.status == 403
+
+
+async def test_badge_count_is_kept_until_something_changes(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    await call(client, NUMBER, ago=60)
+    folds: list[int] = []
+    real = missed_call_store.load_rows
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        folds.append(1)
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(missed_call_store, "load_rows", counted)
+    await login(client, "agent")
+
+    async def count() -> int:
+        return int((await (await client.get("/api/missed/count")).json())["count"])
+
+    assert [await count() for _ in range(5)] == [1] * 5
+    assert len(folds) <= 2  # once, or twice if a minute turned meanwhile
+    before = len(folds)
+    await call(client, "+34600000009", ago=30)
+    assert await count() == 2 and len(folds) == before + 1
+    assert (await _act(client, NUMBER, "sms"))[0] == 303
+    await login(client, "sup")
+    assert (await _act(client, NUMBER, "hide"))[0] == 303
+    assert await count() == 1
