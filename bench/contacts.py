@@ -270,6 +270,7 @@ async def run(args: argparse.Namespace) -> Json:
             "name word": {"q": "garcia"},
             "mid-word": {"q": "wisniew"},
             "two words": {"q": "zofia nowak"},
+            "first name late in the alphabet": {"q": "zofia"},
             "number, in part": {"q": some[-6:]},
             "number, national": {"q": national(some)},
             "list filter": {"list": "Campaña 8"},

@@ -86,10 +86,10 @@ def csv_lines(rows: Iterable[list[str]], delimiter: str) -> str:
 async def field_names(db: Database, where: ContactFilter, region: str,
                       area_code: str) -> list[str]:
     """The free fields the matching contacts use, by name: one column each."""
-    found, params = contact_search.conditions(where, region, area_code)
+    found, params = await contact_search.where_sql(db, where, region, area_code)
     sql = "SELECT DISTINCT j.key AS name FROM contacts c, json_each(c.fields) j"
     if found:
-        sql += " WHERE " + " AND ".join(found)
+        sql += " WHERE " + found
     rows = await db.fetchall(sql + " LIMIT ?", [*params, MAX_FIELD_COLUMNS])
     return sorted((str(r["name"]) for r in rows), key=str.casefold)
 

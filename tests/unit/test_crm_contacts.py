@@ -188,7 +188,17 @@ async def _names(db: Database, where: ContactFilter, **kwargs: object) -> list[s
     return [c.name for c in page.contacts]
 
 
-async def test_search_by_name_email_and_number(db: Database) -> None:
+@pytest.fixture(params=["by ids", "walking the name index", "short walk, then by ids"])
+def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every way of running a search must find the same contacts."""
+    if request.param != "by ids":
+        monkeypatch.setattr(contact_search, "NARROW", -1)
+    if request.param == "short walk, then by ids":
+        monkeypatch.setattr(contact_search, "WALK_ROWS", 1)
+    return str(request.param)
+
+
+async def test_search_by_name_email_and_number(db: Database, strategy: str) -> None:
     await contacts.create_contact(db, person("Zofia Wójcik", "+48601234567",
                                              email="zofia@firma.pl"))
     await contacts.create_contact(db, person("João Silva", "+5511999998888"))
@@ -217,7 +227,8 @@ async def test_search_by_name_email_and_number(db: Database) -> None:
     assert await _names(db, ContactFilter(query="silva zo")) == []
 
 
-async def test_search_by_company_follows_renames_and_deletes(db: Database) -> None:
+async def test_search_by_company_follows_renames_and_deletes(db: Database,
+                                                            strategy: str) -> None:
     acme = await contacts.create_contact(db, ContactDraft(kind=ContactKind.COMPANY,
                                                           name="Acme Łódź"))
     ana = await contacts.create_contact(db, person("Ana", company_id=acme.id))
@@ -236,22 +247,33 @@ async def test_search_by_company_follows_renames_and_deletes(db: Database) -> No
 def test_search_plans() -> None:
     assert contact_search.plan_search("  ", "ES") is None
     number = contact_search.plan_search("612 34 56 78", "ES")
-    assert number is not None and number.params == ('"612345678"', "+34612345678")
+    assert number is not None and number.ids_params == ('"612345678"', "+34612345678")
+    assert number.check_params == ("%612345678%", "+34612345678")
     words = contact_search.plan_search('ana "x', "ES")
-    assert words is not None and words.params == ('"ana"', '%\"x%')
+    assert words is not None and words.ids_params == ('"ana"',)
+    assert words.check_params == ("%ana%", '%"x%')
     prefix = contact_search.plan_search("Jo", "ES")
-    assert prefix is not None and prefix.params[0] == "jo"
+    assert prefix is not None and prefix.ids is None and prefix.check_params[0] == "jo"
+
+
+def test_the_narrowest_small_set_drives_the_query() -> None:
+    narrow = contact_search.NARROW
+    assert contact_search.choose_driver([None, 10, 3]) == 2
+    assert contact_search.choose_driver([narrow + 1, 7]) == 1
+    assert contact_search.choose_driver([None, narrow + 1]) is None
+    assert contact_search.choose_driver([]) is None
 
 
 async def test_search_uses_the_trigram_index(db: Database) -> None:
     plan = contact_search.plan_search("wojcik", "ES")
     assert plan is not None
-    rows = await db.fetchall("EXPLAIN QUERY PLAN SELECT c.id FROM contacts c WHERE "
-                             + plan.sql, plan.params)
+    assert plan.ids is not None
+    rows = await db.fetchall("EXPLAIN QUERY PLAN SELECT c.id FROM contacts c WHERE c.id IN ("
+                             + plan.ids + ")", plan.ids_params)
     assert any("contact_fts VIRTUAL TABLE" in str(row["detail"]) for row in rows), rows
 
 
-async def test_filters_and_stable_pagination(db: Database) -> None:
+async def test_filters_and_stable_pagination(db: Database, strategy: str) -> None:
     owner = await users.create_user(db, "agent", "agent password 1", hashing=FAST)
     acme = await contacts.create_contact(db, ContactDraft(kind=ContactKind.COMPANY,
                                                           name="Acme"))
