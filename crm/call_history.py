@@ -326,7 +326,10 @@ def build_query(where: HistoryFilter, viewer: Viewer, *, limit: int,
     sql = _SELECT
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
-    sql += " ORDER BY cr.started_at DESC, cr.id DESC LIMIT ? OFFSET ?"
+    # rowid breaks ties because every index on started_at already ends with it: the
+    # index gives the whole order and the LIMIT stops the scan early (cr.id would make
+    # SQLite sort, and sometimes choose to sort the whole table).
+    sql += " ORDER BY cr.started_at DESC, cr.rowid DESC LIMIT ? OFFSET ?"
     return Query(sql, (*params, limit, offset))
 
 
