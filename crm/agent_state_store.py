@@ -48,6 +48,12 @@ async def get(db: Database, user_id: int) -> AgentState:
         (user_id,)))
 
 
+async def all_current(db: Database) -> dict[int, AgentState]:
+    """Every agent's current state, by user id (agents never logged in are absent)."""
+    rows = await db.fetchall("SELECT user_id, status, pause_code_id, since FROM agent_states")
+    return {int(r["user_id"]): _state(r) for r in rows}
+
+
 async def change(db: Database, user_id: int, event: Event, source: Source,
                  at: datetime | None = None, pause_code_id: int | None = None) -> Change:
     """Apply ``event`` to the agent's state; raises ``IllegalChange`` if it does not fit."""

@@ -138,6 +138,10 @@ class Lines:
     def active_calls(self) -> int:
         return sum(len(a.calls) for a in self._agents.values())
 
+    def line_states(self) -> dict[int, tuple[str, int]]:
+        """Each known agent's line state and number of live calls (for the agents board)."""
+        return {uid: (a.line_state, len(a.calls)) for uid, a in self._agents.items()}
+
     # -- sessions -----------------------------------------------------------------------
 
     def connect(self, user: User, lang: str) -> Session:

@@ -19,6 +19,7 @@ from web.views import (
     pages,
     pause_codes,
     profile,
+    supervision,
 )
 from web.views import call_window as call_window_views
 from web.views import contact_export as contact_export_views
@@ -104,6 +105,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(r"/contacts/{contact_id:\d+}/delete", contacts.delete_form,
                        name="contact_delete")
     app.router.add_post(r"/contacts/{contact_id:\d+}/delete", contacts.delete_submit)
+    app.router.add_get("/agents", supervision.agents_board, name="agents_board")
+    app.router.add_get("/admin", supervision.admin_hub, name="admin_hub")
     app.router.add_get("/api/agent/state", agent_state.get_state, name="agent_state")
     app.router.add_post("/api/agent/state", agent_state.change_state)
     app.router.add_get("/admin/pause-codes", pause_codes.code_list, name="admin_pause_codes")

@@ -64,6 +64,8 @@ POLICY: list[tuple[str, str, Access]] = [
     ("*", r"^/contacts/import(/|$)", Access.STAFF),
     ("*", r"^/contacts/\{contact_id\}/delete$", Access.STAFF),
     ("*", r"^/contacts(/|$)", Access.ANY),
+    ("GET", r"^/agents$", Access.STAFF),
+    ("GET", r"^/admin$", Access.STAFF),
     # Supervisors see the user list, read-only.
     ("GET", r"^/admin/users$", Access.STAFF),
     ("*", r"^/admin/dispositions(/|$)", Access.STAFF),

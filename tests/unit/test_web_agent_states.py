@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crm import agent_state_store, pause_codes, users
-from crm.agent_states import Status
+from crm.agent_states import Event, Status
 from gateway.settings import Settings
 from tests.support.web_client import Client, page_client
 from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, csrf_in, login
@@ -119,3 +119,33 @@ async def test_state_changes_need_login_and_csrf(client: Client) -> None:
     assert resp.status == 403
     state = await (await client.get("/api/agent/state")).json()
     assert state["status"] == "logged_out"
+
+
+async def test_the_agents_board_is_for_supervisors_and_shows_each_status(
+        client: Client) -> None:
+    db = client.app[DB]
+    lunch = await pause_codes.create(db, "7", "Lunch", productive=False)
+    hostile = await users.create_user(db, "eve", PASSWORD, role="agent", display_name=HOSTILE,
+                                      dialer_enabled=True, hashing=FAST)
+    agent = await users.get_by_username(db, "agent")
+    assert agent is not None
+    await users.update_user(db, agent.id, dialer_enabled=True)
+    await agent_state_store.change(db, agent.id, Event.LOGIN, "system")
+    await agent_state_store.change(db, agent.id, Event.PAUSE, "page", pause_code_id=lunch.id)
+    await agent_state_store.change(db, hostile.id, Event.LOGIN, "system")
+
+    await login(client, "agent")
+    for path in ("/agents", "/admin"):
+        assert (await client.get(path, headers=HTML)).status == 403
+    await client.post("/logout", headers=HTML, data={"csrf_token": await _token(client)})
+
+    await login(client, "sup")
+    board = await client.get("/agents", headers=HTML)
+    assert board.status == 200
+    html = await board.text()
+    assert HOSTILE not in html and "&lt;script&gt;" in html
+    assert "Paused: Lunch" in html and "Available" in html
+    # The paused agent comes first: they need a supervisor's eye.
+    assert html.index("Paused: Lunch") < html.index("&lt;script&gt;")
+    hub = await (await client.get("/admin", headers=HTML)).text()
+    assert "/admin/users" in hub and "/admin/pause-codes" not in hub  # admins only

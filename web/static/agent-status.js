@@ -29,7 +29,7 @@ function elapsed(sinceMs) {
 class AgentStatus {
   constructor(element) {
     this.root = element;
-    this.words = JSON.parse(element.querySelector("[data-status-words]").textContent);
+    this.words = JSON.parse(element.dataset.words);
     this.dot = element.querySelector("[data-status-dot]");
     this.text = element.querySelector("[data-status-text]");
     this.timer = element.querySelector("[data-status-timer]");
