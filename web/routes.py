@@ -25,6 +25,7 @@ from web.views import call_window as call_window_views
 from web.views import contact_export as contact_export_views
 from web.views import contact_import as contact_import_views
 from web.views import history as history_views
+from web.views import tickets as ticket_views
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -118,6 +119,15 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/history/export.csv", history_views.export_csv, name="history_export")
     app.router.add_get(r"/history/contact/{contact_id:\d{1,18}}", history_views.contact_calls,
                        name="history_contact")
+    app.router.add_get("/tickets", ticket_views.ticket_list, name="tickets")
+    app.router.add_get("/tickets/new", ticket_views.new_form, name="ticket_new")
+    app.router.add_post("/tickets/new", ticket_views.new_submit)
+    app.router.add_get(r"/tickets/{ticket_id:\d{1,18}}", ticket_views.ticket_page,
+                       name="ticket")
+    app.router.add_post(r"/tickets/{ticket_id:\d{1,18}}", ticket_views.edit_submit)
+    app.router.add_post(r"/tickets/{ticket_id:\d{1,18}}/actions", ticket_views.action_submit)
+    app.router.add_post(r"/tickets/{ticket_id:\d{1,18}}/actions/{action_id:\d{1,18}}",
+                        ticket_views.action_state_submit)
     app.router.add_get("/i18n/softphone.json", pages.softphone_messages,
                        name="softphone_messages")
     app.router.add_static("/static", STATIC_DIR, name="static")
