@@ -21,7 +21,9 @@ from web.views import (
     profile,
     supervision,
 )
+from web.views import calendar as calendar_views
 from web.views import call_window as call_window_views
+from web.views import callbacks as callback_views
 from web.views import contact_export as contact_export_views
 from web.views import contact_import as contact_import_views
 from web.views import history as history_views
@@ -128,6 +130,13 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(r"/tickets/{ticket_id:\d{1,18}}/actions", ticket_views.action_submit)
     app.router.add_post(r"/tickets/{ticket_id:\d{1,18}}/actions/{action_id:\d{1,18}}",
                         ticket_views.action_state_submit)
+    app.router.add_get("/callbacks", callback_views.panel, name="callbacks")
+    app.router.add_get("/callbacks/new", callback_views.new_form, name="callback_new")
+    app.router.add_post("/callbacks/new", callback_views.new_submit)
+    app.router.add_post(r"/callbacks/{callback_id:\d{1,18}}/action",
+                        callback_views.action_submit)
+    app.router.add_get("/calendar", calendar_views.calendar_page, name="calendar")
+    app.router.add_get("/calendar.ics", calendar_views.calendar_ics, name="calendar_ics")
     app.router.add_get("/i18n/softphone.json", pages.softphone_messages,
                        name="softphone_messages")
     app.router.add_static("/static", STATIC_DIR, name="static")
