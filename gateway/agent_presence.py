@@ -3,7 +3,8 @@
 The rules are crm/agent_states.py's and the storage crm/agent_state_store.py's; this
 module turns what happens on the phone into their events: going online logs the agent
 in (a pause survives it), going offline logs them out, ``**1``/``**2<code>``/``**3``/``**0``
-dialled on the keypad log in, pause, resume and log out. Each change is returned as
+dialled on the keypad log in, pause, resume and log out, and a call waiting for its
+disposition holds the agent in wrap-up. Each change is returned as
 the event the agent's tabs get. A refused code raises ``CodeRefused`` with an error code
 the softphone has words for.
 """
@@ -62,6 +63,23 @@ async def follow_line(db: Database, user_id: int, online: bool) -> AgentState | 
     try:
         change = await agent_state_store.change(
             db, user_id, Event.LOGIN if online else Event.LOGOUT, "system")
+    except Exception:
+        log.exception("user %d: agent state not updated", user_id)
+        return None
+    return change.state if change.changed else None
+
+
+async def follow_work(db: Database, user_id: int, blocked: bool) -> AgentState | None:
+    """Wrap-up while a call waits for its disposition, and back when it is saved.
+
+    A logged-out agent stays logged out and a paused one paused (the table says so).
+    Returns the new state if it changed; never raises.
+    """
+    try:
+        change = await agent_state_store.change(
+            db, user_id, Event.WRAP_UP if blocked else Event.FINISH, "system")
+    except IllegalChange:
+        return None
     except Exception:
         log.exception("user %d: agent state not updated", user_id)
         return None

@@ -586,9 +586,13 @@ class Lines:
         """Tell the agent's tabs which call blocks the next one (after a call ends, a
         disposition is saved, or the policy changes)."""
         agent = self._agents.get(user_id)
+        blocking = await self._blocking(user_id, fail_open=True)
+        # A call waiting for its disposition is the agent's wrap-up (crm/agent_states.py).
+        changed = await agent_presence.follow_work(self._db, user_id, blocking is not None)
         if agent is not None and agent.sessions:
-            blocking = await self._blocking(user_id, fail_open=True)
             agent.broadcast(signalling.WorkEvent(blocking_call_id=blocking or ""))
+            if changed is not None:
+                agent.broadcast(await agent_presence.state_event(self._db, changed))
 
     async def policy_changed(self) -> None:
         """An administrator switched "must disposition" on or off: tell every agent."""

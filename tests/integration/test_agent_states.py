@@ -86,3 +86,27 @@ async def test_wrong_agent_codes_are_refused_and_change_nothing(gateway: Gateway
     await agent.send(signalling.Offline())
     await agent.wait_line("offline")
     assert (await agent_state_store.get(gateway.db, agent.user.id)).status is Status.LOGGED_OUT
+
+
+async def test_a_call_waiting_for_its_disposition_is_the_agents_wrap_up(
+        gateway: Gateway) -> None:
+    from crm import call_work, clock, disposition_catalog
+    from crm.dispositions import Submission, WrapUp
+    from tests.conftest import ECHO
+
+    await disposition_catalog.set_must_disposition(gateway.db, True)
+    agent = await gateway.agent("rui", extension="1001")
+    await agent.online()
+    await _state(agent, "available", 0)
+    call_id = await agent.dial(ECHO)
+    await agent.wait_call("connected")
+    mark = len(agent.events)
+    await agent.send(signalling.Hangup(call_id=call_id))
+    await _state(agent, "wrap_up", mark)
+    assert (await agent_state_store.get(gateway.db, agent.user.id)).status is Status.WRAP_UP
+
+    mark = len(agent.events)
+    await call_work.finish(gateway.db, call_id, Submission(wrap_up=WrapUp.VOICEMAIL),
+                           clock.utc_now())
+    await gateway.lines.work_changed(agent.user.id)
+    await _state(agent, "available", mark)
