@@ -93,6 +93,17 @@ def place(p: Period, items: Iterable[tuple[datetime, T]], zone: tzinfo) -> list[
             for day in p.days]
 
 
+def timing(due_at: datetime, now: datetime, closed: bool,
+           soon: timedelta = timedelta(minutes=15)) -> str:
+    """How an item with a due time reads at ``now``: ``closed``, ``overdue``, ``due_soon``
+    (within ``soon``) or ``upcoming`` (the same words as a callback's urgency)."""
+    if closed:
+        return "closed"
+    if now >= due_at:
+        return "overdue"
+    return "due_soon" if due_at - now <= soon else "upcoming"
+
+
 def weeks(days: Sequence[Day[T]]) -> list[list[Day[T]]]:
     """Days cut into rows of seven (a month grid)."""
     return [list(days[n:n + 7]) for n in range(0, len(days), 7)]

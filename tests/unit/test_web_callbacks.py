@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from crm import callback_store, callbacks, clock, contacts, users
+from crm import callback_store, callbacks, clock, contacts, ticket_store, users
 from crm.callbacks import NewCallback, State
 from crm.contacts import ContactDraft, ContactKind, ContactPhone, PhoneLabel
 from crm.db import Database
+from crm.tickets import ActionDraft, TicketDraft
 from gateway.settings import Settings
 from tests.support.web_client import Client, page_client
 from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, csrf_in, login
@@ -346,3 +347,31 @@ async def test_ics_export(client: Client) -> None:
     assert all(len(line.encode()) <= 75 for line in body.split("\r\n"))
     again = await (await client.get(f"/calendar.ics?view=week&date={due.date()}")).text()
     assert f"UID:callback-{cb}@{host}" in again.replace("\r\n ", "")  # stable UID
+
+
+async def test_ticket_actions_on_the_calendar_and_in_the_export(client: Client) -> None:
+    lucia = await contacts.create_contact(_db(client), ContactDraft(
+        kind=ContactKind.PERSON, name="Lucía Pérez",
+        phones=(ContactPhone(PhoneLabel.MOBILE, NUMBER),)))
+    agent = await users.get_by_username(_db(client), "agent")
+    sup = await users.get_by_username(_db(client), "sup")
+    assert agent is not None and sup is not None
+    due = clock.utc_now() + timedelta(hours=1)
+    ticket_id = await ticket_store.create_ticket(
+        _db(client), TicketDraft(lucia.id, "Router <b>broken</b>"), agent,
+        ActionDraft("Send a technician", due_at=due, agent_id=agent.id))
+    await ticket_store.create_ticket(
+        _db(client), TicketDraft(lucia.id, "Someone else's"), sup,
+        ActionDraft("Not for the agent", due_at=due, agent_id=sup.id))
+    await login(client, "agent")
+    page = await _page(client, f"/calendar?view=day&date={due.date().isoformat()}")
+    assert page.count("data-ticket-action=") == 1
+    assert "Send a technician" in page and "Not for the agent" not in page
+    assert "&lt;b&gt;broken&lt;/b&gt;" in page
+    assert f'href="/tickets/{ticket_id}"' in page
+    assert f'href="/tickets/new?contact_id={lucia.id}"' in page
+    assert f'data-dial="{NUMBER}"' in page and f"/history?contact={lucia.id}" in page
+    body = (await (await client.get(
+        f"/calendar.ics?view=day&date={due.date().isoformat()}")).text()).replace("\r\n ", "")
+    assert body.count("BEGIN:VEVENT") == 1 and "UID:ticket-action-" in body
+    assert "SUMMARY:Ticket: Lucía Pérez · Router <b>broken</b> · Send a technician" in body

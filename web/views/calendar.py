@@ -5,9 +5,9 @@
 ``text/calendar`` (crm/ical.py), one VEVENT per item with a stable UID. Agents see their
 own agenda; supervisors and admins choose an agent or everyone.
 
-Ticket actions belong here too once tickets exist: ``items`` is the one place that
-gathers what the calendar shows, so a ``ticket_items`` source joins it there. There is
-no crm/tickets.py yet, so the calendar shows callbacks only.
+Two sources feed it: callbacks (crm/callback_store.py) and ticket actions with a due
+time (``ticket_store.actions_between``); ``items`` and ``ticket_items`` turn both into
+the same ``Item``. Each item offers call, contact, new ticket and history links.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from aiohttp import web
 from babel import Locale
 from babel import dates as babel_dates
 
-from crm import callback_store, callbacks, clock, ical, phone_numbers, users
-from crm.calendar import Day, Period, View, period, place, shift, weeks
+from crm import callback_store, callbacks, clock, contacts, ical, phone_numbers, ticket_store, users
+from crm.calendar import Day, Period, View, period, place, shift, timing, weeks
 from crm.callbacks import Callback
+from crm.tickets import ActionState
 from crm.users import User
 from web import formatting, i18n
 from web.appkeys import DB
@@ -49,7 +50,7 @@ class Item:
     dial_shown: str
     contact_id: int | None
     history_url: str
-    panel_url: str
+    open_url: str
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,41 @@ async def items(request: web.Request, rows: list[Callback]) -> list[tuple[dateti
             urgency=callbacks.urgency(cb, now).value,
             dial=first, dial_shown=phone_numbers.display(first, region) if first else "",
             contact_id=cb.contact_id if name else None, history_url=history_url(cb),
-            panel_url=f"/callbacks?{urlencode({'closed': '1', 'contact': f'#{cb.contact_id}'})}"
+            open_url=f"/callbacks?{urlencode({'closed': '1', 'contact': f'#{cb.contact_id}'})}"
             if cb.contact_id else "/callbacks?closed=1")))
+    return found
+
+
+async def ticket_items(request: web.Request, asked: Asked,
+                       p: Period) -> list[tuple[datetime, Item]]:
+    """Ticket actions due in the period (the agent's own, or everyone's), as items; the
+    call link dials the contact's first number."""
+    db = request.app[DB]
+    lang = current_lang(request)
+    region = live(request.app).region
+    now = clock.utc_now()
+    actions = await ticket_store.actions_between(db, p.start(zone()), p.end(zone()),
+                                                 asked.agent)
+    first_phone: dict[int, str] = {}
+    for contact_id in sorted({a.contact_id for a in actions})[:MAX_ITEMS]:
+        contact = await contacts.get_contact(db, contact_id)
+        first_phone[contact_id] = contact.phones[0].e164 if contact and contact.phones else ""
+    found = []
+    for action in actions[:MAX_ITEMS]:
+        dial = first_phone.get(action.contact_id, "")
+        line = action.description.splitlines()[0] if action.description else ""
+        found.append((action.due_at, Item(
+            kind="ticket", id=action.action_id,
+            time=formatting.format_time(action.due_at, lang, zone()),
+            iso=action.due_at.isoformat(),
+            title=" · ".join(part for part in (action.contact_name, action.subject, line)
+                             if part),
+            agent=action.agent_name or "",
+            urgency=timing(action.due_at, now, action.state is not ActionState.PENDING),
+            dial=dial, dial_shown=phone_numbers.display(dial, region) if dial else "",
+            contact_id=action.contact_id,
+            history_url="/history?" + urlencode({"contact": action.contact_id}),
+            open_url=f"/tickets/{action.ticket_id}")))
     return found
 
 
@@ -121,8 +155,9 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
     lang = current_lang(request)
     locale = Locale.parse(formatting.babel_locale(lang))
     p = period(asked.view, asked.anchor, locale.first_week_day)
-    days: list[Day[Item]] = place(p, await items(request, await _callbacks(request, asked, p)),
-                                  zone())
+    found = await items(request, await _callbacks(request, asked, p))
+    found += await ticket_items(request, asked, p)
+    days: list[Day[Item]] = place(p, found, zone())
     today = clock.utc_now().astimezone(zone()).date()
     loc = formatting.babel_locale(lang)
     if asked.view is View.MONTH:
@@ -171,11 +206,12 @@ async def calendar_ics(request: web.Request) -> web.StreamResponse:
     found = dict((cb_item.id, (at, cb_item)) for at, cb_item in await items(request, rows))
     base = f"{request.scheme}://{request.host}"
     host = request.host.split(":", 1)[0] or "headset"
+    region = live(request.app).region
     events = []
     for cb in rows:
         _, item = found[cb.id]
         description = "\n".join(
-            [*(phone_numbers.display(n, live(request.app).region) for n in cb.phones),
+            [*(phone_numbers.display(n, region) for n in cb.phones),
              *([cb.queue] if cb.queue else []), *([cb.reason] if cb.reason else []),
              *(f"{link.name}: {link.url}" for link in cb.links)])
         events.append(ical.Event(
@@ -183,9 +219,15 @@ async def calendar_ics(request: web.Request) -> web.StreamResponse:
             end=cb.due_at + timedelta(minutes=15),
             summary=i18n.translate(lang, "callbacks.calendar.summary",
                                    title=item.title or f"#{cb.id}"),
-            description=description, url=f"{base}/callbacks?closed=1"))
+            description=description, url=f"{base}{item.open_url}"))
+    for at, item in await ticket_items(request, asked, p):
+        events.append(ical.Event(
+            uid=f"ticket-action-{item.id}@{host}", start=at, end=at + timedelta(minutes=15),
+            summary=i18n.translate(lang, "callbacks.calendar.ticket_summary", title=item.title),
+            description=item.dial_shown, url=f"{base}{item.open_url}"))
+    events.sort(key=lambda event: (event.start, event.uid))
     body = ical.calendar(events, clock.utc_now(), name="Headset")
     return web.Response(body=body.encode("utf-8"), headers={
         "Content-Type": "text/calendar; charset=utf-8",
-        "Content-Disposition": 'attachment; filename="headset-callbacks.ics"',
+        "Content-Disposition": 'attachment; filename="headset-calendar.ics"',
         "Cache-Control": "no-store"})
