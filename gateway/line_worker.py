@@ -267,7 +267,7 @@ class Worker:
             return
         try:
             port = await self._engine.make_call(command.agent_id, command.call_id,
-                                                command.target)
+                                                command.target, command.from_number)
         except EngineError:
             agent.calls.discard(command.call_id)
             raise

@@ -232,8 +232,8 @@ class Lines:
                     worker = self._worker(agent)
                     agent.offer_from = session
                     worker.send(ipc.OpenLine(agent_id=agent.user.id, sdp=sdp))
-                case signalling.Dial(target=target):
-                    await self._dial(agent, target)
+                case signalling.Dial(target=target, caller_id=caller_id):
+                    await self._dial(agent, target, caller_id)
                 case signalling.AnswerCall(call_id=call_id):
                     self._own_call(agent, call_id)
                     await self._check_not_blocked(agent)
@@ -320,7 +320,7 @@ class Lines:
             await self._end(agent, call, Ended(reason="hangup", side=side))
         self._set_line(agent, "offline", reason)
 
-    async def _dial(self, agent: AgentLine, text: str) -> None:
+    async def _dial(self, agent: AgentLine, text: str, caller_id: str = "") -> None:
         try:
             code = parse_agent_code(text)
         except InvalidNumber:
@@ -346,11 +346,14 @@ class Lines:
         if not target.echo:
             # The headset test is not a customer call: it stays allowed.
             await self._check_not_blocked(agent)
+        account = await sip_accounts.get_account(self._db, agent.user.id)
+        presented = presented_number(caller_id, account.caller_ids if account else ())
         call_id = str(uuid.uuid4())
         call = LiveCall(call_id=call_id, user_id=agent.user.id, direction="outbound",
                         remote=target.number, remote_name="", echo=target.echo)
-        credentials = await sip_accounts.get_account(self._db, agent.user.id)
-        local = credentials.extension if credentials else ""
+        # The record keeps the number the customer saw: the chosen caller ID, else the
+        # extension (which the PBX presents, or maps to the trunk's number).
+        local = presented or (account.extension if account else "")
         await call_records.create(self._db, call_id, agent.user.id, "outbound", local,
                                   target.number, "", utc_now())
         await self._start_work(call_id, agent.user.id, None)
@@ -361,7 +364,8 @@ class Lines:
                 self._settings.sip.ring_timeout, self._ring_timed_out, agent, call)
         sip_target = "echo" if target.echo else request_uri(
             target.number, self._settings.sip_domain)
-        worker.send(ipc.MakeCall(agent_id=agent.user.id, call_id=call_id, target=sip_target))
+        worker.send(ipc.MakeCall(agent_id=agent.user.id, call_id=call_id, target=sip_target,
+                                 from_number="" if target.echo else presented))
 
     async def _transfer(self, agent: AgentLine, call_id: str, text: str) -> None:
         call = self._connected_call(agent, call_id)
@@ -605,6 +609,9 @@ class Lines:
             session.send(signalling.WorkEvent(blocking_call_id=blocking or ""))
             state = await agent_state_store.get(self._db, agent.user.id)
             session.send(await agent_presence.state_event(self._db, state))
+            account = await sip_accounts.get_account(self._db, agent.user.id)
+            session.send(signalling.CallerIdsEvent(
+                numbers=list(account.caller_ids) if account else []))
 
     async def agent_state_changed(self, user_id: int) -> None:
         """The agent's working state changed from a page: tell their tabs."""
@@ -662,6 +669,17 @@ class Lines:
             contact_id=call.contact_id,
             matches=call.matches,
         )
+
+
+def presented_number(requested: str, allowed: tuple[str, ...]) -> str:
+    """The caller ID to present for a dial: ``requested`` if the user may use it, ""
+    (the extension) when none was asked for; ``_Refused("caller_id_not_allowed")``
+    for anything else, so a tab cannot present a number an admin did not grant."""
+    if not requested:
+        return ""
+    if requested not in allowed:
+        raise _Refused("caller_id_not_allowed")
+    return requested
 
 
 class _Refused(Exception):

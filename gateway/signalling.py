@@ -11,7 +11,9 @@ Commands (browser -> server)::
     online                      go online: register the extension, reserve a line
     offline                     unregister and close the line
     offer {sdp}                 the tab's RTCPeerConnection offer for the persistent line
-    dial {target}               place a call (number, extension or the echo test number)
+    dial {target, caller_id}    place a call (number, extension or the echo test number),
+                                presenting ``caller_id`` (one of the user's allowed
+                                numbers; empty = the extension)
     answer {call_id}            answer the ringing call
     reject {call_id}            decline the ringing call (the caller hears busy)
     hangup {call_id}            end or cancel a call
@@ -24,6 +26,7 @@ Commands (browser -> server)::
 Events (server -> browser)::
 
     hello {user, dialer, echo_number, ice_servers}   after the socket opens
+    caller_ids {numbers}                    after hello: the numbers the agent may present
     line {state, reason}                    offline / registering / registered / failed
     answer_sdp {sdp}                        the worker's answer to ``offer``
     call {call_id, state, direction, remote, remote_name, reason, held, contact_id, matches}
@@ -74,6 +77,7 @@ class Offer(_Command, frozen=True, tag="offer"):
 
 class Dial(_Command, frozen=True, tag="dial"):
     target: str = ""
+    caller_id: str = ""
 
 
 class AnswerCall(_Command, frozen=True, tag="answer"):
@@ -150,6 +154,8 @@ def _check_fields(command: Command, ref: str) -> None:
             raise BadMessage("invalid_number", "empty dial string", ref)
         if len(command.target) > MAX_TARGET_LENGTH:
             raise BadMessage("invalid_number", "dial string too long", ref)
+    if isinstance(command, Dial) and len(command.caller_id) > MAX_TARGET_LENGTH:
+        raise BadMessage("caller_id_not_allowed", "caller ID too long", ref)
     if isinstance(command, AnswerCall | RejectCall | Hangup | Dtmf | Hold | Unhold | Transfer) and (
             not command.call_id):
         raise BadMessage("invalid_message", "call_id is required", ref)
@@ -223,12 +229,18 @@ class AgentStateEvent(_Event, frozen=True, tag="agent_state"):
     pause: str = ""
 
 
+class CallerIdsEvent(_Event, frozen=True, tag="caller_ids"):
+    # The numbers an admin allowed this agent to present (crm/sip_accounts.py); the
+    # softphone offers a choice when there is more than one.
+    numbers: list[str] = []
+
+
 class Pong(_Event, frozen=True, tag="pong"):
     pass
 
 
 Event = (Hello | LineEvent | AnswerSdp | CallEvent | ErrorEvent | WorkEvent | AgentStateEvent
-         | Pong)
+         | CallerIdsEvent | Pong)
 
 _encoder = msgspec.json.Encoder()
 

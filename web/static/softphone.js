@@ -355,6 +355,8 @@ export class Softphone {
     this.dialerAllowed = false;
     this.echoNumber = "";
     this.iceServers = [];
+    // The numbers an admin allowed this agent to present; a choice only if several.
+    this.callerIds = [];
 
     this.lineState = "offline";
     this.lineReason = "";
@@ -423,7 +425,7 @@ export class Softphone {
       this.emit("open-work", { call_id: this.blockingCallId });
       return false;
     }
-    return this.send({ type: "dial", target: number });
+    return this.send({ type: "dial", target: number, caller_id: this.chosenCallerId() });
   }
 
   testHeadset() {
@@ -570,6 +572,7 @@ export class Softphone {
       case "work": this.onWork(event); break;
       // The agent's working state: the status control (agent-status.js) listens.
       case "agent_state": this.emit("agent_state", event); break;
+      case "caller_ids": this.onCallerIds(event); break;
       case "pong": break;
       default: console.warn("softphone: ignoring unknown event", event.type);
     }
@@ -664,6 +667,20 @@ export class Softphone {
     }
     this.render();
     this.emit("call", event);
+  }
+
+  onCallerIds(event) {
+    this.callerIds = Array.isArray(event.numbers) ? event.numbers.map(String) : [];
+    const keep = this.callerIdSelect.value;
+    this.callerIdSelect.replaceChildren(...this.callerIds.map((number) => h("option", { value: number }, number)));
+    if (this.callerIds.includes(keep)) this.callerIdSelect.value = keep;
+    this.render();
+  }
+
+  /** The caller ID to present: the one chosen, the only one allowed, or "" (extension). */
+  chosenCallerId() {
+    if (this.callerIds.length > 1) return this.callerIdSelect.value;
+    return this.callerIds[0] || "";
   }
 
   onWork(event) {
@@ -836,9 +853,14 @@ export class Softphone {
       onclick: () => this.testHeadset(),
     }, icon("headset"), h("span", {}, t("echo_test")));
     this.numberRow = h("div", { class: "sp-number-row" }, this.number, backspace);
+    this.callerIdSelect = h("select", { id: "softphone-caller-id", class: "sp-caller-id__select" });
+    this.callerIdRow = h("div", { class: "sp-caller-id", hidden: true },
+      h("label", { for: "softphone-caller-id" }, t("caller_id_label")),
+      this.callerIdSelect);
     this.dialer = h("div", { class: "sp-dialer" },
       h("label", { class: "sp-visually-hidden", for: "softphone-number" }, t("number_label")),
       this.numberRow,
+      this.callerIdRow,
       this.keypad,
       this.dialBtn);
 
@@ -1003,6 +1025,7 @@ export class Softphone {
     this.keypad.hidden = inCall && !connected;
     // One call at a time for now: while it lasts, the keypad is for tones, not dialling.
     this.numberRow.hidden = inCall;
+    this.callerIdRow.hidden = inCall || this.callerIds.length < 2;
     this.dialBtn.hidden = inCall;
     this.dialBtn.disabled = !open || Boolean(this.blockingCallId);
     this.workBanner.hidden = !this.blockingCallId || inCall;
