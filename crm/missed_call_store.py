@@ -28,12 +28,17 @@ _LEG_COLUMNS = ("id, user_id, direction, remote_number, remote_name, started_at,
 _CHUNK = 400
 
 
+def _at(text: str | None) -> datetime | None:
+    # Stored instants are always UTC with their offset (crm/clock.py): no conversion.
+    return None if text is None else datetime.fromisoformat(text)
+
+
 def _leg(row: Row) -> Leg:
-    return Leg(id=row["id"], user_id=int(row["user_id"]), direction=row["direction"],
-               remote_number=row["remote_number"], remote_name=row["remote_name"],
-               started_at=clock.from_db(row["started_at"]),
-               answered_at=clock.from_db_optional(row["answered_at"]),
-               ended_at=clock.from_db_optional(row["ended_at"]), outcome=row["outcome"])
+    started = _at(row["started_at"])
+    assert started is not None
+    return Leg(row["id"], int(row["user_id"]), row["direction"], row["remote_number"],
+               row["remote_name"], started, _at(row["answered_at"]), _at(row["ended_at"]),
+               row["outcome"])
 
 
 @functools.lru_cache(maxsize=100_000)

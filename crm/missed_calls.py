@@ -102,7 +102,7 @@ class Removal(enum.StrEnum):
     LISTED = "listed"            # not removed yet
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Leg:
     """What folding needs of one call record."""
 

@@ -8,12 +8,17 @@ logged-in person opens, so the badge is right before any script runs.
 Folding a month of calls takes a noticeable fraction of a second, and every page and
 every open tab's poll asks, so the answer is kept until something it depends on changes:
 a call record added or changed (``MAX(rowid)``, ``MAX(updated_at)``: both indexed), an
-action on a row (``MAX(id)``), the settings, or the minute (rows expire with time).
+action on a row (``MAX(id)``), the settings, or the minute (rows expire with time). In a
+busy centre records change every few seconds, so it is also recomputed at most every
+``MIN_RECOMPUTE_SECONDS``, by one request at a time (the others wait for its answer);
+an action on a row (``invalidate``) makes the next request recompute at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -25,6 +30,7 @@ from web.appkeys import DB, DEPLOYMENT
 from web.auth import current_user, wants_html
 
 MISSED_COUNT: web.RequestKey[int | None] = web.RequestKey("missed_count")
+MIN_RECOMPUTE_SECONDS = 10.0
 
 
 @dataclass
@@ -32,6 +38,14 @@ class BadgeCache:
     version: tuple[object, ...] | None = None
     count: int = 0
     latest: datetime | None = None
+    computed_at: float = float("-inf")  # time.monotonic()
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def invalidate(app: web.Application) -> None:
+    """Someone acted on a row: the next count is computed afresh."""
+    app[BADGE_CACHE].version = None
+    app[BADGE_CACHE].computed_at = float("-inf")
 
 
 BADGE_CACHE = web.AppKey("missed_badge_cache", BadgeCache)
@@ -49,21 +63,24 @@ async def _version(app: web.Application, now: datetime) -> tuple[object, ...]:
 
 async def active_count(app: web.Application) -> tuple[int, datetime | None]:
     """How many rows are on the active list, and when the newest of them last rang."""
-    d = app[DEPLOYMENT].current
-    now = clock.utc_now()
     cache = app[BADGE_CACHE]
-    version = await _version(app, now)
-    if version == cache.version:
+    async with cache.lock:
+        d = app[DEPLOYMENT].current
+        now = clock.utc_now()
+        version = await _version(app, now)
+        recent = time.monotonic() - cache.computed_at < MIN_RECOMPUTE_SECONDS
+        if version == cache.version or recent:
+            return cache.count, cache.latest
+        rows = await missed_call_store.load_rows(
+            app[DB], missed_call_store.Numbering(d.region, d.area_code),
+            since=now - timedelta(days=d.missed_retention_days), now=now,
+            retention_days=d.missed_retention_days)
+        active = select(rows, RowFilter(View.ACTIVE))
+        cache.version = version
+        cache.computed_at = time.monotonic()
+        cache.count = len(active)
+        cache.latest = max((row.last_at for row in active), default=None)
         return cache.count, cache.latest
-    rows = await missed_call_store.load_rows(
-        app[DB], missed_call_store.Numbering(d.region, d.area_code),
-        since=now - timedelta(days=d.missed_retention_days), now=now,
-        retention_days=d.missed_retention_days)
-    active = select(rows, RowFilter(View.ACTIVE))
-    cache.version = version
-    cache.count = len(active)
-    cache.latest = max((row.last_at for row in active), default=None)
-    return cache.count, cache.latest
 
 
 @web.middleware

@@ -41,7 +41,7 @@ from web.appkeys import DB
 from web.auth import current_lang, login_required, require_user
 from web.deployment_setup import live
 from web.forms import text
-from web.missed_badge import active_count
+from web.missed_badge import active_count, invalidate
 from web.templating import render
 from web.views.login import see_other
 
@@ -282,6 +282,7 @@ async def action_submit(request: web.Request) -> web.StreamResponse:
     if not action_fits(kind, row):
         return see_other(_with_done(back, "stale"))
     await missed_call_store.add_action(request.app[DB], key, kind, user.id, clock.utc_now())
+    invalidate(request.app)
     return see_other(_with_done(back, kind.value))
 
 

@@ -1,0 +1,143 @@
+"""Missed calls at scale: what folding the list costs (the /missed page and the badge).
+
+    python -m bench.missed_calls [--per-day N] [--days D] [--callers C] [--json out.json]
+
+1. Generates D days (default 30, the default retention) of N calls a day (default 3,000)
+   straight into a fresh database: 70 % inbound, of which 15 % unanswered (some ringing
+   two agents at once), the rest outbound; callers drawn from a pool of C numbers
+   (default 20,000) written as a Spanish PBX sends them; a few hundred hide/remove/SMS
+   actions.
+2. ``crm.missed_call_store.load_rows`` over the retention window (what ``/missed``,
+   ``/api/missed/count`` and every page's badge compute), p50/p95 over repeated runs,
+   with its parts: the seed query, the follow-up query by number, the fold.
+3. Baselines in the same run: ``SELECT 1`` through the same ``Database`` (the aiosqlite
+   round trip) and a bare ``COUNT(*)`` of the unanswered inbound legs in the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from crm import clock, missed_call_store, users
+from crm.db import Database, open_database
+from crm.missed_calls import RowFilter, View, select
+from tests.support.gateway import FAST_HASHING
+
+REGION = "ES"
+
+
+async def generate(db: Database, per_day: int, days: int, callers: int,
+                   rng: random.Random) -> dict[str, int]:
+    agents = [(await users.create_user(db, f"agent{i}", "bench password 1",
+                                       hashing=FAST_HASHING)).id for i in range(20)]
+    pool = [f"6{rng.randrange(10**7, 10**8)}" for _ in range(callers)]
+    now = clock.utc_now()
+    rows: list[tuple[Any, ...]] = []
+    missed_legs = 0
+    for day in range(days):
+        for _ in range(per_day):
+            start = now - timedelta(days=day, seconds=rng.randrange(86_400))
+            number = rng.choice(pool)
+            agent = rng.choice(agents)
+            inbound = rng.random() < 0.7
+            answered = not inbound or rng.random() > 0.15
+            legs = 2 if inbound and not answered and rng.random() < 0.3 else 1
+            for leg in range(legs):
+                at = start + timedelta(milliseconds=200 * leg)
+                answered_at = at + timedelta(seconds=8) if answered else None
+                ended = at + timedelta(seconds=rng.randrange(20, 400))
+                outcome = "completed" if answered else ("missed" if inbound else "no_answer")
+                rows.append((str(uuid.uuid4()), agent, "inbound" if inbound else "outbound",
+                             "1001", number if inbound else "+34" + number, "", "ended", outcome,
+                             clock.to_db(at),
+                             None if answered_at is None else clock.to_db(answered_at),
+                             clock.to_db(ended), clock.to_db(at), clock.to_db(ended)))
+                missed_legs += int(inbound and not answered)
+    async with db.transaction() as tx:
+        for row in rows:
+            await tx.execute(
+                "INSERT INTO call_records (id, user_id, direction, local_number, remote_number,"
+                " remote_name, state, outcome, started_at, answered_at, ended_at, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        for _ in range(300):
+            await tx.execute(
+                "INSERT INTO missed_call_actions (caller_key, kind, user_id, at)"
+                " VALUES (?, ?, ?, ?)",
+                ("+34" + rng.choice(pool), rng.choice(("hide", "remove", "sms")),
+                 agents[0], clock.to_db(now - timedelta(seconds=rng.randrange(86_400 * days)))))
+    return {"call_records": len(rows), "unanswered_inbound_legs": missed_legs}
+
+
+async def timed(fn: Callable[[], Awaitable[object]], runs: int) -> dict[str, float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        await fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return {"p50_ms": round(statistics.median(samples), 2),
+            "p95_ms": round(samples[max(0, int(len(samples) * 0.95) - 1)], 2)}
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = await open_database(Path(tmp) / "bench.sqlite3")
+        try:
+            started = time.perf_counter()
+            sizes = await generate(db, args.per_day, args.days, args.callers, rng)
+            generated_s = time.perf_counter() - started
+            now = clock.utc_now()
+            since = now - timedelta(days=args.days)
+            numbering = missed_call_store.Numbering(REGION)
+
+            async def load() -> object:
+                return await missed_call_store.load_rows(db, numbering, since=since, now=now,
+                                                         retention_days=args.days)
+
+            rows = await missed_call_store.load_rows(db, numbering, since=since, now=now,
+                                                     retention_days=args.days)
+            result = {
+                "sizes": sizes,
+                "generate_s": round(generated_s, 1),
+                "rows": {"all": len(rows), "active": len(select(rows, RowFilter(View.ACTIVE))),
+                         "hidden": len(select(rows, RowFilter(View.HIDDEN))),
+                         "removed": len(select(rows, RowFilter(View.REMOVED)))},
+                "load_rows": await timed(load, args.runs),
+                "baseline_select_1": await timed(lambda: db.fetchone("SELECT 1"), args.runs),
+                "baseline_count_seeds": await timed(lambda: db.fetchone(
+                    "SELECT COUNT(*) FROM call_records WHERE direction = 'inbound'"
+                    " AND answered_at IS NULL AND started_at >= ?", (clock.to_db(since),)),
+                    args.runs),
+            }
+        finally:
+            await db.close()
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-day", type=int, default=3000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--callers", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--json", type=Path)
+    figures = asyncio.run(main(parser.parse_args()))
+    text = json.dumps(figures, indent=2)
+    print(text)
+    options = parser.parse_args()
+    if options.json:
+        options.json.write_text(text + "\n", encoding="utf-8")
+    sys.exit(0)
