@@ -166,6 +166,26 @@ class HoldState(_Msg, frozen=True, tag="hold_state"):
     held: bool
 
 
+class LegFigures(msgspec.Struct, frozen=True):
+    """One leg's quality over the last interval (``gateway/quality.py``)."""
+
+    jitter_ms: float
+    loss_pct: float
+    mos: float
+    rtt_ms: float | None = None
+
+
+class Quality(_Msg, frozen=True, tag="quality"):
+    """Sampled every ~2 s while a call is connected: the browser leg (aiortc) and the
+    SIP leg (pjsua2 RTCP); a leg is ``None`` when it has no figures (the echo test has
+    no SIP leg)."""
+
+    call_id: str
+    agent_id: int
+    browser: LegFigures | None = None
+    sip: LegFigures | None = None
+
+
 class Failed(_Msg, frozen=True, tag="failed"):
     """A command could not be carried out; ``error`` is a translation key."""
 
@@ -187,7 +207,7 @@ class Pong(_Msg, frozen=True, tag="pong"):
 
 Report = (
     Ready | Registration | LineAnswer | LineStatus | Incoming | Leg | HoldState | Transferred
-    | Failed | Pong
+    | Failed | Pong | Quality
 )
 
 _encoder = msgspec.json.Encoder()

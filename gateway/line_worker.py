@@ -20,13 +20,17 @@ from dataclasses import dataclass, field
 
 from aiortc import RTCIceServer
 
-from gateway import ipc, music_on_hold
+from gateway import ipc, music_on_hold, quality
 from gateway.echo_leg import EchoLeg
 from sip_bridge.engine import EngineConfig, EngineError, SipEngine
 from webrtc.ice import restrict_host_addresses
 from webrtc.line import Line, MediaLeg
 
 log = logging.getLogger("headset.worker")
+
+# Seconds between quality samples of a connected call: often enough to watch a link go
+# bad during a call, rare enough to cost nothing (two stats reads per call).
+QUALITY_INTERVAL = 2.0
 
 
 @dataclass
@@ -48,6 +52,8 @@ class Worker:
         self._legs: dict[str, tuple[int, MediaLeg]] = {}
         # Calls on hold, with the task playing music into them.
         self._held: dict[str, asyncio.Task[None]] = {}
+        # Connected calls, with the task sampling their quality.
+        self._sampling: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[int, asyncio.Lock] = {}
         self._stopping = asyncio.Event()
@@ -264,6 +270,7 @@ class Worker:
             self._attach_leg(command.call_id, command.agent_id, leg)
             self._send(ipc.Leg(call_id=command.call_id, agent_id=command.agent_id,
                                status="connected", code=200))
+            self._start_sampling(command.call_id, command.agent_id)
             return
         try:
             port = await self._engine.make_call(command.agent_id, command.call_id,
@@ -337,11 +344,48 @@ class Worker:
         music = self._held.pop(call_id, None)
         if music is not None:
             music.cancel()
+        sampler = self._sampling.pop(call_id, None)
+        if sampler is not None:
+            sampler.cancel()
         entry = self._legs.pop(call_id, None)
         for agent in self._agents.values():
             agent.calls.discard(call_id)
             if entry is not None and agent.line is not None:
                 agent.line.detach(entry[1])
+
+    # -- call quality -------------------------------------------------------------------
+
+    def _start_sampling(self, call_id: str, agent_id: int) -> None:
+        if call_id not in self._sampling:
+            self._sampling[call_id] = asyncio.get_running_loop().create_task(
+                self._sample_quality(call_id, agent_id))
+
+    async def _sample_quality(self, call_id: str, agent_id: int) -> None:
+        """Report both legs' figures every ``QUALITY_INTERVAL`` until the call ends."""
+        browser, sip = quality.LegMeter.new(), quality.LegMeter.new()
+        while True:
+            await asyncio.sleep(QUALITY_INTERVAL)
+            entry = self._legs.get(call_id)
+            if entry is None:
+                return
+            agent = self._agents.get(agent_id)
+            line = agent.line if agent is not None else None
+            try:
+                # On hold the browser leg carries nothing and the SIP stream is paused.
+                on_line = line is not None and call_id not in self._held
+                browser_counters = await line.rtp_counters() if on_line and line else None
+                sip_counters = (None if isinstance(entry[1], EchoLeg)
+                                else await self._engine.rtp_counters(call_id))
+            except EngineError:
+                return  # the engine is stopping
+            except Exception:
+                log.exception("call %s: quality sample failed", call_id)
+                continue
+            report = ipc.Quality(call_id=call_id, agent_id=agent_id,
+                                 browser=_figures(browser, browser_counters),
+                                 sip=_figures(sip, sip_counters))
+            if report.browser is not None or report.sip is not None:
+                self._send(report)
 
     # -- engine listener (on the asyncio loop) ------------------------------------------
 
@@ -373,8 +417,19 @@ class Worker:
                side: str) -> None:
         if status == "disconnected":
             self._forget_call(call_id)
+        elif status == "connected":
+            self._start_sampling(call_id, agent_id)
         self._send(ipc.Leg(call_id=call_id, agent_id=agent_id, status=status,  # type: ignore[arg-type]
                            code=code, reason=reason, side=side))
+
+
+def _figures(meter: quality.LegMeter,
+             counters: quality.RtpCounters | None) -> ipc.LegFigures | None:
+    if counters is None:
+        return None
+    sample = meter.sample(counters)
+    return ipc.LegFigures(jitter_ms=sample.jitter_ms, loss_pct=sample.loss_pct,
+                          rtt_ms=sample.rtt_ms, mos=quality.estimate_mos(sample))
 
 
 async def _main(config: ipc.WorkerConfig, report_fd: int) -> None:

@@ -20,13 +20,20 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from crm import agent_state_store, call_records, call_work, callerid, sip_accounts
+from crm import (
+    agent_state_store,
+    call_quality,
+    call_records,
+    call_work,
+    callerid,
+    sip_accounts,
+)
 from crm.call_flow import CallState, Ended, IllegalTransition, Side
 from crm.clock import utc_now
 from crm.db import Database
 from crm.secret_key import SecretBox
 from crm.users import User
-from gateway import agent_presence, ipc, signalling
+from gateway import agent_presence, ipc, quality, signalling
 from gateway.agent_presence import CodeRefused
 from gateway.dialplan import InvalidNumber, parse_agent_code, parse_dial_string
 from gateway.leg_events import leg_event, registration_reason
@@ -75,6 +82,8 @@ class LiveCall:
     contact_id: int = 0
     matches: int = 0
     transferred: bool = False
+    # Quality samples so far, per leg ("browser", "sip"), stored when the call ends.
+    quality_legs: dict[str, quality.LegAccumulator] = field(default_factory=dict)
 
 
 @dataclass
@@ -454,6 +463,8 @@ class Lines:
                     agent.broadcast(self._call_event(call))
             case ipc.Failed():
                 await self._failed(report)
+            case ipc.Quality():
+                self._quality(report)
 
     async def _incoming(self, report: ipc.Incoming) -> None:
         agent = self._agents.get(report.agent_id)
@@ -518,6 +529,36 @@ class Lines:
             call.state = "ringing"
         agent.broadcast(self._call_event(call))
 
+    def _quality(self, report: ipc.Quality) -> None:
+        agent = self._agents.get(report.agent_id)
+        call = agent.calls.get(report.call_id) if agent is not None else None
+        if agent is None or call is None:
+            return
+        legs: dict[str, signalling.QualityLeg | None] = {}
+        for name, figures in (("browser", report.browser), ("sip", report.sip)):
+            if figures is None:
+                legs[name] = None
+                continue
+            sample = quality.LegSample(jitter_ms=figures.jitter_ms,
+                                       loss_pct=figures.loss_pct, rtt_ms=figures.rtt_ms)
+            call.quality_legs.setdefault(name, quality.LegAccumulator()).add(sample, figures.mos)
+            legs[name] = signalling.QualityLeg(
+                jitter_ms=figures.jitter_ms, loss_pct=figures.loss_pct, mos=figures.mos,
+                grade=quality.grade(figures.mos), rtt_ms=figures.rtt_ms)
+        agent.broadcast(signalling.QualityEvent(call_id=call.call_id, browser=legs["browser"],
+                                                sip=legs["sip"]))
+
+    async def _save_quality(self, call: LiveCall) -> None:
+        """Keep the call's quality with its record; never in the way of ending it."""
+        try:
+            for name, accumulator in call.quality_legs.items():
+                summary = accumulator.summary()
+                if summary is not None and name in ("browser", "sip"):
+                    await call_quality.save(self._db, call.call_id,
+                                            "browser" if name == "browser" else "sip", summary)
+        except Exception:
+            log.exception("call %s: quality not stored", call.call_id)
+
     async def _failed(self, report: ipc.Failed) -> None:
         agent = self._agents.get(report.agent_id)
         if agent is None:
@@ -570,6 +611,7 @@ class Lines:
         if call.ring_timer is not None:
             call.ring_timer.cancel()
         record = await self._record(call.call_id, event)
+        await self._save_quality(call)
         call.state = "ended"
         outcome = record.outcome.value if record is not None and record.outcome else "failed"
         # The record says completed; the agent is told where the call went.

@@ -33,6 +33,8 @@ Events (server -> browser)::
     error {code, message, ref}              a command was refused; ``ref`` names its type
     work {blocking_call_id}                 the call to finish (disposition) before another
                                             one may be made or answered; "" when none
+    quality {call_id, browser, sip}        every ~2 s in a call: each leg's jitter, loss,
+                                            round trip, estimated MOS and grade
     pong
 """
 
@@ -235,12 +237,28 @@ class CallerIdsEvent(_Event, frozen=True, tag="caller_ids"):
     numbers: list[str] = []
 
 
+class QualityLeg(msgspec.Struct, frozen=True):
+    jitter_ms: float
+    loss_pct: float
+    mos: float
+    grade: Literal["good", "fair", "poor"]
+    rtt_ms: float | None = None  # None until RTCP measured one
+
+
+class QualityEvent(_Event, frozen=True, tag="quality"):
+    # The worker's latest sample of a connected call (gateway/quality.py); a leg is
+    # None when it has no figures (the echo test has no SIP leg).
+    call_id: str = ""
+    browser: QualityLeg | None = None
+    sip: QualityLeg | None = None
+
+
 class Pong(_Event, frozen=True, tag="pong"):
     pass
 
 
 Event = (Hello | LineEvent | AnswerSdp | CallEvent | ErrorEvent | WorkEvent | AgentStateEvent
-         | CallerIdsEvent | Pong)
+         | CallerIdsEvent | QualityEvent | Pong)
 
 _encoder = msgspec.json.Encoder()
 

@@ -31,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 import pjsua2 as pj
 
 from gateway.ipc import AddAgent
+from gateway.quality import RtpCounters
 from sip_bridge.account import Account, account_config, is_wildcard
 from sip_bridge.audio_port import CallAudio
 from sip_bridge.call import Call
@@ -435,3 +436,38 @@ class SipEngine:
     def counts(self) -> tuple[int, int, int]:
         """(calls, accounts, audio ports), read without locking: only for health reports."""
         return len(self._calls), len(self._accounts), self._ports.created
+
+    async def rtp_counters(self, call_id: str) -> RtpCounters | None:
+        """The SIP leg's RTP/RTCP figures (pjmedia's stream statistics), or ``None``
+        when the call has no active audio stream (gone, on hold, not yet answered)."""
+
+        def read() -> RtpCounters | None:
+            call = self._calls.get(call_id)
+            if call is None:
+                return None
+            try:
+                # Kept in a name: the media vector dies with a temporary CallInfo.
+                info = call.getInfo()
+                media = info.media
+                index = next((m.index for m in media if m.type == pj.PJMEDIA_TYPE_AUDIO
+                              and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE), None)
+                if index is None:
+                    return None
+                stat = call.getStreamStat(index)  # named for the same reason
+            except pj.Error:
+                return None
+            rtcp = stat.rtcp
+            rx, tx = rtcp.rxStat, rtcp.txStat
+            # pjmedia counts in microseconds; n == 0 means no RTCP report yet.
+            peer = tx.updateCount > 0
+            return RtpCounters(
+                received=rx.pkt,
+                lost=rx.loss,
+                jitter_ms=rx.jitterUsec.last / 1000,
+                sent=tx.pkt,
+                peer_lost=tx.loss if peer else None,
+                peer_jitter_ms=tx.jitterUsec.last / 1000 if peer else None,
+                rtt_ms=rtcp.rttUsec.last / 1000 if rtcp.rttUsec.n else None,
+            )
+
+        return await self._on_engine(read)

@@ -30,6 +30,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 
 from gateway.pcm import FRAME_BYTES, SAMPLE_RATE, SAMPLES_PER_FRAME, SILENCE
+from gateway.quality import RtpCounters
 from webrtc import jitter
 from webrtc.pacing import Pacer
 
@@ -124,6 +125,34 @@ class Line:
             self._track.active.clear()
         else:
             self._track.active.set()
+
+    async def rtp_counters(self) -> RtpCounters | None:
+        """The browser leg's RTP figures from aiortc's stats; ``None`` before media flows.
+
+        aiortc gives jitter in RTP timestamp units (the codec's clock) and the round trip
+        in seconds, from the browser's RTCP receiver reports.
+        """
+        audio = [t for t in self._pc.getTransceivers() if t.kind == "audio"]
+        if not audio or not audio[0]._codecs:
+            return None
+        clock = audio[0]._codecs[0].clockRate / 1000  # timestamp units per ms
+        report = await self._pc.getStats()
+        inbound = [s for s in report.values() if s.type == "inbound-rtp"]
+        if not inbound:
+            return None
+        sent = sum(s.packetsSent for s in report.values() if s.type == "outbound-rtp")
+        remote = [s for s in report.values() if s.type == "remote-inbound-rtp"]
+        peer = remote[0] if remote else None
+        rtt = getattr(peer, "roundTripTime", None)
+        return RtpCounters(
+            received=inbound[0].packetsReceived,
+            lost=inbound[0].packetsLost,
+            jitter_ms=inbound[0].jitter / clock,
+            sent=sent,
+            peer_lost=peer.packetsLost if peer is not None else None,
+            peer_jitter_ms=peer.jitter / clock if peer is not None else None,
+            rtt_ms=rtt * 1000 if rtt is not None else None,
+        )
 
     def detach(self, leg: MediaLeg) -> None:
         if self._leg is leg:
