@@ -84,15 +84,19 @@ async def load_rows(db: Database, numbering: Numbering, *, since: datetime,
     raw = {row["remote_number"] for row in seeds}
     for key in keys:
         raw |= spellings(key)
-    legs: dict[str, Leg] = {}
-    # A hunt group's first leg may have started just before the window.
+    legs = {row["id"]: _leg(row) for row in seeds}
+    # The rest: what answered or followed up those calls. The unanswered inbound legs in
+    # the window are the seeds already; a hunt group's first leg may have started just
+    # before the window.
     start = clock.to_db(since - timedelta(minutes=5))
     for chunk in _chunks(raw):
         marks = ", ".join("?" for _ in chunk)
         for row in await db.fetchall(
                 f"SELECT {_LEG_COLUMNS} FROM call_records"
-                f" WHERE remote_number IN ({marks}) AND started_at >= ?", (*chunk, start)):
-            legs[row["id"]] = _leg(row)
+                f" WHERE remote_number IN ({marks}) AND started_at >= ?"
+                " AND (answered_at IS NOT NULL OR direction = 'outbound' OR started_at < ?)",
+                (*chunk, start, clock.to_db(since))):
+            legs.setdefault(row["id"], _leg(row))
     actions: list[Action] = []
     for chunk in _chunks(keys):
         marks = ", ".join("?" for _ in chunk)
