@@ -216,7 +216,7 @@ async def create_ticket(db: Database, draft: TicketDraft, by: User,
         assert row is not None
         ticket_id = int(row["id"])
         # The creation is logged as every field going from nothing to its first value.
-        entries = [LogEntry("created", "", draft.subject, by.id, now),
+        entries = [LogEntry("created", "", "", by.id, now),
                    *tickets.diff_fields({}, tickets.shown_values(draft, agent_name),
                                         by.id, now)]
         await _write_log(tx, ticket_id, entries, by)

@@ -104,7 +104,9 @@ def log_rows(entries: Sequence[LogEntry], ticket: Ticket, lang: str) -> list[Log
     return [LogRow(
         at=e.at, who=e.user_name,
         what=i18n.translate(lang, f"tickets.log.{e.field}"),
-        action=actions.get(e.action_id, "") if e.action_id is not None else "",
+        # Which action an entry is about, unless the entry itself names it.
+        action=("" if e.action_id is None or e.field == "action.added"
+                else actions.get(e.action_id, "")),
         old=_shown_value(e.field, e.old, lang), new=_shown_value(e.field, e.new, lang),
     ) for e in reversed(entries)]
 
