@@ -315,6 +315,20 @@ def validate(*, user_id: int, queue: str, contact_id: int | None, due: str, expi
                        links=tuple(cleaned))
 
 
+def from_wrap_up(*, user_id: int, remote_number: str, contact_id: int | None,
+                 due_at: datetime, region: str, area_code: str = "") -> NewCallback | None:
+    """The callback an agent asked for when closing a call ("call back" wrap-up): their
+    own, to the number of the call, at the time chosen there (already checked to be in
+    the future). None when the call's number cannot be dialled (withheld, garbage)."""
+    try:
+        number = phone_numbers.parse(remote_number, region, area_code).value
+    except InvalidValue:
+        return None
+    return NewCallback(user_id=user_id, queue="", contact_id=contact_id, due_at=due_at,
+                       expiry_seconds=DEFAULT_EXPIRY, phones=(number,), reason="",
+                       links=())
+
+
 # -- states, permissions, urgency ----------------------------------------------------------
 
 def state_at(callback: Callback, now: datetime) -> State:

@@ -185,3 +185,14 @@ def test_permissions() -> None:
     assert not callbacks.may_perform(Role.ADMIN, 1, 7, Action.EXPIRE)
     assert not callbacks.may_create_for(Role.AGENT, 7, 8)
     assert callbacks.may_create_for(Role.SUPERVISOR, 7, 8)
+
+
+def test_from_wrap_up() -> None:
+    due = NOW + timedelta(days=1)
+    new = callbacks.from_wrap_up(user_id=7, remote_number="911234567", contact_id=3,
+                                 due_at=due, region="ES")
+    assert new is not None
+    assert (new.user_id, new.phones, new.contact_id, new.due_at) == (7, ("+34911234567",), 3, due)
+    assert new.expiry_seconds == callbacks.DEFAULT_EXPIRY
+    assert callbacks.from_wrap_up(user_id=7, remote_number="anonymous", contact_id=None,
+                                  due_at=due, region="ES") is None

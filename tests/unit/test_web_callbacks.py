@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from crm import callback_store, callbacks, clock, contacts, ticket_store, users
+from crm import call_records, callback_store, callbacks, clock, contacts, ticket_store, users
+from crm.call_flow import Answered, Ended
 from crm.callbacks import NewCallback, State
 from crm.contacts import ContactDraft, ContactKind, ContactPhone, PhoneLabel
 from crm.db import Database
@@ -375,3 +376,24 @@ async def test_ticket_actions_on_the_calendar_and_in_the_export(client: Client) 
         f"/calendar.ics?view=day&date={due.date().isoformat()}")).text()).replace("\r\n ", "")
     assert body.count("BEGIN:VEVENT") == 1 and "UID:ticket-action-" in body
     assert "SUMMARY:Ticket: Lucía Pérez · Router <b>broken</b> · Send a technician" in body
+
+
+async def test_call_window_callback_wrap_up_lands_on_the_panel(client: Client) -> None:
+    at = clock.utc_now() - timedelta(minutes=3)
+    for call_id, remote in (("c1", "911 23 45 67"), ("c2", "anonymous")):
+        await call_records.create(_db(client), call_id, await _uid(client, "agent"), "inbound",
+                                  "1001", remote, "", at)
+        await call_records.apply_event(_db(client), call_id, Answered(), at)
+        await call_records.apply_event(_db(client), call_id,
+                                       Ended(reason="hangup", side="remote"), at)
+    await login(client, "agent")
+    token = csrf_in(await _page(client, "/"))
+    when = _local(clock.utc_now() + timedelta(days=1))
+    for call_id in ("c1", "c1", "c2"):  # finishing twice makes one callback
+        resp = await client.post(f"/api/calls/{call_id}/finish", json={
+            "wrap_up": "callback", "callback_at": when}, headers={"X-CSRF-Token": token})
+        assert resp.status == 200, await resp.text()
+    found = await callback_store.search(_db(client), callback_store.Query())
+    assert [(cb.phones, _local(cb.due_at), cb.user_id) for cb in found] == [
+        ((NUMBER,), when, await _uid(client, "agent"))]
+    assert [int(i) for i, _ in _rows(await _page(client, "/callbacks"))] == [found[0].id]

@@ -31,6 +31,8 @@ from crm import (
     call_notes,
     call_records,
     call_work,
+    callback_store,
+    callbacks,
     callerid,
     clock,
     contacts,
@@ -309,6 +311,13 @@ async def finish(request: web.Request) -> web.StreamResponse:
                   for name, (key, params) in exc.errors.items()}
         return _refuse(request, exc.key, fields=fields, count=len(fields))
     await call_work.finish(db, record.id, submission, now)
+    if submission.callback_at is not None:  # "call back": on the callback panel too
+        here = request.app[DEPLOYMENT].current
+        planned = callbacks.from_wrap_up(
+            user_id=user.id, remote_number=record.remote_number, contact_id=work.contact_id,
+            due_at=submission.callback_at, region=here.region, area_code=here.area_code)
+        if planned is not None:  # at most one per call (a second finish finds it)
+            await callback_store.create(db, planned, user.id, now, source_call_id=record.id)
     lines = request.app.get(LINES)
     if lines is not None:  # the softphone lifts "finish your last call first" at once
         await lines.work_changed(user.id)

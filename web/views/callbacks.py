@@ -182,8 +182,8 @@ async def panel(request: web.Request) -> web.StreamResponse:
         "back": request.rel_url.path_qs,
         "notice": NOTICES.get(request.query.get("done", "")),
         "action_error": ERRORS.get(request.query.get("error", "")),
-        "calendar_url": "/calendar?" + urlencode(
-            {"agent": filters["agent"]} if manage and filters["agent"] else {}),
+        "calendar_url": "/calendar?" + urlencode({"agent": filters["agent"]})
+        if manage and filters["agent"] else "/calendar",
         "filtered": any(filters[name] for name in FILTER_FIELDS if name != "agent"),
     }, status=400 if errors else 200)
 
@@ -204,7 +204,8 @@ async def _render_form(request: web.Request, values: dict[str, object], errors: 
         "values": values, "errors": errors, "contact": contact,
         "agents": await users.list_users(request.app[DB]) if manage else [],
         "can_manage": manage,
-        "min_expiry": callbacks.MIN_EXPIRY, "max_expiry": callbacks.MAX_EXPIRY,
+        "min_expiry": formatting.format_number(callbacks.MIN_EXPIRY, current_lang(request)),
+        "max_expiry": formatting.format_number(callbacks.MAX_EXPIRY, current_lang(request)),
         "max_phones": callbacks.MAX_PHONES,
     }, status=status)
 
