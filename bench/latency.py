@@ -196,10 +196,13 @@ async def pjsua2_one_way(count: int) -> Json:
                 await asyncio.to_thread(phone.request, "tone", freq=TONE)
                 try:
                     onset = await asyncio.wait_for(heard, TIMEOUT)
-                    probe = await asyncio.to_thread(phone.request, "probe")
-                    ms["up"].append(1000 * (onset - probe["tone_out_at"]))
+                    out_at = (await asyncio.to_thread(phone.request, "probe"))["tone_out_at"]
                 except TimeoutError:
+                    out_at = None
+                if out_at is None:
                     misses["up"] += 1
+                else:
+                    ms["up"].append(1000 * (onset - out_at))
                 await asyncio.to_thread(phone.request, "tone", freq=0)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(media.listener.expect_quiet(), TIMEOUT)
@@ -279,7 +282,9 @@ async def run(args: argparse.Namespace) -> Json:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
         results["headset"] = await headset(args.minutes, args.loss, Path(tmp))
-    count = max(20, results["headset"]["no_loss"]["up"].get("n", 0) // 2)
+    if args.json:  # the long part is done: keep it whatever happens next
+        args.json.write_text(json.dumps(results, indent=2))
+    count = max(20, min(100, results["headset"]["no_loss"]["up"].get("n", 0) // 4))
     results["baseline"] = await baseline(count, args.loss)
     results["config"]["elapsed_s"] = round(time.monotonic() - t0, 1)
     return results

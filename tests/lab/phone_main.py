@@ -74,7 +74,8 @@ class TonePort(pj.AudioMediaPort):
         # Latency probe (bench/latency.py): when the first frame of a new tone left for
         # the bridge, and when a 1 kHz onset arrived from it after ``listen``.
         self.tone_out_at: float | None = None
-        self._announce = False
+        self._tone_on = False
+        self._stamped: list[pj.ByteVector] | None = None
         self.tone_in_at: float | None = None
         self._listening = False
         self._prev_in = np.zeros(0)
@@ -85,12 +86,13 @@ class TonePort(pj.AudioMediaPort):
         # Built here, not in the clock callback, where every microsecond holds the GIL.
         samples = tone_samples(freq, 1.0, RATE, 0.3) if freq else np.zeros(RATE, np.int16)
         data = samples.tobytes()
-        self._frames = [
+        frames = [
             pj.ByteVector(data[i : i + FRAME_BYTES]) for i in range(0, len(data), FRAME_BYTES)
         ]
-        self._next = 0
         self.tone_out_at = None
-        self._announce = bool(freq)
+        self._tone_on = bool(freq)
+        self._next = 0
+        self._frames = frames  # the clock thread stamps the first frame it takes from it
 
     def listen(self) -> None:
         self.tone_in_at = None
@@ -103,9 +105,10 @@ class TonePort(pj.AudioMediaPort):
         frame.buf = frames[self._next % len(frames)]
         frame.size = FRAME_BYTES
         self._next += 1
-        if self._announce:
-            self._announce = False
-            self.tone_out_at = time.monotonic()
+        if frames is not self._stamped:
+            self._stamped = frames
+            if self._tone_on:
+                self.tone_out_at = time.monotonic()
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
