@@ -17,6 +17,7 @@ an action on a row (``invalidate``) makes the next request recompute at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +29,8 @@ from crm import clock, missed_call_store
 from crm.missed_calls import RowFilter, View, select
 from web.appkeys import DB, DEPLOYMENT
 from web.auth import current_user, wants_html
+
+log = logging.getLogger(__name__)
 
 MISSED_COUNT: web.RequestKey[int | None] = web.RequestKey("missed_count")
 MIN_RECOMPUTE_SECONDS = 10.0
@@ -89,5 +92,9 @@ async def missed_count_middleware(request: web.Request,
     request[MISSED_COUNT] = None
     if (request.method == "GET" and current_user(request) is not None and wants_html(request)
             and not request.path.startswith(("/static/", "/api/"))):
-        request[MISSED_COUNT], _ = await active_count(request.app)
+        try:
+            request[MISSED_COUNT], _ = await active_count(request.app)
+        except Exception:
+            # The badge is a convenience: the page the person asked for still opens.
+            log.exception("missed-call count failed")
     return await handler(request)

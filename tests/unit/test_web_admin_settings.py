@@ -140,6 +140,12 @@ async def test_smtp_password_is_write_only(client: Client) -> None:
     # An error page after typing a password does not echo it either.
     status, page, _ = await _post(client, {**GOOD, "smtp_port": "0"})
     assert status == 400 and SMTP_SECRET not in page
+    await _post(client, {**GOOD, "smtp_password": SMTP_SECRET})
+    stored = client.app[DEPLOYMENT].current.smtp_password_encrypted
+    for path in ("/", "/profile", "/missed", "/missed/stats", "/admin/users", "/contacts",
+                 "/admin/settings", "/api/missed/count"):
+        body = await (await client.get(path, headers=HTML)).text()
+        assert SMTP_SECRET not in body and stored not in body, path
 
 
 @pytest.mark.parametrize("username", ["agent", "sup"])

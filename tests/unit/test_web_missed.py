@@ -285,3 +285,15 @@ async def test_badge_count_is_kept_until_something_changes(
     await login(client, "sup")
     assert (await _act(client, NUMBER, "hide"))[0] == 303
     assert await count() == 1
+
+
+async def test_pages_open_when_the_count_fails(client: Client, monkeypatch: pytest.MonkeyPatch,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(missed_call_store, "load_rows", broken)
+    await login(client, "agent")
+    page = await _page(client, "/contacts")
+    assert re.search(r"data-missed-badge[^>]* hidden>", page)
+    assert "missed-call count failed" in caplog.text
