@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crm import contacts, ticket_store
+from crm import contacts, ticket_store, users
 from crm.contacts import ContactDraft, ContactKind, ContactPhone, PhoneLabel
 from crm.db import Database
 from crm.tickets import ActionDraft, TicketDraft
@@ -32,7 +32,6 @@ def _db(client: Client) -> Database:
 
 
 async def _user(client: Client, username: str) -> User:
-    from crm import users
     user = await users.get_by_username(_db(client), username)
     assert user is not None
     return user
