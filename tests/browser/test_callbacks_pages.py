@@ -12,7 +12,7 @@ from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright
 
 from crm import callback_store, clock, contacts, users
-from crm.callbacks import State
+from crm.callbacks import DUE_SOON, NewCallback, State
 from crm.contacts import ContactDraft, ContactKind, ContactPhone, PhoneLabel
 from crm.db import Database, database_ctx
 from gateway.settings import Settings
@@ -134,4 +134,27 @@ async def test_create_see_in_panel_and_calendar_then_complete(browser: Browser,
     assert "Callback marked as done." in await page.locator(".notice").inner_text()
     stored = await callback_store.search(pages_app.db, callback_store.Query())
     assert [cb.state for cb in stored] == [State.COMPLETED]
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_panel_turns_amber_as_the_time_approaches(browser: Browser,
+                                                       pages_app: PagesApp) -> None:
+    page = await login(browser, pages_app, "agent")
+    agent = await users.get_by_username(pages_app.db, "agent")
+    assert agent is not None
+    # Due just over 15 minutes from now: "scheduled" when the page is made, "due soon"
+    # a few seconds later, without a reload.
+    await callback_store.create(pages_app.db, NewCallback(
+        user_id=agent.id, queue="", contact_id=None,
+        due_at=clock.utc_now() + DUE_SOON + timedelta(seconds=6), expiry_seconds=3600,
+        phones=(LUCIA,), reason="", links=()), agent.id, clock.utc_now())
+    await page.goto(f"{pages_app.url}/callbacks")
+    item = page.locator("li.callback-item")
+    assert await item.get_attribute("data-urgency") == "upcoming"
+    assert await item.locator(".badge.urgency").inner_text() == "Scheduled"
+    await page.wait_for_function(
+        "() => document.querySelector('li.callback-item').dataset.urgency === 'due_soon'",
+        timeout=15000)
+    assert await item.locator(".badge.urgency").inner_text() == "Due soon"
+    assert "urgency-due_soon" in (await item.get_attribute("class") or "")
     assert page.errors == []  # type: ignore[attr-defined]

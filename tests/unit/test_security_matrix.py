@@ -66,6 +66,9 @@ POLICY: list[tuple[str, str, Access]] = [
     ("*", r"^/contacts(/|$)", Access.ANY),
     # Agents reach only their own tickets: others' answer 404 (test_web_tickets.py).
     ("*", r"^/tickets(/|$)", Access.ANY),
+    # Agents reach only their own callbacks: others' answer 404 (test_web_callbacks.py).
+    ("*", r"^/callbacks(/|$)", Access.ANY),
+    ("GET", r"^/calendar(\.ics)?$", Access.ANY),
     ("GET", r"^/agents$", Access.STAFF),
     ("GET", r"^/admin$", Access.STAFF),
     # Supervisors see the user list, read-only.
@@ -169,7 +172,8 @@ async def matrix(tmp_path: Path) -> AsyncIterator[Matrix]:
         ids = {"user_id": str(victim.id), "contact_id": str(contact.id),
                "call_id": "no-such-call", "job_id": "no-such-job", "disposition_id": "999",
                "category_id": "999", "form_id": "999", "field_id": "999",
-               "pause_id": "999", "ticket_id": "999", "action_id": "999"}
+               "pause_id": "999", "ticket_id": "999", "action_id": "999",
+               "callback_id": "999"}
         url = str(server.make_url("")).rstrip("/")
         tokens: dict[str, str] = {}
         for role in ROLES:

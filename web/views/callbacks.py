@@ -19,7 +19,7 @@ from crm import callback_store, callbacks, clock, contacts, phone_numbers, users
 from crm.callbacks import Action, Callback, IllegalAction, InvalidCallback, Urgency
 from crm.errors import InvalidValue, NotFound
 from crm.users import User
-from web import formatting
+from web import formatting, i18n
 from web.appkeys import DB
 from web.auth import current_lang, login_required, require_user
 from web.deployment_setup import live
@@ -54,6 +54,7 @@ class RowView:
     due: str
     due_iso: str
     expires: str
+    expires_iso: str
     urgency: str
     state: str
     agent: str
@@ -95,6 +96,7 @@ async def row_views(request: web.Request, rows: list[Callback], now: datetime) -
             id=cb.id, due=formatting.format_datetime(cb.due_at, lang, zone()),
             due_iso=cb.due_at.isoformat(),
             expires=formatting.format_datetime(cb.expires_at, lang, zone()),
+            expires_iso=cb.expires_at.isoformat(),
             urgency=urgency.value, state=callbacks.state_at(cb, now).value,
             agent=people.get(cb.user_id, ""), queue=cb.queue, contact_id=cb.contact_id,
             contact_name=names.get(cb.contact_id, "") if cb.contact_id else "",
@@ -175,6 +177,9 @@ async def panel(request: web.Request) -> web.StreamResponse:
     manage = callbacks.can_manage(user.role)
     return render("callbacks.html", request, {
         "rows": await row_views(request, rows, now),
+        "urgency_labels": {u.value: i18n.translate(current_lang(request),
+                                                   f"callbacks.urgency.{u.value}")
+                           for u in Urgency},
         "filters": filters,
         "errors": errors,
         "agents": await users.list_users(request.app[DB]) if manage else [],
