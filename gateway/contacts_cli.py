@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from crm import contact_import, users
+from crm import contact_import, deployment, users
 from crm.contact_import import ImportOptions, ImportProgress, Target
 from crm.db import open_database
 from crm.errors import CrmError
@@ -82,7 +82,9 @@ async def run(settings: Settings, args: argparse.Namespace, out: TextIO = sys.st
         def show(progress: ImportProgress) -> None:
             print("\r" + progress_bar(progress), end="", file=err, flush=True)
 
-        options = ImportOptions(region=settings.region, area_code=settings.area_code,
+        # The numbering an admin saved on the settings page, as the web import uses.
+        plan = await deployment.load(db, deployment.defaults_from(settings))
+        options = ImportOptions(region=plan.region, area_code=plan.area_code,
                                 owner_id=owner_id)
         result = await contact_import.run_import(db, table, mapping, options, show)
     finally:
