@@ -89,6 +89,30 @@ def send(deployment: Deployment, password: str, message: EmailMessage) -> None:
         smtp.send_message(message)
 
 
+def smtp_password(deployment: Deployment, box: SecretBox) -> str:
+    """The SMTP password in clear, for the login only ('' when none is saved).
+
+    Raises ``SecretKeyError`` when it was saved under another secret key.
+    """
+    if not deployment.smtp_password_encrypted:
+        return ""
+    return box.decrypt(deployment.smtp_password_encrypted)
+
+
+def compose_test(to: str, lang: str, deployment: Deployment,
+                 translate: Translate) -> EmailMessage:
+    """The message the settings page sends to check the SMTP settings."""
+    message = EmailMessage()
+    company = deployment.company_name or "Headset"
+    message["Subject"] = translate(lang, "settings.test.subject", company=company)
+    message["From"] = deployment.smtp_from
+    message["To"] = to
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=deployment.smtp_from.rpartition("@")[2])
+    message.set_content(translate(lang, "settings.test.body", company=company))
+    return message
+
+
 class MissedCallMailer:
     """Polls for new missed calls and e-mails the subscribers."""
 
@@ -142,8 +166,7 @@ class MissedCallMailer:
     async def _announce(self, row: MissedRow, deployment: Deployment,
                         subscribers: list[tuple[missed_call_store.Subscription, str]]) -> int:
         try:
-            password = (self._box.decrypt(deployment.smtp_password_encrypted)
-                        if deployment.smtp_password_encrypted else "")
+            password = smtp_password(deployment, self._box)
         except SecretKeyError:
             log.error("missed-call e-mail: the SMTP password cannot be decrypted;"
                       " enter it again on the settings page")

@@ -85,6 +85,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post(r"/admin/users/{user_id:\d+}/sip/remove", admin_sip.remove_submit)
     app.router.add_get("/admin/settings", admin_settings.settings_page, name="admin_settings")
     app.router.add_post("/admin/settings", admin_settings.settings_submit)
+    app.router.add_post("/admin/settings/test-mail", admin_settings.test_mail_submit)
     app.router.add_get("/missed", missed.missed_list, name="missed")
     app.router.add_post("/missed/action", missed.action_submit)
     app.router.add_get("/missed/stats", missed.stats_page, name="missed_stats")

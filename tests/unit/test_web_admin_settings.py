@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from email import message_from_bytes, policy
+from email.message import Message
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from crm import contacts, deployment
 from crm.contacts import ContactDraft, ContactKind, ContactPhone, PhoneLabel
 from crm.db import Database
 from gateway.settings import Settings
+from tests.lab.ports import free_tcp_port
 from tests.support.web_client import Client, page_client
 from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, csrf_in, login
 from web.appkeys import DB, DEPLOYMENT
@@ -176,3 +181,55 @@ def test_languages_match_the_catalogues() -> None:
     from web import i18n
 
     assert deployment.LANGUAGES == i18n.LANGUAGES
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[list[Message], int]]:
+    received: list[Message] = []
+
+    class Handler:
+        async def handle_DATA(self, server: SMTP, session: Session,
+                              envelope: Envelope) -> str:
+            received.append(message_from_bytes(envelope.original_content or b"",
+                                               policy=policy.default))
+            return "250 OK"
+
+    port = free_tcp_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield received, port
+    finally:
+        controller.stop()
+
+
+async def test_test_email_uses_the_saved_smtp_settings(
+        client: Client, sink: tuple[list[Message], int]) -> None:
+    received, port = sink
+    await login(client, "root")
+
+    async def send(to: str) -> tuple[int, str, str]:
+        token = csrf_in(await (await client.get("/", headers=HTML)).text())
+        resp = await client.post("/admin/settings/test-mail", headers=HTML,
+                                 allow_redirects=False, data={"csrf_token": token, "test_to": to})
+        return resp.status, await resp.text(), resp.headers.get("Location", "")
+
+    status, page, _ = await send("me@example.com")
+    assert status == 400 and "Enter and save an SMTP server" in page
+    await _post(client, {**GOOD, "smtp_host": "127.0.0.1", "smtp_port": str(port),
+                         "smtp_security": "none", "smtp_user": "", "smtp_password": ""})
+    status, page, _ = await send("not an address")
+    assert status == 400 and "Enter one e-mail address" in page and received == []
+    status, _, location = await send("me@example.com")
+    assert (status, location) == (303, "/admin/settings?done=mail_sent")
+    assert [m["To"] for m in received] == ["me@example.com"]
+    assert received[0]["Subject"] == "Test e-mail from Headset (Acme Atendimento)"
+    # A server that refuses the connection: said plainly, with the settings kept.
+    await _post(client, {**GOOD, "smtp_host": "127.0.0.1", "smtp_port": str(free_tcp_port()),
+                         "smtp_security": "none", "smtp_user": "", "smtp_password": ""})
+    status, page, _ = await send("me@example.com")
+    assert status == 400 and "The e-mail could not be sent (ConnectionRefusedError)" in page
+    await client.post("/logout", headers=HTML, data={"csrf_token": csrf_in(page)})
+    await login(client, "sup")
+    status, _, _ = await send("me@example.com")
+    assert status == 403 and len(received) == 1

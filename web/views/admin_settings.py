@@ -3,17 +3,23 @@
 Every field is checked (crm/deployment.py) before anything is stored, so a form with any
 wrong value re-renders with its errors and the values typed, and changes nothing. The
 SMTP password is write-only: never put in the page, an empty field keeps the stored one.
+A test e-mail checks the saved SMTP settings before anyone relies on them.
 """
 
 from __future__ import annotations
+
+import asyncio
+import smtplib
 
 from aiohttp import web
 from babel import Locale
 
 from crm import deployment as deployment_mod
+from crm import missed_call_mail
 from crm.deployment import Deployment, DeploymentInvalid, PasswordChange
+from crm.secret_key import SecretKeyError
 from crm.users import Role
-from web import formatting
+from web import formatting, i18n
 from web.appkeys import DB, DEPLOYMENT
 from web.auth import current_lang, require_user, role_required
 from web.forms import FormErrors, checked, text
@@ -23,6 +29,7 @@ from web.views.login import see_other
 from web.webkeys import SECRET_BOX
 
 INVALID = 400
+NOTICES = {"saved": "settings.notice.saved", "mail_sent": "settings.notice.mail_sent"}
 
 
 def _values(d: Deployment) -> dict[str, str]:
@@ -45,10 +52,12 @@ def region_options(lang: str) -> list[tuple[str, str]]:
 
 
 def _page(request: web.Request, values: dict[str, str], errors: FormErrors,
-          status: int = 200) -> web.Response:
+          status: int = 200, test_to: str = "") -> web.Response:
     current = request.app[DEPLOYMENT].current
     return render("admin_settings.html", request, {
         "values": values,
+        "test_to": test_to,
+        "smtp_configured": current.smtp_configured,
         "errors": errors,
         "regions": region_options(current_lang(request)),
         "languages": deployment_mod.LANGUAGES,
@@ -56,8 +65,7 @@ def _page(request: web.Request, values: dict[str, str], errors: FormErrors,
         "has_password": current.has_smtp_password,
         "limits": {"talk": deployment_mod.TALK_SECONDS,
                    "retention": deployment_mod.RETENTION_DAYS},
-        "notice": ("settings.notice.saved" if status == 200
-                   and request.query.get("done") == "saved" else None),
+        "notice": NOTICES.get(request.query.get("done", "")) if status == 200 else None,
     }, status=status)
 
 
@@ -86,3 +94,28 @@ async def settings_submit(request: web.Request) -> web.StreamResponse:
     await holder.save(request.app[DB], request.app[SECRET_BOX], cleaned, new_password, user.id)
     invalidate(request.app)  # retention or numbering may change the count
     return see_other("/admin/settings?done=saved")
+
+
+@role_required(Role.ADMIN)
+async def test_mail_submit(request: web.Request) -> web.StreamResponse:
+    """Send a test e-mail with the saved SMTP settings, to an address the admin gives."""
+    current = request.app[DEPLOYMENT].current
+    to = text(await request.post(), "test_to")
+    errors = FormErrors()
+    if not current.smtp_configured:
+        errors.add("test_to", "settings.error.mail_not_configured")
+    else:
+        errors.catch("test_to", deployment_mod.clean_email, to)
+    if not errors:
+        message = missed_call_mail.compose_test(to.strip(), current_lang(request), current,
+                                                i18n.translate)
+        try:
+            password = missed_call_mail.smtp_password(current, request.app[SECRET_BOX])
+            await asyncio.to_thread(missed_call_mail.send, current, password, message)
+        except (OSError, smtplib.SMTPException, SecretKeyError) as exc:
+            # The class name says enough (refused, timed out, login failed) and, unlike
+            # the server's text, cannot carry anything it should not.
+            errors.add("test_to", "settings.error.mail_failed", reason=type(exc).__name__)
+    if errors:
+        return _page(request, _values(current), errors, status=INVALID, test_to=to)
+    return see_other("/admin/settings?done=mail_sent")
