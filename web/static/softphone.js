@@ -15,7 +15,11 @@
 // data-blocking-call (the call to finish before the next one, from the `work` event),
 // buttons' data-action, the `softphone:*` DOM events, and `pc` / `remoteStream`.
 
+import { DeviceSettings } from "./softphone-devices.js";
 import { translator } from "./softphone-i18n.js";
+import { QualityBadge } from "./softphone-quality.js";
+import { Ringer } from "./softphone-ringer.js";
+import { Shortcuts } from "./softphone-shortcuts.js";
 
 const PROTOCOL_VERSION = 1;
 const ICE_GATHER_TIMEOUT_MS = 3000;
@@ -111,81 +115,6 @@ function micErrorKey(error) {
   if (name === "NotAllowedError" || name === "SecurityError") return "mic_denied";
   if (name === "NotFoundError" || name === "OverconstrainedError") return "mic_not_found";
   return "mic_failed";
-}
-
-// -- ringtone ----------------------------------------------------------------------------
-
-/** A two-tone ring made with WebAudio, repeating every 3 s until stopped. */
-class Ringtone {
-  constructor() {
-    this.ctx = null;
-    this.timer = null;
-    this.voices = [];
-  }
-
-  get playing() {
-    return this.timer !== null;
-  }
-
-  start() {
-    if (this.timer !== null) return;
-    const AudioContextClass = window.AudioContext || window.webkitAudioContext;
-    if (!AudioContextClass) return;
-    this.ctx ??= new AudioContextClass();
-    if (this.ctx.state === "suspended") this.ctx.resume().catch(() => {});
-    this.burst();
-    this.timer = setInterval(() => this.burst(), 3000);
-  }
-
-  burst() {
-    const ctx = this.ctx;
-    const start = ctx.currentTime + 0.02;
-    const gain = ctx.createGain();
-    gain.gain.setValueAtTime(0, start);
-    for (const offset of [0, 0.6]) {
-      gain.gain.linearRampToValueAtTime(0.12, start + offset + 0.03);
-      gain.gain.setValueAtTime(0.12, start + offset + 0.37);
-      gain.gain.linearRampToValueAtTime(0, start + offset + 0.4);
-    }
-    gain.connect(ctx.destination);
-    const oscillators = [440, 480].map((frequency) => {
-      const osc = ctx.createOscillator();
-      osc.frequency.value = frequency;
-      osc.connect(gain);
-      osc.start(start);
-      osc.stop(start + 1.05);
-      return osc;
-    });
-    const voice = { gain, oscillators };
-    this.voices.push(voice);
-    oscillators[0].onended = () => {
-      gain.disconnect();
-      this.voices = this.voices.filter((v) => v !== voice);
-    };
-  }
-
-  stop() {
-    if (this.timer === null) return;
-    clearInterval(this.timer);
-    this.timer = null;
-    for (const { gain, oscillators } of this.voices) {
-      for (const osc of oscillators) {
-        try {
-          osc.stop();
-        } catch {
-          // already stopped
-        }
-      }
-      gain.disconnect();
-    }
-    this.voices = [];
-  }
-
-  close() {
-    this.stop();
-    if (this.ctx) this.ctx.close().catch(() => {});
-    this.ctx = null;
-  }
 }
 
 // -- one call's card ---------------------------------------------------------------------
@@ -325,7 +254,7 @@ class CallCard {
  * the socket. Options: `wsUrl` (default same-origin `/ws`), `lang` (default `<html lang>`),
  * `iceGatherTimeoutMs`. Methods mirror the protocol: goOnline, goOffline, dial, testHeadset,
  * answer, reject, hangup; plus setMuted and destroy. The root element fires bubbling
- * `softphone:hello|line|call|error|audio` CustomEvents whose `detail` is the event.
+ * `softphone:hello|line|call|error|audio|quality` CustomEvents whose `detail` is the event.
  */
 /** Where the CRM can tell the agent more about the other party, or null. */
 function contactLink(call, isEcho, t) {
@@ -376,10 +305,14 @@ export class Softphone {
     this.endedTimers = new Map();
     this.tickTimer = null;
     this.noticeTimer = null;
-    this.ringtone = new Ringtone();
+    this.ringtone = new Ringer(this);
 
     this.build();
     this.render();
+    // Each feature in its own module, hooked to the panel and the softphone:* events.
+    this.shortcuts = new Shortcuts(this);
+    this.devices = new DeviceSettings(this, this.ringtone, this.shortcuts);
+    this.quality = new QualityBadge(this);
   }
 
   // -- public API --------------------------------------------------------------------
@@ -483,6 +416,9 @@ export class Softphone {
     if (this.socket) this.socket.close(1000);
     this.stopMedia();
     this.ringtone.close();
+    this.shortcuts.destroy();
+    this.devices.destroy();
+    this.quality.destroy();
     clearInterval(this.tickTimer);
     clearTimeout(this.noticeTimer);
     for (const timer of this.endedTimers.values()) clearTimeout(timer);
@@ -573,6 +509,8 @@ export class Softphone {
       // The agent's working state: the status control (agent-status.js) listens.
       case "agent_state": this.emit("agent_state", event); break;
       case "caller_ids": this.onCallerIds(event); break;
+      // Live call quality: softphone-quality.js and the call window listen.
+      case "quality": this.emit("quality", event); break;
       case "pong": break;
       default: console.warn("softphone: ignoring unknown event", event.type);
     }
@@ -724,7 +662,7 @@ export class Softphone {
     let mic;
     try {
       mic = await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, ...this.devices.micConstraint() },
         video: false,
       });
     } catch (error) {
