@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from crm import ical
-from crm.calendar import View, period, place, shift, weeks
+from crm.calendar import View, period, place, shift, timing, weeks
 
 
 def test_month_grid_covers_whole_weeks_from_the_locale_first_day() -> None:
@@ -98,3 +98,11 @@ def test_calendar_document() -> None:
     assert "BAD:1" not in lines
     with pytest.raises(ValueError):
         ical.utc_stamp(datetime(2026, 1, 1))
+
+
+def test_timing_of_dated_items() -> None:
+    now = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
+    assert timing(now + timedelta(hours=1), now, closed=False) == "upcoming"
+    assert timing(now + timedelta(minutes=15), now, closed=False) == "due_soon"
+    assert timing(now, now, closed=False) == "overdue"
+    assert timing(now - timedelta(days=1), now, closed=True) == "closed"

@@ -175,6 +175,7 @@ async def panel(request: web.Request) -> web.StreamResponse:
             pending_only=filters["closed"] != "1"))
     now = clock.utc_now()
     manage = callbacks.can_manage(user.role)
+    people = await users.list_users(request.app[DB]) if manage else []
     return render("callbacks.html", request, {
         "rows": await row_views(request, rows, now),
         "urgency_labels": {u.value: i18n.translate(current_lang(request),
@@ -182,7 +183,8 @@ async def panel(request: web.Request) -> web.StreamResponse:
                            for u in Urgency},
         "filters": filters,
         "errors": errors,
-        "agents": await users.list_users(request.app[DB]) if manage else [],
+        "agents": people,
+        "assignees": [u for u in people if u.active],
         "can_manage": manage,
         "back": request.rel_url.path_qs,
         "notice": NOTICES.get(request.query.get("done", "")),
