@@ -106,6 +106,10 @@ async def test_upload_needs_the_csrf_token(client: Client) -> None:
                                    headers={**JSON, "X-CSRF-Token": token,
                                             "Origin": "http://evil.example"})
     assert (no_token.status, wrong.status, other_site.status) == (403, 403, 403)
+    not_a_form = await client.post("/contacts/import", data=b"Name\nAna\n",
+                                   headers={**JSON, "X-CSRF-Token": token,
+                                            "Content-Type": "text/csv"})
+    assert not_a_form.status == 400 and "Choose a CSV file" in (await not_a_form.json())["error"]
     assert not client.app[IMPORT_JOBS].jobs
     # The plain form (no script) works for a small file.
     resp = await client.post("/contacts/import", data=_form(data, token), headers=HTML,

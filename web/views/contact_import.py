@@ -127,6 +127,8 @@ def _targets() -> list[str]:
 async def _read_upload(request: web.Request) -> tuple[str, bytes]:
     """The uploaded file's name and bytes, read with ``MAX_BYTES`` as the limit."""
     limit = contact_import.MAX_BYTES
+    if request.content_type != "multipart/form-data":
+        raise InvalidValue("not a file upload", key="import.no_file")
     if request.headers.get(csrf.HEADER):
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
