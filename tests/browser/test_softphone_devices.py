@@ -137,6 +137,10 @@ async def test_a_hidden_tab_notifies_and_shortcuts_answer_mute_and_decline(
         assert await page.evaluate("window.__closed") == 1
         # Live quality from the worker: SIPp on loopback is a clean line.
         await page.wait_for_selector(".sp-quality[data-grade=good]:not([hidden])", timeout=10000)
+        # The call window (opened by itself when the call rang) shows it too.
+        await page.wait_for_selector("#call-window .cw-quality[data-grade=good]:not([hidden])")
+        figures = await page.get_attribute(".sp-quality", "title") or ""
+        assert "MOS" in figures and "Phone network" in figures, figures
         await page.keyboard.press("Alt+Shift+KeyM")
         await state(page, "muted", "true")
         await page.keyboard.press("Alt+Shift+KeyM")

@@ -232,6 +232,7 @@ class CallWindow {
     this.number = h("p", { class: "cw-number" });
     this.statusLine = h("span", { class: "cw-status", role: "timer" });
     this.talkTimer = h("span", { class: "cw-talk", role: "timer" });
+    this.qualityText = h("span", { class: "cw-quality", hidden: true });
     this.closeBtn = h("button", {
       type: "button", class: "cw-close", dataset: { action: "cw-close" }, "aria-label": t("calls.window.close_aria"),
       onclick: () => this.hide(),
@@ -286,7 +287,7 @@ class CallWindow {
     h("header", { class: "cw-head" },
       h("div", { class: "cw-head__main" }, this.heading, this.who, this.number),
       this.closeBtn),
-    h("p", { class: "cw-timers" }, this.statusLine, this.talkTimer),
+    h("p", { class: "cw-timers" }, this.statusLine, this.talkTimer, this.qualityText),
     h("div", { class: "cw-body" },
       h("section", { class: "cw-section", "aria-label": t("calls.window.contact") }, this.contactBox),
       h("section", { class: "cw-section" },
@@ -386,6 +387,29 @@ class CallWindow {
     this.liveState = event.state;
     if (event.state === "ended" || (before !== "connected" && event.state === "connected")) this.load();
     else this.renderStatus();
+    if (event.state !== "connected") this.qualityText.hidden = true;
+  }
+
+  /** The softphone's live `quality` event: the worse leg's grade, the figures on hover. */
+  showQuality(event) {
+    if (event.call_id !== this.callId || this.liveState !== "connected") return;
+    const t = this.t;
+    const rank = { good: 0, fair: 1, poor: 2 };
+    const legs = ["browser", "sip"].filter((name) => event[name] && event[name].grade in rank);
+    if (!legs.length) return;
+    const grade = legs.map((name) => event[name].grade).sort((a, b) => rank[b] - rank[a])[0];
+    const number = (value, digits) => new Intl.NumberFormat(t.lang, { maximumFractionDigits: digits }).format(value);
+    this.qualityText.textContent = `${t("calls.quality.label")}: ${t(`calls.quality.${grade}`)}`;
+    this.qualityText.dataset.grade = grade;
+    this.qualityText.title = legs.map((name) => {
+      const leg = event[name];
+      const figures = t("calls.quality.figures", {
+        mos: number(leg.mos, 1), jitter: number(leg.jitter_ms, 0), loss: number(leg.loss_pct, 1),
+      });
+      const rtt = leg.rtt_ms == null ? "" : ` · ${t("calls.quality.rtt", { rtt: number(leg.rtt_ms, 0) })}`;
+      return `${t(`calls.quality.leg_${name}`)}: ${figures}${rtt}`;
+    }).join("\n");
+    this.qualityText.hidden = false;
   }
 
   render() {
@@ -694,6 +718,7 @@ class CallWindowApp {
       this.refreshList();
     });
     document.addEventListener("softphone:call", (event) => this.onCall(event.detail || {}));
+    document.addEventListener("softphone:quality", (event) => this.window.showQuality(event.detail || {}));
     document.addEventListener("softphone:open-work", (event) => {
       const callId = event.detail && event.detail.call_id;
       if (callId) this.window.show(callId, { focus: true });
