@@ -88,6 +88,13 @@ class TransferCall(_Msg, frozen=True, tag="transfer_call"):
     target: str  # a SIP URI
 
 
+class TransferReplaces(_Msg, frozen=True, tag="transfer_replaces"):
+    """Attended transfer: REFER ``call_id``'s far end to ``dest_call_id``'s, with Replaces."""
+
+    call_id: str
+    dest_call_id: str
+
+
 class Ping(_Msg, frozen=True, tag="ping"):
     seq: int
 
@@ -98,7 +105,7 @@ class Shutdown(_Msg, frozen=True, tag="shutdown"):
 
 Command = (
     AddAgent | RemoveAgent | OpenLine | CloseLine | MakeCall | AnswerCall | RejectCall
-    | HangupCall | SendDtmf | HoldCall | TransferCall | Ping | Shutdown
+    | HangupCall | SendDtmf | HoldCall | TransferCall | TransferReplaces | Ping | Shutdown
 )
 
 # -- reports: worker -> main -----------------------------------------------------------

@@ -182,6 +182,10 @@ class Worker:
                 if isinstance(self._leg(call_id), EchoLeg):
                     raise EngineError("call_not_connected")
                 await self._engine.transfer(call_id, target)
+            case ipc.TransferReplaces(call_id=call_id, dest_call_id=dest):
+                if isinstance(self._leg(call_id), EchoLeg) or isinstance(self._leg(dest), EchoLeg):
+                    raise EngineError("call_not_connected")
+                await self._engine.transfer_replaces(call_id, dest)
             case ipc.Ping(seq=seq):
                 calls, accounts, ports = self._engine.counts()
                 lines = sum(1 for a in self._agents.values() if a.line is not None)

@@ -35,6 +35,7 @@ from crm.secret_key import SecretBox
 from crm.users import User
 from gateway import agent_presence, ipc, quality, signalling
 from gateway.agent_presence import CodeRefused
+from gateway.consult import ConsultEvent, ConsultState, IllegalConsult, next_state
 from gateway.dialplan import InvalidNumber, parse_agent_code, parse_dial_string
 from gateway.leg_events import leg_event, registration_reason
 from gateway.settings import Settings
@@ -82,6 +83,11 @@ class LiveCall:
     contact_id: int = 0
     matches: int = 0
     transferred: bool = False
+    # Attended transfer: on a consult call, the held call it was made from; on the held
+    # call, its consult call and where the consult stands (gateway/consult.py).
+    consult_of: str = ""
+    consult: str = ""
+    consult_state: ConsultState = ConsultState.NONE
     # Quality samples so far, per leg ("browser", "sip"), stored when the call ends.
     quality_legs: dict[str, quality.LegAccumulator] = field(default_factory=dict)
 
@@ -265,7 +271,13 @@ class Lines:
                     self._worker(agent).send(ipc.HoldCall(call_id=call_id, hold=False))
                 case signalling.Transfer(call_id=call_id, target=text):
                     await self._transfer(agent, call_id, text)
-        except (_Refused, CodeRefused) as refused:
+                case signalling.Consult(call_id=call_id, target=text):
+                    await self._consult(agent, call_id, text)
+                case signalling.ConsultComplete(call_id=call_id):
+                    self._consult_complete(agent, call_id)
+                case signalling.ConsultBack(call_id=call_id):
+                    self._consult_back(agent, call_id)
+        except (_Refused, CodeRefused, IllegalConsult) as refused:
             self.error(session, refused.code, command.__struct_config__.tag)  # type: ignore[arg-type]
         except WorkerUnavailable:
             self.error(session, "worker_unavailable",
@@ -387,6 +399,75 @@ class Lines:
         self._worker(agent).send(ipc.TransferCall(
             call_id=call_id, target=request_uri(target.number, self._settings.sip_domain)))
 
+    async def _consult(self, agent: AgentLine, call_id: str, text: str) -> None:
+        held = self._connected_call(agent, call_id)
+        if held.consult_of:
+            raise _Refused("consult_in_progress")  # no consult from a consult
+        try:
+            target = parse_dial_string(text, self._settings.echo_number)
+        except InvalidNumber:
+            raise _Refused("invalid_number") from None
+        if target.echo or held.echo:
+            raise _Refused("invalid_transfer_target")
+        worker = self._worker(agent)
+        state = next_state(held.consult_state, ConsultEvent.START)
+        account = await sip_accounts.get_account(self._db, agent.user.id)
+        consult_id = str(uuid.uuid4())
+        call = LiveCall(call_id=consult_id, user_id=agent.user.id, direction="outbound",
+                        remote=target.number, remote_name="", consult_of=call_id)
+        await call_records.create(self._db, consult_id, agent.user.id, "outbound",
+                                  account.extension if account else "", target.number, "",
+                                  utc_now())
+        held.consult_state, held.consult = state, consult_id
+        agent.calls[consult_id] = call
+        call.ring_timer = asyncio.get_running_loop().call_later(
+            self._settings.sip.ring_timeout, self._ring_timed_out, agent, call)
+        # One agent's commands run in order in the worker: the customer is on hold
+        # (music, the line detached) before the consult call takes the line.
+        if not held.held:
+            worker.send(ipc.HoldCall(call_id=call_id, hold=True))
+        worker.send(ipc.MakeCall(agent_id=agent.user.id, call_id=consult_id,
+                                 target=request_uri(target.number, self._settings.sip_domain)))
+        agent.broadcast(self._call_event(held))
+        agent.broadcast(self._call_event(call))
+
+    def _consult_complete(self, agent: AgentLine, call_id: str) -> None:
+        held = self._own_call(agent, call_id)
+        held.consult_state = next_state(held.consult_state, ConsultEvent.COMPLETE)
+        self._worker(agent).send(ipc.TransferReplaces(call_id=call_id,
+                                                      dest_call_id=held.consult))
+        agent.broadcast(self._call_event(held))
+
+    def _consult_back(self, agent: AgentLine, call_id: str) -> None:
+        held = self._own_call(agent, call_id)
+        held.consult_state = next_state(held.consult_state, ConsultEvent.BACK)
+        worker = self._worker(agent)
+        consult, held.consult = held.consult, ""
+        if consult in agent.calls:
+            agent.calls[consult].consult_of = ""
+            worker.send(ipc.HangupCall(call_id=consult))
+        worker.send(ipc.HoldCall(call_id=call_id, hold=False))
+        agent.broadcast(self._call_event(held))
+
+    def _consult_ended(self, agent: AgentLine, call: LiveCall) -> None:
+        """A consult call ended: the held call learns it (and a consult that never
+        connected is reported, the customer still on hold)."""
+        held = agent.calls.get(call.consult_of)
+        if held is None or held.consult != call.call_id:
+            return
+        if held.consult_state is ConsultState.COMPLETING:
+            call.transferred = True  # the target's phone took the customer over
+            return
+        if held.consult_state is ConsultState.DIALING:
+            self._tell(agent, "consult_failed", "consult")
+        held.consult_state = next_state(held.consult_state, ConsultEvent.TARGET_ENDED)
+        held.consult = ""
+        agent.broadcast(self._call_event(held))
+
+    def _tell(self, agent: AgentLine, code: str, ref: str) -> None:
+        message = self._translate(agent.user.language or "en", f"softphone.error.{code}")
+        agent.broadcast(signalling.ErrorEvent(code=code, message=message, ref=ref))
+
     def _ring_timed_out(self, agent: AgentLine, call: LiveCall) -> None:
         if call.state == "connected" or call.call_id not in agent.calls:
             return
@@ -450,6 +531,11 @@ class Lines:
                 if agent is not None and call is not None:
                     if ok:
                         call.transferred = True  # the hang-up that follows is ours
+                    elif call.consult_state is ConsultState.COMPLETING:
+                        call.consult_state = next_state(call.consult_state,
+                                                        ConsultEvent.TRANSFER_FAILED)
+                        self._tell(agent, "transfer_failed", "consult_complete")
+                        agent.broadcast(self._call_event(call))
                     else:
                         message = self._translate(agent.user.language or "en",
                                                   "softphone.error.transfer_failed")
@@ -525,6 +611,11 @@ class Lines:
             return
         if record.state == CallState.CONNECTED:
             call.state = "connected"
+            held = agent.calls.get(call.consult_of) if call.consult_of else None
+            if held is not None and held.consult_state is ConsultState.DIALING:
+                held.consult_state = next_state(held.consult_state,
+                                                ConsultEvent.TARGET_ANSWERED)
+                agent.broadcast(self._call_event(held))
         elif report.status == "ringing":
             call.state = "ringing"
         agent.broadcast(self._call_event(call))
@@ -608,6 +699,15 @@ class Lines:
 
     async def _end(self, agent: AgentLine, call: LiveCall, event: Ended) -> None:
         agent.calls.pop(call.call_id, None)
+        if call.consult_of:
+            self._consult_ended(agent, call)
+        consult = agent.calls.get(call.consult) if call.consult else None
+        if consult is not None and not call.transferred:
+            # The customer hung up during the consult: the consult is a plain call now.
+            consult.consult_of = ""
+            agent.broadcast(self._call_event(consult))
+        elif consult is not None:
+            consult.transferred = True
         if call.ring_timer is not None:
             call.ring_timer.cancel()
         record = await self._record(call.call_id, event)
@@ -710,6 +810,9 @@ class Lines:
             held=call.held,
             contact_id=call.contact_id,
             matches=call.matches,
+            consult_of=call.consult_of,
+            consult=call.consult,
+            consult_state=call.consult_state.value,
         )
 
 

@@ -21,6 +21,10 @@ Commands (browser -> server)::
     hold {call_id}              put the caller on hold (they hear music)
     unhold {call_id}            take the call off hold
     transfer {call_id, target}  blind transfer: the caller is sent to target (REFER)
+    consult {call_id, target}   attended transfer: hold the caller, call target
+    consult_complete {call_id}  join the held caller and the consulted target (REFER with
+                                Replaces); both of the agent's calls end
+    consult_back {call_id}      hang up the consult call and take the caller off hold
     ping                        keep-alive; answered with pong
 
 Events (server -> browser)::
@@ -112,13 +116,26 @@ class Transfer(_Command, frozen=True, tag="transfer"):
     target: str = ""
 
 
+class Consult(_Command, frozen=True, tag="consult"):
+    call_id: str = ""
+    target: str = ""
+
+
+class ConsultComplete(_Command, frozen=True, tag="consult_complete"):
+    call_id: str = ""
+
+
+class ConsultBack(_Command, frozen=True, tag="consult_back"):
+    call_id: str = ""
+
+
 class Ping(_Command, frozen=True, tag="ping"):
     pass
 
 
 Command = (
     Online | Offline | Offer | Dial | AnswerCall | RejectCall | Hangup | Dtmf | Hold | Unhold
-    | Transfer | Ping
+    | Transfer | Consult | ConsultComplete | ConsultBack | Ping
 )
 
 _decoder = msgspec.json.Decoder(Command)
@@ -151,15 +168,15 @@ def decode_command(text: str | bytes) -> Command:
 def _check_fields(command: Command, ref: str) -> None:
     if isinstance(command, Offer) and not command.sdp.startswith("v=0"):
         raise BadMessage("invalid_sdp", "an SDP offer starts with v=0", ref)
-    if isinstance(command, Dial | Transfer):
+    if isinstance(command, Dial | Transfer | Consult):
         if not command.target.strip():
             raise BadMessage("invalid_number", "empty dial string", ref)
         if len(command.target) > MAX_TARGET_LENGTH:
             raise BadMessage("invalid_number", "dial string too long", ref)
     if isinstance(command, Dial) and len(command.caller_id) > MAX_TARGET_LENGTH:
         raise BadMessage("caller_id_not_allowed", "caller ID too long", ref)
-    if isinstance(command, AnswerCall | RejectCall | Hangup | Dtmf | Hold | Unhold | Transfer) and (
-            not command.call_id):
+    if isinstance(command, AnswerCall | RejectCall | Hangup | Dtmf | Hold | Unhold | Transfer
+                  | Consult | ConsultComplete | ConsultBack) and not command.call_id:
         raise BadMessage("invalid_message", "call_id is required", ref)
     if isinstance(command, Dtmf) and (
             not command.digits or len(command.digits) > MAX_DTMF_LENGTH
@@ -210,6 +227,11 @@ class CallEvent(_Event, frozen=True, tag="call"):
     # Caller ID: the matching contact (0 if none or several) and how many matched.
     contact_id: int = 0
     matches: int = 0
+    # A consult call names the held call it was made from; the held call names its
+    # consult call and where the consult stands (gateway/consult.py).
+    consult_of: str = ""
+    consult: str = ""
+    consult_state: str = "none"
 
 
 class ErrorEvent(_Event, frozen=True, tag="error"):

@@ -380,6 +380,15 @@ class SipEngine:
     async def transfer(self, call_id: str, uri: str) -> None:
         await self._on_engine(lambda: self._connected_call(call_id).transfer(uri))
 
+    async def transfer_replaces(self, call_id: str, dest_call_id: str) -> None:
+        def refer() -> None:
+            # The held call is still CONFIRMED: a REFER is an in-dialog request.
+            call = self._connected_call(call_id)
+            dest = self._connected_call(dest_call_id)
+            call.xferReplaces(dest, pj.CallOpParam(True))
+
+        await self._on_engine(refer)
+
     def _transfer_done(self, call: Call, code: int) -> None:
         # Told first: the hang-up below reports the leg's end, which must already read
         # as the end of a transferred call.

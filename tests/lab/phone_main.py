@@ -172,6 +172,14 @@ class PhoneCall(pj.Call):
         self.phone.calls[new.number] = new
         prm.newCall = new
 
+    def onCallReplaced(self, prm: pj.OnCallReplacedParam) -> None:
+        # An INVITE with Replaces (attended transfer) took this call over: track the new
+        # call with a call object of our own, so it gets the tone and is heard.
+        new = PhoneCall(self.phone, self.phone.account, self.phone._new_number(), prm.newCallId)
+        self.phone.calls[new.number] = new
+        prm.newCall = new
+        self.phone.out.send({"event": "replaced", "call": self.number, "by": new.number})
+
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         self.phone.dtmf.append(prm.digit)
         self.phone.out.send({"event": "dtmf", "call": self.number, "digit": prm.digit})

@@ -159,7 +159,10 @@ class CallCard {
     this.transferForm = h("form", { class: "sp-transfer", hidden: true, dataset: { callId } },
       this.transferInput,
       h("button", { type: "submit", class: "sp-btn sp-btn--go", dataset: { action: "transfer-send", callId } },
-        h("span", {}, t("transfer_send"))));
+        h("span", {}, t("transfer_send"))),
+      // Attended transfer: talk to the target first, the caller waits on hold.
+      h("button", { type: "button", class: "sp-btn sp-btn--quiet", dataset: { action: "consult", callId },
+        "aria-label": t("consult_placeholder") }, h("span", {}, t("consult"))));
     this.transferForm.addEventListener("submit", (event) => {
       event.preventDefault();
       const target = this.transferInput.value.trim();
@@ -169,12 +172,25 @@ class CallCard {
       this.transferBtn.setAttribute("aria-expanded", "false");
     });
 
+    this.completeBtn = action("consult-complete", "sp-btn--go", t("consult_complete"), null);
+    this.backBtn = action("consult-back", "sp-btn--quiet", t("consult_back"), null);
+
     this.el = h("article", { class: "sp-call", dataset: { callId } },
       h("header", { class: "sp-call__head" }, this.stateLabel, this.direction, this.mutedBadge, this.heldBadge, this.timer),
       this.name, this.number, this.contactLink, this.outcome,
       h("div", { class: "sp-call__actions" }, this.rejectBtn, this.answerBtn, this.muteBtn, this.holdBtn,
-        this.transferBtn, this.hangupBtn),
+        this.transferBtn, this.completeBtn, this.backBtn, this.hangupBtn),
       this.transferForm);
+  }
+
+  /** The target typed in the transfer form, for a consult call ("" if none). */
+  consultTarget() {
+    const target = this.transferInput.value.trim();
+    if (target) {
+      this.transferForm.hidden = true;
+      this.transferBtn.setAttribute("aria-expanded", "false");
+    }
+    return target;
   }
 
   toggleTransfer() {
@@ -200,7 +216,7 @@ class CallCard {
       call.state === "ringing" ? (call.direction === "inbound" ? "call_ringing_in" : "call_ringing_out")
         : `call_${call.state}`,
     );
-    this.direction.textContent = ringingIn ? "" : t(call.direction);
+    this.direction.textContent = ringingIn ? "" : call.consult_of ? t("consult_label") : t(call.direction);
     this.name.textContent = name || call.remote || t("unknown_number");
     this.number.textContent = name ? call.remote : "";
     this.number.hidden = !this.number.textContent;
@@ -224,7 +240,13 @@ class CallCard {
     this.holdBtn.setAttribute("aria-pressed", String(Boolean(call.held)));
     this.holdBtn.setAttribute("aria-label", t(call.held ? "unhold_aria" : "hold_aria", { who }));
     this.heldBadge.hidden = !(call.held && call.state === "connected");
-    this.transferBtn.hidden = call.state !== "connected" || isEcho;
+    // During a consult the held call offers its two ways out; a consult call is not
+    // itself transferred.
+    const consulting = Boolean(call.consult_state) && call.consult_state !== "none";
+    this.transferBtn.hidden = call.state !== "connected" || isEcho || consulting || Boolean(call.consult_of);
+    this.completeBtn.hidden = !live || call.consult_state !== "talking";
+    this.backBtn.hidden = !live || !["dialing", "talking"].includes(call.consult_state);
+    if (consulting) this.holdBtn.hidden = true;
     if (this.transferBtn.hidden) this.transferForm.hidden = true;
     this.answerBtn.setAttribute("aria-label", t("answer_aria", { who }));
     this.rejectBtn.setAttribute("aria-label", t("reject_aria", { who }));
@@ -233,7 +255,8 @@ class CallCard {
     const muted = this.sp.muted && call.state === "connected";
     this.muteBtn.setAttribute("aria-pressed", String(muted));
     this.mutedBadge.hidden = !muted;
-    for (const button of [this.answerBtn, this.rejectBtn, this.hangupBtn, this.muteBtn, this.holdBtn, this.transferBtn]) {
+    for (const button of [this.answerBtn, this.rejectBtn, this.hangupBtn, this.muteBtn, this.holdBtn, this.transferBtn,
+      this.completeBtn, this.backBtn]) {
       button.disabled = !this.sp.socketOpen;
     }
     this.tick(Date.now());
@@ -386,6 +409,19 @@ export class Softphone {
   /** Blind transfer: the caller is sent on to `target` and this call ends. */
   transfer(callId, target) {
     return this.send({ type: "transfer", call_id: callId, target: String(target) });
+  }
+
+  /** Attended transfer: hold `callId` and call `target`; then consultComplete or consultBack. */
+  consult(callId, target) {
+    return this.send({ type: "consult", call_id: callId, target: String(target) });
+  }
+
+  consultComplete(callId) {
+    return this.send({ type: "consult_complete", call_id: callId });
+  }
+
+  consultBack(callId) {
+    return this.send({ type: "consult_back", call_id: callId });
   }
 
   unhold(callId) {
@@ -589,6 +625,8 @@ export class Softphone {
       held: Boolean(event.held),
       contact_id: Number(event.contact_id) || 0,
       matches: Number(event.matches) || 0,
+      consult_of: String(event.consult_of || ""),
+      consult_state: String(event.consult_state || "none"),
     };
     if (call.state === "connected" && !call.connectedAt) call.connectedAt = Date.now();
     this.calls.set(callId, call);
@@ -888,6 +926,13 @@ export class Softphone {
         if (call) this.send({ type: call.held ? "unhold" : "hold", call_id: callId });
         break;
       }
+      case "consult": {
+        const target = this.cards.get(callId)?.consultTarget();
+        if (target) this.consult(callId, target);
+        break;
+      }
+      case "consult-complete": this.consultComplete(callId); break;
+      case "consult-back": this.consultBack(callId); break;
       default: break;
     }
   }
