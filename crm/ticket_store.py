@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from crm import clock, tickets
+from crm import clock, contact_search, tickets
 from crm.db import Database, Row, Transaction
 from crm.errors import InvalidValue, NotFound
 from crm.tickets import (
@@ -333,9 +333,10 @@ STATE_SQL = {
 }
 
 
-def build_query(where: TicketFilter, viewer: Viewer, *, limit: int,
-                offset: int) -> tuple[str, list[object]]:
-    """The list's SQL and parameters: the filter, and the viewer's authorization."""
+def build_query(where: TicketFilter, viewer: Viewer, *, limit: int, offset: int,
+                region: str = "", area_code: str = "") -> tuple[str, list[object]]:
+    """The list's SQL and parameters: the filter, and the viewer's authorization.
+    ``region``/``area_code`` read a phone number typed in the contact search."""
     clauses: list[str] = []
     params: list[object] = []
     if not viewer.sees_everyone:
@@ -362,6 +363,11 @@ def build_query(where: TicketFilter, viewer: Viewer, *, limit: int,
     if where.priority is not None:
         clauses.append("t.priority = ?")
         params.append(where.priority.value)
+    # The contacts list's own search, tested on each ticket's contact row ``c``.
+    found = contact_search.plan_search(where.contact_query, region, area_code)
+    if found is not None:
+        clauses.append(found.check)
+        params += found.check_params
     sql = (
         "SELECT t.id, t.subject, t.contact_id, c.name AS contact_name,"
         " co.name AS company_name, t.priority, u.display_name AS agent_name,"
@@ -376,11 +382,13 @@ def build_query(where: TicketFilter, viewer: Viewer, *, limit: int,
 
 
 async def search(db: Database, where: TicketFilter, viewer: Viewer, *, page: int = 1,
-                 per_page: int = PER_PAGE) -> TicketPage:
+                 per_page: int = PER_PAGE, region: str = "",
+                 area_code: str = "") -> TicketPage:
     """One page of the tickets ``viewer`` may see under ``where``, newest first."""
     page = max(1, min(page, MAX_PAGE))
     sql, params = build_query(where, viewer, limit=per_page + 1,
-                              offset=(page - 1) * per_page)
+                              offset=(page - 1) * per_page, region=region,
+                              area_code=area_code)
     rows = await db.fetchall(sql, params)
     shown = rows[:per_page]
     states: dict[int, list[ActionState]] = {int(r["id"]): [] for r in shown}

@@ -280,6 +280,8 @@ class TicketFilter:
     agent_id: int | None = None
     company_id: int | None = None
     priority: Priority | None = None
+    # A contact's name, email, company or number as typed (crm.contact_search reads it).
+    contact_query: str = ""
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,8 @@ class FilterReading:
     errors: Mapping[str, InvalidValue] = field(default_factory=dict)
 
 
-FILTER_FIELDS = ("state", "from", "to", "contact", "agent", "company", "priority")
+FILTER_FIELDS = ("state", "from", "to", "q", "contact", "agent", "company", "priority")
+MAX_QUERY = 100
 
 
 def _state(text: str) -> TicketState | None:
@@ -341,5 +344,6 @@ def read_filter(params: Mapping[str, str], zone: tzinfo) -> FilterReading:
         agent_id=read("agent", _id, None),
         company_id=read("company", _id, None),
         priority=read("priority", _optional_priority, None),
+        contact_query=params.get("q", "").strip()[:MAX_QUERY],
     )
     return FilterReading(found, errors)

@@ -288,7 +288,7 @@ async def test_search_filters_and_authorization(db: Database) -> None:
     acme = await contacts.create_contact(db, ContactDraft(kind=ContactKind.COMPANY,
                                                           name="Acme"))
     owned = await _contact(db, "Owned by Ana", owner=ana, company_id=acme.id)
-    other = await _contact(db, "Other")
+    other = await _contact(db, "Otro Señor")
     t1 = await ticket_store.create_ticket(db, TicketDraft(owned, "one", agent_id=bea.id), bea)
     t2 = await ticket_store.create_ticket(db, TicketDraft(other, "two", agent_id=ana.id,
                                                           priority=Priority.URGENT), bea)
@@ -311,6 +311,11 @@ async def test_search_filters_and_authorization(db: Database) -> None:
     now = datetime.now(UTC)
     assert await ids(TicketFilter(since=now + timedelta(hours=1)), sup) == []
     assert await ids(TicketFilter(until=now + timedelta(hours=1)), sup) == [t4, t3, t2, t1]
+    # The contact typed as in the contacts list: a name (any case or accent) or a number.
+    assert await ids(TicketFilter(contact_query="OWNED by"), sup) == [t1]
+    assert await ids(TicketFilter(contact_query="acme"), sup) == [t4, t1]
+    assert await ids(TicketFilter(contact_query="nobody at all"), sup) == []
+    assert await ids(TicketFilter(contact_query="otro"), ana) == [t3, t2]
     paged = await ticket_store.search(db, TicketFilter(), Viewer.of(sup), per_page=3)
     assert paged.has_next and len(paged.rows) == 3
     second = await ticket_store.search(db, TicketFilter(), Viewer.of(sup), page=2,

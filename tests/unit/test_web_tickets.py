@@ -251,6 +251,9 @@ async def test_state_and_colours_in_the_list(client: Client, world: dict[str, in
     assert _ticket_ids(await _page(client, f"/tickets?contact={world['other']}")) == [
         world["foreign"]]
     assert _ticket_ids(await _page(client, "/tickets?priority=urgent")) == []
+    # A contact by name or by number as typed in Spain.
+    assert _ticket_ids(await _page(client, "/tickets?q=ana+lopez")) == [world["own"]]
+    assert _ticket_ids(await _page(client, "/tickets?q=612+34+56+78")) == [world["own"]]
     assert _ticket_ids(await _page(client, "/tickets?from=2000-01-01&to=2999-12-31")) == [
         world["foreign"], world["own"]]
 
@@ -273,7 +276,8 @@ async def test_hostile_strings_are_escaped(client: Client, world: dict[str, int]
     assert status == 400
     for html in (await _page(client, "/tickets"), await _page(client, ticket_path),
                  await _page(client, f"/tickets/new?contact_id={evil.id}"),
-                 await _page(client, f"/tickets?contact={evil.id}"), bad):
+                 await _page(client, f"/tickets?contact={evil.id}"),
+                 await _page(client, "/tickets?q=%3Cscript%3Ealert(1)%3C/script%3E"), bad):
         assert HOSTILE not in html
         assert "&lt;script&gt;" in html
 

@@ -30,7 +30,7 @@ from web.appkeys import DB
 from web.auth import current_lang, login_required, require_user
 from web.forms import FormErrors, text
 from web.templating import render
-from web.views.contacts import phone_views
+from web.views.contacts import numbering, phone_views
 from web.views.login import see_other
 
 INVALID = 400
@@ -130,8 +130,10 @@ async def ticket_list(request: web.Request) -> web.StreamResponse:
     kept = {k: v for k, v in typed.items() if v}
     page = None
     if not errors:
+        region, area_code = numbering(request)
         page = await ticket_store.search(db, reading.filter, viewer,
-                                         page=_page_number(request))
+                                         page=_page_number(request), region=region,
+                                         area_code=area_code)
 
     def page_url(number: int) -> str:
         return "/tickets?" + urlencode({**kept, "page": str(number)})
