@@ -152,6 +152,20 @@ async def events(db: Database, callback_id: int) -> list[Event]:
                   due_at=clock.from_db_optional(r["due_at"])) for r in rows]
 
 
+async def events_of(db: Database, callback_ids: Sequence[int]) -> dict[int, list[Event]]:
+    """The logs of several callbacks at once (a panel page), oldest first each."""
+    found: dict[int, list[Event]] = {callback_id: [] for callback_id in callback_ids}
+    if not callback_ids:
+        return found
+    marks = ", ".join("?" for _ in callback_ids)
+    for r in await db.fetchall(f"SELECT * FROM callback_events WHERE callback_id IN ({marks})"
+                               " ORDER BY callback_id, id", list(callback_ids)):
+        found[int(r["callback_id"])].append(Event(
+            kind=EventKind(r["kind"]), by_user_id=r["by_user_id"], at=clock.from_db(r["at"]),
+            user_id=r["user_id"], due_at=clock.from_db_optional(r["due_at"])))
+    return found
+
+
 async def search(db: Database, query: Query) -> list[Callback]:
     """Callbacks matching ``query``, by due time (then id)."""
     where: list[str] = []

@@ -265,6 +265,9 @@ async def test_supervisor_filters_and_assigns(client: Client) -> None:
     events = await callback_store.events(_db(client), b)
     assert events[-1].kind.value == "assigned" and events[-1].user_id == agent_id
     assert (await _act(client, a, "assign", user_id="99999"))[1] == "/callbacks?error=agent"
+    log = await _page(client, "/callbacks?agent=all")
+    assert "Log (2)" in log and "Handed over · Agent Smith</span> <span class=\"muted\">" \
+        "Sue Pervisor</span>" in log
 
 
 async def test_supervisor_creates_for_an_agent(client: Client) -> None:

@@ -16,7 +16,14 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from crm import callback_store, callbacks, clock, contacts, phone_numbers, users
-from crm.callbacks import Action, Callback, IllegalAction, InvalidCallback, Urgency
+from crm.callbacks import (
+    Action,
+    Callback,
+    EventKind,
+    IllegalAction,
+    InvalidCallback,
+    Urgency,
+)
 from crm.errors import InvalidValue, NotFound
 from crm.users import User
 from web import formatting, i18n
@@ -49,6 +56,17 @@ class PhoneView:
 
 
 @dataclass(frozen=True)
+class LogView:
+    """One line of a callback's log: what happened, when, by whom, and to what."""
+
+    label_key: str
+    when: str
+    iso: str
+    who: str
+    detail: str          # the new time (created, postponed) or agent (assigned)
+
+
+@dataclass(frozen=True)
 class RowView:
     id: int
     due: str
@@ -66,6 +84,7 @@ class RowView:
     links: list[callbacks.Link]
     open: bool
     history_url: str
+    log: list[LogView]
 
 
 async def contact_names(request: web.Request, rows: list[Callback]) -> dict[int, str]:
@@ -89,9 +108,17 @@ async def row_views(request: web.Request, rows: list[Callback], now: datetime) -
     region = live(request.app).region
     people = {u.id: u.display_name for u in await users.list_users(request.app[DB])}
     names = await contact_names(request, rows)
+    logs = await callback_store.events_of(request.app[DB], [cb.id for cb in rows])
     views = []
     for cb in rows:
         urgency = callbacks.urgency(cb, now)
+        log = [LogView(
+            label_key=f"callbacks.event.{event.kind.value}",
+            when=formatting.format_datetime(event.at, lang, zone()), iso=event.at.isoformat(),
+            who=people.get(event.by_user_id, "") if event.by_user_id else "",
+            detail=people.get(event.user_id, "") if event.kind is EventKind.ASSIGNED
+            and event.user_id else formatting.format_datetime(event.due_at, lang, zone())
+            if event.due_at else "") for event in reversed(logs.get(cb.id, []))]
         views.append(RowView(
             id=cb.id, due=formatting.format_datetime(cb.due_at, lang, zone()),
             due_iso=cb.due_at.isoformat(),
@@ -104,7 +131,7 @@ async def row_views(request: web.Request, rows: list[Callback], now: datetime) -
                     for number in cb.phones],
             reason=cb.reason, links=list(cb.links),
             open=urgency not in (Urgency.CLOSED, Urgency.EXPIRED),
-            history_url=history_url(cb)))
+            history_url=history_url(cb), log=log))
     return views
 
 
