@@ -146,8 +146,10 @@ def conditions(where: ContactFilter, region: str, area_code: str) -> list[Condit
     if plan is not None:
         found.append(plan)
     if where.company_id is not None:
-        found.append(Condition("(c.company_id = ? OR c.id = ?)",
-                               (where.company_id, where.company_id)))
+        found.append(Condition(
+            "(c.company_id = ? OR c.id = ?)", (where.company_id, where.company_id),
+            "SELECT id FROM contacts WHERE company_id = ? UNION SELECT ?",
+            (where.company_id, where.company_id)))
     for value, table, column in ((where.tag, "contact_tags", "tag_key"),
                                  (where.list, "contact_lists", "list_key")):
         if value.strip():
@@ -158,6 +160,7 @@ def conditions(where: ContactFilter, region: str, area_code: str) -> list[Condit
                 f" AND x.{column} = ?)", (key,),
                 f"SELECT contact_id FROM {table} WHERE {column} = ?", (key,)))
     if where.owner_id is not None:
+        # No ids: alone, (owner_id, name_key, id) gives its pages in order directly.
         found.append(Condition("c.owner_id = ?", (where.owner_id,)))
     return found
 
