@@ -149,9 +149,8 @@ class MissedCallMailer:
             return 0
         numbering = missed_call_store.Numbering(deployment.region, deployment.area_code)
         keys = {numbering.key(leg.remote_number) for leg in legs}
-        rows = await missed_call_store.load_rows(
-            self._db, numbering, since=now - timedelta(days=deployment.missed_retention_days),
-            now=now, retention_days=deployment.missed_retention_days)
+        rows = await missed_call_store.load_open_rows(
+            self._db, numbering, now=now, retention_days=deployment.missed_retention_days)
         due = [row for row in rows if row.closure is None and row.key in keys]
         subscribers = await missed_call_store.subscribers(self._db) if due else []
         sent = 0

@@ -110,6 +110,70 @@ async def load_rows(db: Database, numbering: Numbering, *, since: datetime,
     return fold(mine, actions, numbering.key, now, timedelta(days=retention_days))
 
 
+async def load_open_rows(db: Database, numbering: Numbering, *, now: datetime,
+                         retention_days: int) -> list[MissedRow]:
+    """Only the rows still listed (active or hidden): what the badge, the default list
+    and the actions need, without folding each caller's whole month.
+
+    A listed row can only hold what happened after the caller was last reached (an
+    answered call either way closes any row), so one grouped query finds that moment
+    per number and only the later calls are folded.
+    """
+    since = now - timedelta(days=retention_days)
+    seeds = await db.fetchall(
+        f"SELECT {_LEG_COLUMNS} FROM call_records"
+        " WHERE direction = 'inbound' AND answered_at IS NULL AND started_at >= ?",
+        (clock.to_db(since),))
+    if not seeds:
+        return []
+    raw: set[str] = set()
+    for key in {numbering.key(row["remote_number"]) for row in seeds}:
+        raw |= spellings(key)
+    raw |= {row["remote_number"] for row in seeds}
+    reached: dict[str, str] = {}  # key -> last answer, as stored text (sorts as time)
+    for chunk in _chunks(raw):
+        marks = ", ".join("?" for _ in chunk)
+        for row in await db.fetchall(
+                "SELECT remote_number, MAX(answered_at) AS reached FROM call_records"
+                f" WHERE remote_number IN ({marks}) AND answered_at >= ?"
+                " GROUP BY remote_number", (*chunk, clock.to_db(since))):
+            key = numbering.key(row["remote_number"])
+            reached[key] = max(reached.get(key, ""), row["reached"])
+    pending = [row for row in seeds
+               if row["started_at"] > reached.get(numbering.key(row["remote_number"]), "")]
+    keys = {numbering.key(row["remote_number"]) for row in pending}
+    if not keys:
+        return []
+    legs = {row["id"]: _leg(row) for row in pending}
+    raw = {row["remote_number"] for row in pending}
+    for key in keys:
+        raw |= spellings(key)
+    start = clock.to_db(since - timedelta(minutes=5))
+    for chunk in _chunks(raw):
+        marks = ", ".join("?" for _ in chunk)
+        for row in await db.fetchall(
+                f"SELECT {_LEG_COLUMNS} FROM call_records"
+                f" WHERE remote_number IN ({marks}) AND started_at >= ?"
+                " AND (answered_at IS NOT NULL OR direction = 'outbound' OR started_at < ?)",
+                (*chunk, start, clock.to_db(since))):
+            key = numbering.key(row["remote_number"])
+            if key in keys and row["started_at"] > reached.get(key, ""):
+                legs.setdefault(row["id"], _leg(row))
+    actions: list[Action] = []
+    for chunk in _chunks(keys):
+        marks = ", ".join("?" for _ in chunk)
+        for row in await db.fetchall(
+                "SELECT caller_key, kind, user_id, at FROM missed_call_actions"
+                f" WHERE caller_key IN ({marks}) AND at >= ? ORDER BY id",
+                (*chunk, clock.to_db(since))):
+            if row["at"] > reached.get(row["caller_key"], ""):
+                actions.append(Action(row["caller_key"], ActionKind(row["kind"]),
+                                      row["user_id"], clock.from_db(row["at"])))
+    rows = fold(list(legs.values()), actions, numbering.key, now,
+                timedelta(days=retention_days))
+    return [row for row in rows if row.closure is None]
+
+
 async def add_action(db: Database, key: str, kind: ActionKind, user_id: int,
                      at: datetime) -> None:
     await db.execute(

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -74,9 +74,8 @@ async def active_count(app: web.Application) -> tuple[int, datetime | None]:
         recent = time.monotonic() - cache.computed_at < MIN_RECOMPUTE_SECONDS
         if version == cache.version or recent:
             return cache.count, cache.latest
-        rows = await missed_call_store.load_rows(
-            app[DB], missed_call_store.Numbering(d.region, d.area_code),
-            since=now - timedelta(days=d.missed_retention_days), now=now,
+        rows = await missed_call_store.load_open_rows(
+            app[DB], missed_call_store.Numbering(d.region, d.area_code), now=now,
             retention_days=d.missed_retention_days)
         active = select(rows, RowFilter(View.ACTIVE))
         cache.version = version

@@ -259,13 +259,13 @@ async def test_badge_count_is_kept_until_something_changes(
         client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     await call(client, NUMBER, ago=60)
     folds: list[int] = []
-    real = missed_call_store.load_rows
+    real = missed_call_store.load_open_rows
 
     async def counted(*args: object, **kwargs: object) -> object:
         folds.append(1)
         return await real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(missed_call_store, "load_rows", counted)
+    monkeypatch.setattr(missed_call_store, "load_open_rows", counted)
     await login(client, "agent")
 
     async def count() -> int:
@@ -292,7 +292,7 @@ async def test_pages_open_when_the_count_fails(client: Client, monkeypatch: pyte
     async def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(missed_call_store, "load_rows", broken)
+    monkeypatch.setattr(missed_call_store, "load_open_rows", broken)
     await login(client, "agent")
     page = await _page(client, "/contacts")
     assert re.search(r"data-missed-badge[^>]* hidden>", page)

@@ -63,6 +63,14 @@ def _numbering(d: Deployment) -> missed_call_store.Numbering:
     return missed_call_store.Numbering(d.region, d.area_code)
 
 
+async def load_open(request: web.Request) -> list[MissedRow]:
+    """The rows still listed (active or hidden): quicker than ``load``."""
+    d = live(request.app)
+    return await missed_call_store.load_open_rows(
+        request.app[DB], _numbering(d), now=clock.utc_now(),
+        retention_days=d.missed_retention_days)
+
+
 async def load(request: web.Request, since: datetime | None = None) -> list[MissedRow]:
     """Every row from ``since`` (default: the retention period) up to now."""
     d = live(request.app)
@@ -219,12 +227,17 @@ async def missed_list(request: web.Request) -> web.StreamResponse:
         rows = await load(request, since=period.since - retention)
         where = RowFilter(view, LastStatus(status) if status else None,
                           Removal(removal) if removal else None, period.since, period.until)
+    elif view in (View.ACTIVE, View.HIDDEN):
+        rows = await load_open(request)
+        where = RowFilter(view, LastStatus(status) if status else None,
+                          Removal(removal) if removal else None)
     else:
         rows = await load(request)
         where = RowFilter(view, LastStatus(status) if status else None,
                           Removal(removal) if removal else None)
     chosen = select(rows, where)
-    counts = {v.value: len(select(rows, RowFilter(v))) for v in View}
+    # Counts of what is still listed; removed rows are counted only when loaded anyway.
+    counts = {v.value: len(select(rows, RowFilter(v))) for v in (View.ACTIVE, View.HIDDEN)}
     kept: dict[str, str] = {}
     if status:
         kept["status"] = status
@@ -278,7 +291,7 @@ async def action_submit(request: web.Request) -> web.StreamResponse:
     if not allowed(kind, user.role):
         raise web.HTTPForbidden()
     back = _back(text(form, "back"))
-    row = open_row(await load(request), key)
+    row = open_row(await load_open(request), key)
     if not action_fits(kind, row):
         return see_other(_with_done(back, "stale"))
     await missed_call_store.add_action(request.app[DB], key, kind, user.id, clock.utc_now())
