@@ -52,6 +52,11 @@ Object.defineProperty(document, "visibilityState", {
 SETTLED = """() => document.getAnimations().every(a => a.playState !== "running"
   || (a.effect && a.effect.target && a.effect.target.classList.contains("sp-meter__fill")))"""
 
+SINK_OF_RINGER = """async () => {
+  const { softphone } = await import("/static/softphone-boot.js");
+  return softphone.ringtone.output ? softphone.ringtone.output.sinkId : null;
+}"""
+
 
 async def open_settings(page: Page) -> None:
     await page.click("[data-action=settings]")
@@ -120,6 +125,14 @@ async def test_a_hidden_tab_notifies_and_shortcuts_answer_mute_and_decline(
     await open_settings(page)
     await page.click("[data-action=allow-notifications]")
     await page.wait_for_selector("[data-action=allow-notifications][hidden]", state="attached")
+    # Ring on one output, talk on another (Chromium's fake outputs).
+    await page.wait_for_function(
+        "document.querySelectorAll('[data-device=ringer] option').length >= 2")
+    outputs = await page.eval_on_selector_all("[data-device=ringer] option",
+                                              "os => os.map(o => o.value)")
+    ringer, speaker = outputs[1], outputs[-1]
+    await page.select_option("[data-device=ringer]", ringer)
+    await page.select_option("[data-device=speaker]", speaker)
     await page.click("[data-action=settings]")
     await page.evaluate("window.__hidden = true")
 
@@ -129,11 +142,13 @@ async def test_a_hidden_tab_notifies_and_shortcuts_answer_mute_and_decline(
         await state(page, "ringing", "true")
         notes = await page.evaluate("window.__notes.map(n => [n.title, n.body])")
         assert len(notes) == 1 and "48221234567" in notes[0][1], notes
+        assert await page.evaluate(SINK_OF_RINGER) == ringer
         answer = page.locator("button[data-action=answer]")
         assert await answer.get_attribute("aria-keyshortcuts") == "Alt+Shift+A"
         await page.keyboard.press("Alt+Shift+KeyA")
         await state(page, "call-state", "connected")
         await state(page, "ringing", "false")
+        assert await page.eval_on_selector("#softphone-remote-audio", "a => a.sinkId") == speaker
         assert await page.evaluate("window.__closed") == 1
         # Live quality from the worker: SIPp on loopback is a clean line.
         await page.wait_for_selector(".sp-quality[data-grade=good]:not([hidden])", timeout=10000)
