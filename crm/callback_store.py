@@ -166,6 +166,16 @@ async def events_of(db: Database, callback_ids: Sequence[int]) -> dict[int, list
     return found
 
 
+async def contact_names(db: Database, contact_ids: Sequence[int]) -> dict[int, str]:
+    """Contact id -> name, for the contacts of a page of callbacks (one query)."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    rows = await db.fetchall(f"SELECT id, name FROM contacts WHERE id IN ({marks})", ids)
+    return {int(r["id"]): r["name"] for r in rows}
+
+
 async def search(db: Database, query: Query) -> list[Callback]:
     """Callbacks matching ``query``, by due time (then id)."""
     where: list[str] = []

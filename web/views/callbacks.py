@@ -88,13 +88,8 @@ class RowView:
 
 
 async def contact_names(request: web.Request, rows: list[Callback]) -> dict[int, str]:
-    ids = sorted({cb.contact_id for cb in rows if cb.contact_id is not None})
-    names: dict[int, str] = {}
-    for contact_id in ids:
-        contact = await contacts.get_contact(request.app[DB], contact_id)
-        if contact is not None:
-            names[contact_id] = contact.name
-    return names
+    return await callback_store.contact_names(
+        request.app[DB], [cb.contact_id for cb in rows if cb.contact_id is not None])
 
 
 def history_url(cb: Callback) -> str:
