@@ -156,12 +156,16 @@ async def test_a_hidden_tab_notifies_and_shortcuts_answer_mute_and_decline(
         await page.wait_for_selector("#call-window .cw-quality[data-grade=good]:not([hidden])")
         figures = await page.get_attribute(".sp-quality", "title") or ""
         assert "MOS" in figures and "Phone network" in figures, figures
+        await page.click(".sp-quality__summary")  # the figures, expanded
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await page.set_viewport_size({"width": 1366, "height": 768})
+        await page.screenshot(path=str(SHOTS / "softphone-in-call-quality.png"))
         await page.keyboard.press("Alt+Shift+KeyM")
         await state(page, "muted", "true")
         await page.keyboard.press("Alt+Shift+KeyM")
         await state(page, "muted", "false")
         # The in-call meter shows while connected.
-        assert await page.is_visible(".sp-statusline .sp-meter--inline")
+        assert await page.is_visible(".sp-live .sp-meter--inline")
         await state(page, "call-state", "ended", timeout=20)
         assert (await asyncio.to_thread(customer.wait, 10)).ok
     assert await page.is_hidden(".sp-quality")

@@ -57,6 +57,21 @@ function meter(label) {
   return { bar, fill };
 }
 
+/**
+ * The row under the panel's header for what changes during a call (the mic meter, the
+ * call quality). Not inside the status line: that is a live region, and figures that
+ * change every second would be read out over and over.
+ */
+export function liveRow(root) {
+  let row = root.querySelector(".sp-live");
+  if (!row) {
+    row = el("div", { class: "sp-live" });
+    const head = root.querySelector(".sp-head");
+    if (head) head.append(row);
+  }
+  return row;
+}
+
 export class DeviceSettings {
   constructor(softphone, ringer, shortcuts) {
     this.sp = softphone;
@@ -131,8 +146,7 @@ export class DeviceSettings {
     if (actions) actions.prepend(this.toggle);
     const head = root.querySelector(".sp-head");
     if (head) head.after(this.panel);
-    const statusLine = root.querySelector(".sp-statusline");
-    if (statusLine) statusLine.append(this.callMeter.bar);
+    liveRow(root).append(this.callMeter.bar);
     this.renderAlerts();
   }
 

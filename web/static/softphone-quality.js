@@ -5,6 +5,8 @@
 //
 // Test hooks: .sp-quality[data-grade][data-call-id].
 
+import { liveRow } from "./softphone-devices.js";
+
 const RANK = { good: 0, fair: 1, poor: 2 };
 
 function el(tag, props = {}, ...children) {
@@ -32,8 +34,7 @@ export class QualityBadge {
     this.summary = el("summary", { class: "sp-quality__summary" });
     this.figures = el("dl", { class: "sp-quality__figures" });
     this.el = el("details", { class: "sp-quality", hidden: true }, this.summary, this.figures);
-    const statusLine = softphone.root.querySelector(".sp-statusline");
-    if (statusLine) statusLine.append(this.el);
+    liveRow(softphone.root).append(this.el);
     this.label = t("quality_label");
     this.onQuality = (event) => this.update(event.detail || {});
     this.onCall = (event) => {
