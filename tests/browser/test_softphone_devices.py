@@ -142,6 +142,9 @@ async def test_a_hidden_tab_notifies_and_shortcuts_answer_mute_and_decline(
         await state(page, "ringing", "true")
         notes = await page.evaluate("window.__notes.map(n => [n.title, n.body])")
         assert len(notes) == 1 and "48221234567" in notes[0][1], notes
+        # Clicking it brings the tab forward and closes it.
+        await page.evaluate("window.__notes[0].onclick()")
+        assert await page.evaluate("window.__closed") == 1
         assert await page.evaluate(SINK_OF_RINGER) == ringer
         answer = page.locator("button[data-action=answer]")
         assert await answer.get_attribute("aria-keyshortcuts") == "Alt+Shift+A"

@@ -163,7 +163,7 @@ export class Ringer {
     }
     note.onclick = () => {
       window.focus();
-      note.close();
+      this.closeNotification(callId);
     };
     this.notes.set(callId, note);
   }
