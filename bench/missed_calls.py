@@ -7,9 +7,10 @@
    two agents at once), the rest outbound; callers drawn from a pool of C numbers
    (default 20,000) written as a Spanish PBX sends them; a few hundred hide/remove/SMS
    actions.
-2. ``crm.missed_call_store.load_rows`` over the retention window (what ``/missed``,
-   ``/api/missed/count`` and every page's badge compute), p50/p95 over repeated runs,
-   with its parts: the seed query, the follow-up query by number, the fold.
+2. ``crm.missed_call_store.load_rows`` over the retention window (the removed/all views
+   and the statistics fold everything) and ``load_open_rows`` (the badge, the default
+   list, row actions, the mailer: only what followed each caller's last answered call),
+   p50/p95 over repeated runs.
 3. Baselines in the same run: ``SELECT 1`` through the same ``Database`` (the aiosqlite
    round trip) and a bare ``COUNT(*)`` of the unanswered inbound legs in the window.
 """
@@ -116,6 +117,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                          "hidden": len(select(rows, RowFilter(View.HIDDEN))),
                          "removed": len(select(rows, RowFilter(View.REMOVED)))},
                 "load_rows": await timed(load, args.runs),
+                "load_open_rows": await timed(lambda: missed_call_store.load_open_rows(
+                    db, numbering, now=now, retention_days=args.days), args.runs),
                 "baseline_select_1": await timed(lambda: db.fetchone("SELECT 1"), args.runs),
                 "baseline_count_seeds": await timed(lambda: db.fetchone(
                     "SELECT COUNT(*) FROM call_records WHERE direction = 'inbound'"
