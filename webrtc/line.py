@@ -133,6 +133,8 @@ class Line:
         in seconds, from the browser's RTCP receiver reports.
         """
         audio = [t for t in self._pc.getTransceivers() if t.kind == "audio"]
+        # The negotiated codec (its clock turns jitter into ms) is only on aiortc's
+        # private ``_codecs``; before negotiation it is empty.
         if not audio or not audio[0]._codecs:
             return None
         clock = audio[0]._codecs[0].clockRate / 1000  # timestamp units per ms
