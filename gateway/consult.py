@@ -7,6 +7,10 @@ naming C: the customer's phone calls the target and replaces our leg, so A and C
 and both of the agent's legs end) or *goes back* (C is hung up, A taken off hold). If C
 fails (busy, unknown number) or hangs up, A stays on hold until the agent goes back.
 
+*Conference* instead joins all three (A off hold, A and C mixed with the agent). Then the
+agent hanging up either call ends both: the agent leaving ends the conference, as a
+desk phone's conference would. If A or C hangs up, the agent stays on the other call.
+
 The state lives on A; ``gateway/lines.py`` feeds events in and acts on the new state.
 """
 
@@ -20,6 +24,7 @@ class ConsultState(enum.Enum):
     DIALING = "dialing"        # C is being called; A on hold
     TALKING = "talking"        # the agent talks to C; A on hold
     COMPLETING = "completing"  # REFER with Replaces sent on A; waiting for its outcome
+    CONFERENCE = "conference"  # A, C and the agent all hear each other
 
 
 class ConsultEvent(enum.Enum):
@@ -29,6 +34,7 @@ class ConsultEvent(enum.Enum):
     COMPLETE = "complete"          # the agent asked to join A and C
     TRANSFER_FAILED = "refused"    # A's phone refused the REFER, or the new call failed
     BACK = "back"                  # the agent returns to A
+    CONFERENCE = "conference"      # the agent joins A, C and themself
 
 
 class IllegalConsult(Exception):
@@ -46,6 +52,9 @@ TRANSITIONS: dict[tuple[ConsultState, ConsultEvent], ConsultState] = {
     (S.DIALING, E.TARGET_ENDED): S.NONE,
     (S.DIALING, E.BACK): S.NONE,
     (S.TALKING, E.COMPLETE): S.COMPLETING,
+    (S.TALKING, E.CONFERENCE): S.CONFERENCE,
+    # The target left the conference: the agent and the customer carry on.
+    (S.CONFERENCE, E.TARGET_ENDED): S.NONE,
     (S.TALKING, E.TARGET_ENDED): S.NONE,
     (S.TALKING, E.BACK): S.NONE,
     (S.COMPLETING, E.TRANSFER_FAILED): S.TALKING,
@@ -59,6 +68,7 @@ TRANSITIONS: dict[tuple[ConsultState, ConsultEvent], ConsultState] = {
 _REFUSALS = {
     E.START: "consult_in_progress",
     E.COMPLETE: "consult_not_connected",
+    E.CONFERENCE: "consult_not_connected",
     E.BACK: "consult_completing",
 }
 
@@ -68,4 +78,6 @@ def next_state(state: ConsultState, event: ConsultEvent) -> ConsultState:
     try:
         return TRANSITIONS[(state, event)]
     except KeyError:
-        raise IllegalConsult(state, event, _REFUSALS.get(event, "consult_not_possible")) from None
+        code = ("consult_in_conference" if state is S.CONFERENCE
+                else _REFUSALS.get(event, "consult_not_possible"))
+        raise IllegalConsult(state, event, code) from None

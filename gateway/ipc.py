@@ -95,6 +95,13 @@ class TransferReplaces(_Msg, frozen=True, tag="transfer_replaces"):
     dest_call_id: str
 
 
+class ConferenceCalls(_Msg, frozen=True, tag="conference_calls"):
+    """Take ``call_id`` off hold and mix it with ``other_call_id`` and the agent."""
+
+    call_id: str
+    other_call_id: str
+
+
 class Ping(_Msg, frozen=True, tag="ping"):
     seq: int
 
@@ -105,7 +112,8 @@ class Shutdown(_Msg, frozen=True, tag="shutdown"):
 
 Command = (
     AddAgent | RemoveAgent | OpenLine | CloseLine | MakeCall | AnswerCall | RejectCall
-    | HangupCall | SendDtmf | HoldCall | TransferCall | TransferReplaces | Ping | Shutdown
+    | HangupCall | SendDtmf | HoldCall | TransferCall | TransferReplaces | ConferenceCalls | Ping
+    | Shutdown
 )
 
 # -- reports: worker -> main -----------------------------------------------------------

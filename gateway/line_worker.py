@@ -50,6 +50,8 @@ class Worker:
         self._out = out
         self._agents: dict[int, _Agent] = {}
         self._legs: dict[str, tuple[int, MediaLeg]] = {}
+        # Calls joined in a 3-way conference, each to the other.
+        self._joined: dict[str, str] = {}
         # Calls on hold, with the task playing music into them.
         self._held: dict[str, asyncio.Task[None]] = {}
         # Connected calls, with the task sampling their quality.
@@ -182,6 +184,8 @@ class Worker:
                 if isinstance(self._leg(call_id), EchoLeg):
                     raise EngineError("call_not_connected")
                 await self._engine.transfer(call_id, target)
+            case ipc.ConferenceCalls(call_id=call_id, other_call_id=other):
+                await self._conference(call_id, other)
             case ipc.TransferReplaces(call_id=call_id, dest_call_id=dest):
                 if isinstance(self._leg(call_id), EchoLeg) or isinstance(self._leg(dest), EchoLeg):
                     raise EngineError("call_not_connected")
@@ -325,6 +329,23 @@ class Worker:
                 line.attach(leg)
         self._send(ipc.HoldState(call_id=call_id, agent_id=agent_id, held=hold))
 
+    async def _conference(self, call_id: str, other: str) -> None:
+        agent_id, leg = self._legs.get(call_id, (0, None))
+        other_leg = self._legs.get(other, (0, None))[1]
+        if leg is None or other_leg is None:
+            raise EngineError("no_such_call")
+        if isinstance(leg, EchoLeg) or isinstance(other_leg, EchoLeg):
+            raise EngineError("call_not_connected")
+        for held in (call_id, other):
+            if held in self._held:
+                await self._engine.hold(held, False)
+                await self._stop_music(held)
+        await self._engine.conference(call_id, other)
+        self._joined[call_id], self._joined[other] = other, call_id
+        # The line stays on the call it carries (the consult call): its port now hears
+        # both far ends and is heard by both.
+        self._send(ipc.HoldState(call_id=call_id, agent_id=agent_id, held=False))
+
     async def _stop_music(self, call_id: str) -> None:
         task = self._held.pop(call_id, None)
         if task is not None:
@@ -352,10 +373,16 @@ class Worker:
         if sampler is not None:
             sampler.cancel()
         entry = self._legs.pop(call_id, None)
+        partner = self._joined.pop(call_id, None)
+        if partner is not None:
+            self._joined.pop(partner, None)
         for agent in self._agents.values():
             agent.calls.discard(call_id)
             if entry is not None and agent.line is not None:
                 agent.line.detach(entry[1])
+                # One side left the conference: the agent carries on with the other.
+                if partner in agent.calls and partner in self._legs:
+                    agent.line.attach(self._legs[partner][1])
 
     # -- call quality -------------------------------------------------------------------
 

@@ -257,8 +257,13 @@ class Lines:
                     self._own_call(agent, call_id)
                     self._worker(agent).send(ipc.RejectCall(call_id=call_id, code=486))
                 case signalling.Hangup(call_id=call_id):
-                    self._own_call(agent, call_id)
-                    self._worker(agent).send(ipc.HangupCall(call_id=call_id))
+                    call = self._own_call(agent, call_id)
+                    worker = self._worker(agent)
+                    worker.send(ipc.HangupCall(call_id=call_id))
+                    # The agent leaving a conference ends it (gateway/consult.py).
+                    partner = self._conference_partner(agent, call)
+                    if partner is not None:
+                        worker.send(ipc.HangupCall(call_id=partner.call_id))
                 case signalling.Dtmf(call_id=call_id, digits=digits):
                     self._connected_call(agent, call_id)
                     self._worker(agent).send(ipc.SendDtmf(call_id=call_id,
@@ -277,6 +282,8 @@ class Lines:
                     self._consult_complete(agent, call_id)
                 case signalling.ConsultBack(call_id=call_id):
                     self._consult_back(agent, call_id)
+                case signalling.ConsultConference(call_id=call_id):
+                    self._consult_conference(agent, call_id)
         except (_Refused, CodeRefused, IllegalConsult) as refused:
             self.error(session, refused.code, command.__struct_config__.tag)  # type: ignore[arg-type]
         except WorkerUnavailable:
@@ -448,6 +455,21 @@ class Lines:
             worker.send(ipc.HangupCall(call_id=consult))
         worker.send(ipc.HoldCall(call_id=call_id, hold=False))
         agent.broadcast(self._call_event(held))
+
+    def _consult_conference(self, agent: AgentLine, call_id: str) -> None:
+        held = self._own_call(agent, call_id)
+        held.consult_state = next_state(held.consult_state, ConsultEvent.CONFERENCE)
+        self._worker(agent).send(ipc.ConferenceCalls(call_id=call_id,
+                                                     other_call_id=held.consult))
+        agent.broadcast(self._call_event(held))
+
+    @staticmethod
+    def _conference_partner(agent: AgentLine, call: LiveCall) -> LiveCall | None:
+        held = agent.calls.get(call.consult_of) if call.consult_of else call
+        if held is None or held.consult_state is not ConsultState.CONFERENCE:
+            return None
+        other = held.consult if held is call else held.call_id
+        return agent.calls.get(other)
 
     def _consult_ended(self, agent: AgentLine, call: LiveCall) -> None:
         """A consult call ended: the held call learns it (and a consult that never

@@ -25,6 +25,7 @@ Commands (browser -> server)::
     consult_complete {call_id}  join the held caller and the consulted target (REFER with
                                 Replaces); both of the agent's calls end
     consult_back {call_id}      hang up the consult call and take the caller off hold
+    consult_conference {call_id}  3-way: the caller, the consulted target and the agent
     ping                        keep-alive; answered with pong
 
 Events (server -> browser)::
@@ -129,13 +130,17 @@ class ConsultBack(_Command, frozen=True, tag="consult_back"):
     call_id: str = ""
 
 
+class ConsultConference(_Command, frozen=True, tag="consult_conference"):
+    call_id: str = ""
+
+
 class Ping(_Command, frozen=True, tag="ping"):
     pass
 
 
 Command = (
     Online | Offline | Offer | Dial | AnswerCall | RejectCall | Hangup | Dtmf | Hold | Unhold
-    | Transfer | Consult | ConsultComplete | ConsultBack | Ping
+    | Transfer | Consult | ConsultComplete | ConsultBack | ConsultConference | Ping
 )
 
 _decoder = msgspec.json.Decoder(Command)
@@ -176,7 +181,8 @@ def _check_fields(command: Command, ref: str) -> None:
     if isinstance(command, Dial) and len(command.caller_id) > MAX_TARGET_LENGTH:
         raise BadMessage("caller_id_not_allowed", "caller ID too long", ref)
     if isinstance(command, AnswerCall | RejectCall | Hangup | Dtmf | Hold | Unhold | Transfer
-                  | Consult | ConsultComplete | ConsultBack) and not command.call_id:
+                  | Consult | ConsultComplete | ConsultBack | ConsultConference) and (
+            not command.call_id):
         raise BadMessage("invalid_message", "call_id is required", ref)
     if isinstance(command, Dtmf) and (
             not command.digits or len(command.digits) > MAX_DTMF_LENGTH

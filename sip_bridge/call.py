@@ -33,6 +33,8 @@ class Call(pj.Call):
         # is refused never gets one) and given back when it ends.
         self.port: AudioPort | None = None
         self.hung_up_locally = False
+        # 3-way conference: the call whose audio this one is joined with (both ways).
+        self.joined: Call | None = None
         self._on_state = on_state
         self._on_transfer = on_transfer
 
@@ -52,6 +54,46 @@ class Call(pj.Call):
             audio = self.getAudioMedia(media.index)
             self.port.startTransmit(audio)
             audio.startTransmit(self.port)
+        # A re-INVITE (the unhold that starts a conference) drops the joins too.
+        self.join_media()
+
+    def _audio(self) -> pj.AudioMedia | None:
+        # The CallInfo is kept in a name: iterating a temporary's vector reads freed memory.
+        info = self.getInfo()
+        for media in info.media:
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status in _FLOWING:
+                return self.getAudioMedia(media.index)
+        return None
+
+    def join_media(self) -> None:
+        """Mix this call with ``joined``: each far end hears the other and whoever is on
+        either port (the agent's line), and each port hears both far ends; the bridge sums
+        what several sources send to one sink."""
+        other = self.joined
+        if other is None or self.port is None or other.port is None:
+            return
+        mine, theirs = self._audio(), other._audio()
+        if mine is None or theirs is None:
+            return
+        mine.startTransmit(theirs)
+        theirs.startTransmit(mine)
+        mine.startTransmit(other.port)
+        other.port.startTransmit(mine)
+        theirs.startTransmit(self.port)
+        self.port.startTransmit(theirs)
+
+    def leave_conference(self) -> None:
+        """This call is ending: undo the joins that outlive its stream. The ports stay in
+        the bridge (sip_bridge/port_pool.py), so a link between this call's port and the
+        other call would carry into this port's next call."""
+        other, self.joined = self.joined, None
+        if other is None:
+            return
+        other.joined = None
+        theirs = other._audio()
+        if theirs is not None and self.port is not None:
+            theirs.stopTransmit(self.port)
+            self.port.stopTransmit(theirs)
 
     def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:
         # NOTIFYs about the far end's new call; only the final one decides.

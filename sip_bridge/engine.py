@@ -389,6 +389,16 @@ class SipEngine:
 
         await self._on_engine(refer)
 
+    async def conference(self, call_id: str, other_call_id: str) -> None:
+        """Join two of an agent's connected calls into one conversation with the agent."""
+
+        def join() -> None:
+            call, other = self._connected_call(call_id), self._connected_call(other_call_id)
+            call.joined, other.joined = other, call
+            call.join_media()
+
+        await self._on_engine(join)
+
     def _transfer_done(self, call: Call, code: int) -> None:
         # Told first: the hang-up below reports the leg's end, which must already read
         # as the end of a transferred call.
@@ -432,6 +442,8 @@ class SipEngine:
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             status = "disconnected"
             self._calls.pop(call.call_id, None)
+            with contextlib.suppress(pj.Error):
+                call.leave_conference()
             self._release_port(call)
             # Deleted after the callback returns (pjproject #3856: never let a stale
             # Call object be collected later).

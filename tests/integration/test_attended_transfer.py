@@ -4,9 +4,11 @@ lab phones registered at Kamailio; the agent is a gateway line with an aiortc pe
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from crm import call_records
@@ -14,7 +16,9 @@ from gateway import signalling
 from tests.conftest import AGENTS, BUSY, Lab
 from tests.integration.conftest import Gateway
 from tests.lab.phone import Phone
+from tests.lab.tone import tone_present
 from tests.support.gateway import Agent
+from tests.support.rtc_client import LISTEN_RATE
 
 AGENT_TONE, CUSTOMER_TONE, TARGET_TONE, MUSIC = 1000, 1500, 2200, 440
 
@@ -117,3 +121,68 @@ async def test_busy_target_leaves_the_customer_on_hold_until_back(
     await agent.send(signalling.Hangup(call_id=call_id))
     await agent.wait_event(lambda e: e["type"] == "call" and e["call_id"] == call_id
                            and e["state"] == "ended", since=mark)
+
+
+MIX = 0.2  # share of the energy one voice needs in a mix of two
+
+
+async def agent_hears_in_mix(agent: Agent, freq: float, timeout: float = 5) -> bool:
+    """Like ``rtc.wait_hears``, for one of several voices summed by the bridge."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        since = time.monotonic() - 0.5
+        frames = [samples for at, samples in agent.rtc._heard if at >= since]
+        if len(frames) >= 12 and tone_present(np.concatenate(frames), LISTEN_RATE, freq,
+                                              min_ratio=MIX):
+            return True
+        await asyncio.sleep(0.1)  # polling interval
+    return False
+
+
+async def test_conference_mixes_all_three(gateway: Gateway, customer: Phone,
+                                          target: Phone) -> None:
+    agent, call_id = await consulting(gateway, customer, "1002")
+    talking = await agent.wait_event(consult_event(call_id, "talking"))
+    mark = len(agent.events)
+    await agent.send(signalling.ConsultConference(call_id=call_id))
+    await agent.wait_event(lambda e: e["type"] == "call" and e["call_id"] == call_id
+                           and not e["held"] and e["consult_state"] == "conference", since=mark)
+    # The agent hears both far ends; each far end hears the agent and the other one.
+    assert await agent_hears_in_mix(agent, CUSTOMER_TONE)
+    assert await agent_hears_in_mix(agent, TARGET_TONE)
+    assert await asyncio.to_thread(customer.wait_hears, AGENT_TONE, 5, MIX)
+    assert await asyncio.to_thread(customer.wait_hears, TARGET_TONE, 5, MIX)
+    assert await asyncio.to_thread(target.wait_hears, AGENT_TONE, 5, MIX)
+    assert await asyncio.to_thread(target.wait_hears, CUSTOMER_TONE, 5, MIX)
+    assert not await asyncio.to_thread(customer.hears, MUSIC, MIX)  # music stopped
+
+    # The target leaves: the agent and the customer carry on, the line back on A.
+    mark = len(agent.events)
+    await asyncio.to_thread(target.hangup)
+    await agent.wait_event(lambda e: e["type"] == "call" and e["state"] == "ended"
+                           and e["call_id"] == talking["consult"], since=mark)
+    assert await agent.rtc.wait_hears(CUSTOMER_TONE)
+    assert await asyncio.to_thread(customer.wait_hears, AGENT_TONE, 5)
+    await agent.send(signalling.Hangup(call_id=call_id))
+    await agent.wait_event(lambda e: e["type"] == "call" and e["call_id"] == call_id
+                           and e["state"] == "ended", since=mark)
+
+
+async def test_the_agent_hanging_up_ends_the_conference(gateway: Gateway, customer: Phone,
+                                                         target: Phone) -> None:
+    agent, call_id = await consulting(gateway, customer, "1002")
+    talking = await agent.wait_event(consult_event(call_id, "talking"))
+    await agent.send(signalling.ConsultConference(call_id=call_id))
+    await agent.wait_event(consult_event(call_id, "conference"))
+    mark = len(agent.events)
+    await agent.send(signalling.ConsultBack(call_id=call_id))
+    refused = await agent.wait_event(lambda e: e["type"] == "error", since=mark)
+    assert refused["code"] == "consult_in_conference"
+    await agent.send(signalling.Hangup(call_id=talking["consult"]))
+    ended: set[str] = set()
+    while len(ended) < 2:
+        event = await agent.wait_event(lambda e: e["type"] == "call" and e["state"] == "ended"
+                                       and e["call_id"] not in ended, since=mark)
+        ended.add(event["call_id"])
+    assert ended == {call_id, talking["consult"]}
+    await asyncio.to_thread(customer.wait_state, "DISCONNECTED", 10)

@@ -242,15 +242,16 @@ class Phone(LabPeer):
         """Change the tone this phone plays into calls (0 = silence)."""
         self.request("tone", freq=freq_hz)
 
-    def hears(self, freq_hz: float) -> bool:
-        """Whether the last second of received audio is a tone at `freq_hz`."""
-        return bool(self.request("hears", freq=freq_hz)["heard"])
+    def hears(self, freq_hz: float, min_ratio: float = 0.5) -> bool:
+        """Whether the last second of received audio is a tone at `freq_hz` (holding at
+        least `min_ratio` of the energy: lower it to find one voice in a mix)."""
+        return bool(self.request("hears", freq=freq_hz, min_ratio=min_ratio)["heard"])
 
-    def wait_hears(self, freq_hz: float, timeout: float = 5.0) -> bool:
+    def wait_hears(self, freq_hz: float, timeout: float = 5.0, min_ratio: float = 0.5) -> bool:
         """Poll `hears` until it is true or `timeout` passes (audio takes a moment)."""
         deadline = time.monotonic() + timeout
         while True:
-            if self.hears(freq_hz):
+            if self.hears(freq_hz, min_ratio):
                 return True
             if time.monotonic() >= deadline:
                 return False

@@ -133,11 +133,12 @@ class TonePort(pj.AudioMediaPort):
             self.tone_in_at = now + sample / RATE
             self._listening = False
 
-    def hears(self, freq: float) -> bool:
+    def hears(self, freq: float, min_ratio: float = 0.5) -> bool:
         chunks = list(self.received)
         if len(chunks) < self.received.maxlen // 2:  # type: ignore[operator]
             return False
-        return tone_present(np.frombuffer(b"".join(chunks), np.int16), RATE, freq)
+        return tone_present(np.frombuffer(b"".join(chunks), np.int16), RATE, freq,
+                            min_ratio=min_ratio)
 
 
 class PhoneCall(pj.Call):
@@ -335,8 +336,8 @@ class PhoneEngine:
     def cmd_probe(self) -> dict:
         return {"tone_out_at": self.port.tone_out_at, "tone_in_at": self.port.tone_in_at}
 
-    def cmd_hears(self, freq: float) -> dict:
-        return {"heard": self.port.hears(freq)}
+    def cmd_hears(self, freq: float, min_ratio: float = 0.5) -> dict:
+        return {"heard": self.port.hears(freq, min_ratio)}
 
     def cmd_dtmf(self) -> dict:
         return {"digits": "".join(self.dtmf)}

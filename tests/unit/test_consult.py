@@ -29,11 +29,19 @@ def test_the_two_outcomes_and_a_failed_target() -> None:
     assert run(E.START, E.TARGET_ANSWERED, E.COMPLETE, E.TRANSFER_FAILED) is S.TALKING
 
 
+def test_a_conference_and_the_target_leaving_it() -> None:
+    assert run(E.START, E.TARGET_ANSWERED, E.CONFERENCE) is S.CONFERENCE
+    assert run(E.START, E.TARGET_ANSWERED, E.CONFERENCE, E.TARGET_ENDED) is S.NONE
+
+
 @pytest.mark.parametrize(("events", "code"), [
     ((E.START, E.START), "consult_in_progress"),
     ((E.START, E.COMPLETE), "consult_not_connected"),
     ((E.COMPLETE,), "consult_not_connected"),
     ((E.START, E.TARGET_ANSWERED, E.COMPLETE, E.BACK), "consult_completing"),
+    ((E.START, E.CONFERENCE), "consult_not_connected"),
+    ((E.START, E.TARGET_ANSWERED, E.CONFERENCE, E.BACK), "consult_in_conference"),
+    ((E.START, E.TARGET_ANSWERED, E.CONFERENCE, E.COMPLETE), "consult_in_conference"),
 ])
 def test_impossible_moves_say_why(events: tuple[ConsultEvent, ...], code: str) -> None:
     with pytest.raises(IllegalConsult) as illegal:

@@ -174,12 +174,13 @@ class CallCard {
 
     this.completeBtn = action("consult-complete", "sp-btn--go", t("consult_complete"), null);
     this.backBtn = action("consult-back", "sp-btn--quiet", t("consult_back"), null);
+    this.conferenceBtn = action("consult-conference", "sp-btn--quiet", t("conference"), null);
 
     this.el = h("article", { class: "sp-call", dataset: { callId } },
       h("header", { class: "sp-call__head" }, this.stateLabel, this.direction, this.mutedBadge, this.heldBadge, this.timer),
       this.name, this.number, this.contactLink, this.outcome,
       h("div", { class: "sp-call__actions" }, this.rejectBtn, this.answerBtn, this.muteBtn, this.holdBtn,
-        this.transferBtn, this.completeBtn, this.backBtn, this.hangupBtn),
+        this.transferBtn, this.completeBtn, this.conferenceBtn, this.backBtn, this.hangupBtn),
       this.transferForm);
   }
 
@@ -216,7 +217,11 @@ class CallCard {
       call.state === "ringing" ? (call.direction === "inbound" ? "call_ringing_in" : "call_ringing_out")
         : `call_${call.state}`,
     );
-    this.direction.textContent = ringingIn ? "" : call.consult_of ? t("consult_label") : t(call.direction);
+    // A consult call shows what it is part of; in a conference both calls say so.
+    const heldCall = call.consult_of ? this.sp.calls.get(call.consult_of) : call;
+    const inConference = Boolean(heldCall) && heldCall.consult_state === "conference" && live;
+    this.direction.textContent = ringingIn ? "" : inConference ? t("conference_label")
+      : call.consult_of ? t("consult_label") : t(call.direction);
     this.name.textContent = name || call.remote || t("unknown_number");
     this.number.textContent = name ? call.remote : "";
     this.number.hidden = !this.number.textContent;
@@ -245,8 +250,9 @@ class CallCard {
     const consulting = Boolean(call.consult_state) && call.consult_state !== "none";
     this.transferBtn.hidden = call.state !== "connected" || isEcho || consulting || Boolean(call.consult_of);
     this.completeBtn.hidden = !live || call.consult_state !== "talking";
+    this.conferenceBtn.hidden = this.completeBtn.hidden;
     this.backBtn.hidden = !live || !["dialing", "talking"].includes(call.consult_state);
-    if (consulting) this.holdBtn.hidden = true;
+    if (consulting || inConference) this.holdBtn.hidden = true;
     if (this.transferBtn.hidden) this.transferForm.hidden = true;
     this.answerBtn.setAttribute("aria-label", t("answer_aria", { who }));
     this.rejectBtn.setAttribute("aria-label", t("reject_aria", { who }));
@@ -256,7 +262,7 @@ class CallCard {
     this.muteBtn.setAttribute("aria-pressed", String(muted));
     this.mutedBadge.hidden = !muted;
     for (const button of [this.answerBtn, this.rejectBtn, this.hangupBtn, this.muteBtn, this.holdBtn, this.transferBtn,
-      this.completeBtn, this.backBtn]) {
+      this.completeBtn, this.backBtn, this.conferenceBtn]) {
       button.disabled = !this.sp.socketOpen;
     }
     this.tick(Date.now());
@@ -422,6 +428,11 @@ export class Softphone {
 
   consultBack(callId) {
     return this.send({ type: "consult_back", call_id: callId });
+  }
+
+  /** 3-way: the held caller, the consulted target and the agent all talk together. */
+  consultConference(callId) {
+    return this.send({ type: "consult_conference", call_id: callId });
   }
 
   unhold(callId) {
@@ -933,6 +944,7 @@ export class Softphone {
       }
       case "consult-complete": this.consultComplete(callId); break;
       case "consult-back": this.consultBack(callId); break;
+      case "consult-conference": this.consultConference(callId); break;
       default: break;
     }
   }
