@@ -35,6 +35,7 @@ class ConsultEvent(enum.Enum):
     TRANSFER_FAILED = "refused"    # A's phone refused the REFER, or the new call failed
     BACK = "back"                  # the agent returns to A
     CONFERENCE = "conference"      # the agent joins A, C and themself
+    JOIN_FAILED = "join_failed"    # the worker could not send the REFER or join the audio
 
 
 class IllegalConsult(Exception):
@@ -58,6 +59,8 @@ TRANSITIONS: dict[tuple[ConsultState, ConsultEvent], ConsultState] = {
     (S.TALKING, E.TARGET_ENDED): S.NONE,
     (S.TALKING, E.BACK): S.NONE,
     (S.COMPLETING, E.TRANSFER_FAILED): S.TALKING,
+    (S.COMPLETING, E.JOIN_FAILED): S.TALKING,
+    (S.CONFERENCE, E.JOIN_FAILED): S.TALKING,
     # The target's phone ends our leg to it once it has taken the customer.
     (S.COMPLETING, E.TARGET_ENDED): S.COMPLETING,
     # "Back" with no consult left (the target was busy): just take A off hold.

@@ -683,6 +683,11 @@ class Lines:
         call = agent.calls.get(report.call_id)
         if call is not None and report.command == "MakeCall":
             await self._end(agent, call, Ended(reason="error", side="system"))
+        if call is not None and report.command in ("TransferReplaces", "ConferenceCalls"):
+            # Nothing was joined: the agent is still talking to the consulted target.
+            with contextlib.suppress(IllegalConsult):
+                call.consult_state = next_state(call.consult_state, ConsultEvent.JOIN_FAILED)
+                agent.broadcast(self._call_event(call))
         if report.command == "AddAgent" and agent.online:
             # The worker could not take the account: the agent is not online after all.
             agent.online = False

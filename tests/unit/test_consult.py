@@ -34,6 +34,11 @@ def test_a_conference_and_the_target_leaving_it() -> None:
     assert run(E.START, E.TARGET_ANSWERED, E.CONFERENCE, E.TARGET_ENDED) is S.NONE
 
 
+def test_a_join_the_worker_could_not_make_returns_to_the_consult() -> None:
+    assert run(E.START, E.TARGET_ANSWERED, E.CONFERENCE, E.JOIN_FAILED) is S.TALKING
+    assert run(E.START, E.TARGET_ANSWERED, E.COMPLETE, E.JOIN_FAILED) is S.TALKING
+
+
 @pytest.mark.parametrize(("events", "code"), [
     ((E.START, E.START), "consult_in_progress"),
     ((E.START, E.COMPLETE), "consult_not_connected"),
