@@ -186,3 +186,31 @@ async def test_the_agent_hanging_up_ends_the_conference(gateway: Gateway, custom
         ended.add(event["call_id"])
     assert ended == {call_id, talking["consult"]}
     await asyncio.to_thread(customer.wait_state, "DISCONNECTED", 10)
+
+
+async def test_bad_consult_requests_get_clear_errors_and_leave_the_call_alone(
+        gateway: Gateway, customer: Phone) -> None:
+    agent = await gateway.agent("rosa", extension="1001", tone=AGENT_TONE)
+    await agent.online()
+    call_id = await agent.dial("1003")
+    await agent.wait_call("connected")
+    for command, code in (
+        (signalling.Consult(call_id=call_id, target="=cmd|' /C calc'!A0"), "invalid_number"),
+        (signalling.Consult(call_id=call_id, target="<script>"), "invalid_number"),
+        (signalling.Consult(call_id=call_id, target=gateway.settings.echo_number),
+         "invalid_transfer_target"),
+        (signalling.Consult(call_id="nope", target="1002"), "no_such_call"),
+        (signalling.ConsultComplete(call_id=call_id), "consult_not_connected"),
+        (signalling.ConsultConference(call_id=call_id), "consult_not_connected"),
+    ):
+        mark = len(agent.events)
+        await agent.send(command)
+        error = await agent.wait_event(lambda e: e["type"] == "error", since=mark)
+        assert error["code"] == code, command
+    assert gateway.lines.active_calls() == 1
+    assert await agent.rtc.wait_hears(CUSTOMER_TONE)  # not put on hold, still talking
+    assert await asyncio.to_thread(customer.wait_hears, AGENT_TONE, 5)
+    mark = len(agent.events)
+    await agent.send(signalling.Hangup(call_id=call_id))
+    await agent.wait_event(lambda e: e["type"] == "call" and e["call_id"] == call_id
+                           and e["state"] == "ended", since=mark)
