@@ -44,8 +44,10 @@ from crm.errors import CrmError, InvalidValue
 MAX_BYTES = 32 * 1024 * 1024
 MAX_ROWS = 100_000
 MAX_COLUMNS = 100
-# Rows checked and written together: one transaction, and a progress step.
-BATCH = 500
+# Rows checked and written together: one transaction, and a progress step. Small enough
+# that the write lock is held briefly: at a million contacts a row costs about 1.4 ms
+# to write (the trigram index above all), and caller-ID lookups wait for the lock.
+BATCH = 200
 # Row errors kept for the summary; the count goes on beyond.
 MAX_ERRORS_KEPT = 10_000
 DELIMITERS = (",", ";", "\t")
