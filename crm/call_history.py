@@ -31,7 +31,7 @@ from crm import clock, contacts, phone_numbers
 from crm.call_flow import DIRECTIONS, CallState, Direction, Outcome
 from crm.db import Database, Row
 from crm.errors import InvalidValue
-from crm.users import Role, User
+from crm.viewer import Viewer
 
 T = TypeVar("T")
 
@@ -43,24 +43,6 @@ MAX_EXPORT = 50_000
 MAX_DATE_INPUT = 32
 MAX_LIST_INPUT = contacts.MAX_LIST
 
-# Who sees everyone's calls.
-SUPERVISING_ROLES = (Role.ADMIN, Role.SUPERVISOR)
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking, as far as the history cares."""
-
-    user_id: int
-    role: Role
-
-    @classmethod
-    def of(cls, user: User) -> Viewer:
-        return cls(user.id, user.role)
-
-    @property
-    def sees_everyone(self) -> bool:
-        return self.role in SUPERVISING_ROLES
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from typing import TypeVar
 
 from crm import call_history
 from crm.errors import InvalidValue
-from crm.users import Role, User
+from crm.viewer import Viewer as BaseViewer
 
 T = TypeVar("T")
 
@@ -78,9 +78,6 @@ ACTION_TRANSITIONS: Mapping[tuple[ActionState, ActionEvent], ActionState] = {
     (ActionState.CANCELLED, ActionEvent.REOPEN): ActionState.PENDING,
 }
 
-SUPERVISING_ROLES = (Role.ADMIN, Role.SUPERVISOR)
-
-
 def next_action_state(state: ActionState, event: ActionEvent) -> ActionState:
     """The state ``event`` takes an action in ``state`` to; ``InvalidValue`` if none."""
     try:
@@ -108,18 +105,7 @@ def derive_state(actions: Iterable[ActionState]) -> TicketState:
 # -- Who may see a ticket ----------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Viewer:
-    user_id: int
-    role: Role
-
-    @classmethod
-    def of(cls, user: User) -> Viewer:
-        return cls(user.id, user.role)
-
-    @property
-    def sees_everyone(self) -> bool:
-        return self.role in SUPERVISING_ROLES
-
+class Viewer(BaseViewer):
     def may_see(self, agent_id: int | None, contact_owner_id: int | None,
                 action_agent_ids: Iterable[int | None] = ()) -> bool:
         """Whether this user may see (and so edit) a ticket with these people on it."""

@@ -19,6 +19,7 @@
 // Test hooks: #call-window[data-call-id][data-state][data-note-state] and data-action
 // on buttons.
 
+import { h } from "./dom.js";
 import { softphone } from "./softphone-boot.js";
 
 const NOTE_DEBOUNCE_MS = 1000;
@@ -27,19 +28,6 @@ const STORE_PREFIX = "headset.call-note.";
 const LIVE = new Set(["dialing", "ringing", "connected"]);
 
 // -- small helpers ----------------------------------------------------------------------
-
-function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(props)) {
-    if (value == null || value === false) continue;
-    if (name === "class") el.className = value;
-    else if (name === "dataset") Object.assign(el.dataset, value);
-    else if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
-    else el.setAttribute(name, value === true ? "" : String(value));
-  }
-  el.append(...children.filter((child) => child != null && child !== false));
-  return el;
-}
 
 function duration(seconds) {
   const total = Math.max(0, Math.floor(seconds));

@@ -16,6 +16,7 @@
 // buttons' data-action, the `softphone:*` DOM events, and `pc` / `remoteStream`.
 
 import { DeviceSettings } from "./softphone-devices.js";
+import { h } from "./dom.js";
 import { translator } from "./softphone-i18n.js";
 import { QualityBadge } from "./softphone-quality.js";
 import { Ringer } from "./softphone-ringer.js";
@@ -38,20 +39,7 @@ const KEYPAD = [
 ];
 const LIVE_CALL_STATES = new Set(["dialing", "ringing", "connected"]);
 
-// -- small DOM helpers ---------------------------------------------------------------
-
-function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(props)) {
-    if (value == null || value === false) continue;
-    if (name === "class") el.className = value;
-    else if (name === "dataset") Object.assign(el.dataset, value);
-    else if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
-    else el.setAttribute(name, value === true ? "" : String(value));
-  }
-  el.append(...children.filter((child) => child != null));
-  return el;
-}
+// -- icons -----------------------------------------------------------------------------
 
 const ICONS = {
   phone: "M6.6 10.8a15.1 15.1 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25 11.4 11.4 0 0 0 3.6.57 1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1z",
