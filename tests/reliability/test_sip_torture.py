@@ -88,22 +88,20 @@ async def test_torture_and_scanners_leave_the_worker_working(
     assert stranger_probe.status == 200 and pbx_probe.status == 200
     # Replies, where any, are SIP responses; none accepts a call.
     for sock, corpus in ((stranger, from_stranger), (pbx, from_pbx)):
-        kinds = {t.name: t for t in corpus}
-        for name, replies in _replies_to(sock, corpus).items():
+        replies_by_message = _replies_to(sock, corpus)
+        for name, replies in replies_by_message.items():
             for reply in replies:
                 assert reply.status is not None, (name, reply.text[:200])
                 assert 100 <= reply.status < 700, (name, reply.status)
                 if reply.cseq_method == "INVITE":
                     assert not 200 <= reply.status < 300, (sock.host, name, reply.text[:300])
-                if name in kinds and kinds[name].method == "INVITE" and sock is stranger:
-                    assert reply.status < 200 or reply.status == 403 or reply.status >= 400
             for secret in AGENTS.values():
                 assert all(secret not in r.text for r in replies), name
         # Every INVITE from the stranger, and every scanner INVITE, got a final refusal
         # or no answer at all (dropped as unparseable); never a ringing call.
         for t in corpus:
             if t.method == "INVITE" and (sock is stranger or t.name.startswith("scanner")):
-                finals = [r.status for r in _replies_to(sock, corpus).get(t.name, [])
+                finals = [r.status for r in replies_by_message.get(t.name, [])
                           if r.status and r.status >= 200]
                 assert all(code >= 400 for code in finals), (t.name, finals)
                 if t.valid:
