@@ -94,11 +94,13 @@ async def test_notes_survive_a_crashed_tab_and_a_closed_browser(
     assert await again.input_value("#cw-notes") == NOTE
     assert await _stored_note(server, call_id, ana) == NOTE
 
-    # Typed again, and the whole browser context is closed abruptly (no goodbye): the
-    # page's hide/close handlers send the note with keepalive.
+    # Typed again, and the tab is closed at once (no goodbye, before the autosave's quiet
+    # second): the page's hide handler sends the note with keepalive, which the browser
+    # finishes after the tab is gone. (Closing the whole browser profile instead also
+    # tears down its network stack, so a request in flight may be cut: not a tab close.)
     edited = NOTE + " — llamar el lunes"
     await again.fill("#cw-notes", edited)
-    await again.context.close()
+    await again.close()
     deadline = time.monotonic() + 10
     while (note := await call_work.get_note(server.app[DB], call_id, ana)) is None or (
             note.body != edited):
