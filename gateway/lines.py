@@ -694,8 +694,9 @@ class Lines:
             self.supervisor.release(agent.user.id)
             self._set_line(agent, "failed", "reg_failed")
         message = self._translate(agent.user.language or "en", f"softphone.error.{report.error}")
-        agent.broadcast(signalling.ErrorEvent(code=report.error, message=message,
-                                              ref=report.command))
+        # The tab knows its own commands, not the worker's: name the one it sent.
+        ref = _BROWSER_COMMAND.get(report.command, report.command)
+        agent.broadcast(signalling.ErrorEvent(code=report.error, message=message, ref=ref))
 
     async def _on_lost(self, agent_ids: set[int]) -> None:
         for agent_id in agent_ids:
@@ -852,6 +853,16 @@ def presented_number(requested: str, allowed: tuple[str, ...]) -> str:
     if requested not in allowed:
         raise _Refused("caller_id_not_allowed")
     return requested
+
+
+# Worker commands -> the browser command that asked for them (an error event's ``ref``;
+# the softphone resets its line when an "offer" fails).
+_BROWSER_COMMAND = {
+    "AddAgent": "online", "RemoveAgent": "offline", "OpenLine": "offer", "MakeCall": "dial",
+    "AnswerCall": "answer", "RejectCall": "reject", "HangupCall": "hangup",
+    "SendDtmf": "dtmf", "HoldCall": "hold", "TransferCall": "transfer",
+    "TransferReplaces": "consult_complete", "ConferenceCalls": "consult_conference",
+}
 
 
 class _Refused(Exception):

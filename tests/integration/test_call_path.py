@@ -173,7 +173,7 @@ async def test_bad_commands_get_errors_and_leave_the_session_usable(
     mark = len(agent.events)
     await agent.send(signalling.Offer(sdp="v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\ngarbage"))
     error = await agent.wait_event(lambda e: e["type"] == "error", since=mark)
-    assert error["code"] == "invalid_sdp"
+    assert error["code"] == "invalid_sdp" and error["ref"] == "offer"
     mark = len(agent.events)
     await agent.send(signalling.AnswerCall(call_id="not-a-call"))
     error = await agent.wait_event(lambda e: e["type"] == "error", since=mark)
