@@ -1,5 +1,5 @@
 """Deployment settings an admin edits in the browser: numbering, talk-time target, company
-name, default language, missed-call retention and the SMTP server.
+name, default language, time zone, missed-call retention and the SMTP server.
 
 The TOML file (gateway/settings.py) gives the starting values (``defaults_from``); once an
 admin saves the page, the row in ``deployment_settings`` wins. ``LiveDeployment`` is the
@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import TYPE_CHECKING
 
 from crm import clock, phone_numbers
@@ -49,6 +51,8 @@ class Deployment:
     target_talk_seconds: int = 180
     company_name: str = ""
     language: str = "en"
+    # IANA name; pages show instants in it (stored instants stay UTC).
+    time_zone: str = "UTC"
     missed_retention_days: int = 30
     smtp_host: str = ""
     smtp_port: int = 587
@@ -142,6 +146,19 @@ def clean_language(text: str) -> str:
     return text
 
 
+@cache
+def time_zones() -> tuple[str, ...]:
+    """Every IANA time zone name this system knows, sorted (the form's suggestions)."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def clean_time_zone(text: str) -> str:
+    name = text.strip()
+    if name not in time_zones():
+        raise _bad("time_zone", "settings.error.time_zone", value=name[:40])
+    return name
+
+
 def clean_smtp_host(text: str) -> str:
     host = text.strip()
     if host and (len(host) > MAX_HOST or not _HOST.match(host)):
@@ -186,6 +203,7 @@ _CHECKS = {
     "target_talk_seconds": clean_talk_seconds,
     "company_name": clean_company_name,
     "language": clean_language,
+    "time_zone": clean_time_zone,
     "missed_retention_days": clean_retention_days,
     "smtp_host": clean_smtp_host,
     "smtp_port": clean_smtp_port,
@@ -244,8 +262,8 @@ def clean_form(form: Mapping[str, str], current: Deployment,
 # -- storage -------------------------------------------------------------------------------
 
 _COLUMNS = ("region", "area_code", "target_talk_seconds", "company_name", "language",
-            "missed_retention_days", "smtp_host", "smtp_port", "smtp_security", "smtp_from",
-            "smtp_user", "smtp_password_encrypted")
+            "time_zone", "missed_retention_days", "smtp_host", "smtp_port", "smtp_security",
+            "smtp_from", "smtp_user", "smtp_password_encrypted")
 
 
 async def load(db: Database, defaults: Deployment) -> Deployment:

@@ -12,15 +12,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import tzinfo
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from crm.deployment import Deployment, LiveDeployment, defaults_from
 from crm.missed_call_mail import MissedCallMailer
-from web import i18n
+from web import formatting, i18n
 from web.appkeys import DB, DEPLOYMENT, LINES, SETTINGS
 from web.missed_badge import BADGE_CACHE, BadgeCache
 from web.webkeys import SECRET_BOX
+
+
+def zone(app: web.Application) -> tzinfo:
+    """The time zone pages show instants in and read typed dates in, as in force now."""
+    return formatting.deployment_zone(app[DEPLOYMENT].current.time_zone)
+
+
+@web.middleware
+async def zone_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every page and export of this request speaks the deployment's time zone."""
+    token = formatting.use_zone(zone(request.app))
+    try:
+        return await handler(request)
+    finally:
+        formatting.forget_zone(token)
 
 
 def live(app: web.Application) -> Deployment:

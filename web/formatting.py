@@ -14,8 +14,10 @@ value can be called.
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from babel import dates, numbers
@@ -33,16 +35,35 @@ def babel_locale(lang: str) -> str:
     return _BABEL_LOCALES.get(lang, "en")
 
 
-def deployment_zone(name: str = "") -> tzinfo:
-    """The time zone pages show instants in: ``name`` (an IANA name) when given, else UTC.
+# The deployment's zone for the request being handled (set by a middleware in
+# web/deployment_setup.py); UTC outside a request.
+_REQUEST_ZONE: ContextVar[tzinfo] = ContextVar("deployment_zone", default=UTC)
 
-    No setting names one yet, so callers pass nothing and get UTC.
+
+def deployment_zone(name: str | None = None) -> tzinfo:
+    """The time zone pages show instants in and read typed dates in.
+
+    With no ``name``: the deployment's, for the request being handled. With an IANA
+    ``name``: that zone, or UTC when the name is empty or unknown to this system (a zone
+    database that lost a name must not break a page).
     """
-    if not name:
+    if name is None:
+        return _REQUEST_ZONE.get()
+    if not name or name == "UTC":
         return UTC
-    from zoneinfo import ZoneInfo  # only when a zone is configured
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
-    return ZoneInfo(name)
+
+def use_zone(zone: tzinfo) -> Token[tzinfo]:
+    """Make ``zone`` the one ``deployment_zone()`` answers in this request."""
+    return _REQUEST_ZONE.set(zone)
+
+
+def forget_zone(token: Token[tzinfo]) -> None:
+    _REQUEST_ZONE.reset(token)
 
 
 def format_datetime(at: datetime, lang: str, zone: tzinfo = UTC) -> str:

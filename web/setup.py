@@ -15,6 +15,7 @@ from web.appkeys import SETTINGS
 from web.auth import auth_middleware
 from web.csrf import csrf_middleware
 from web.deployment_setup import install as install_deployment
+from web.deployment_setup import zone_middleware
 from web.errors import error_page_middleware
 from web.missed_badge import missed_count_middleware
 from web.ratelimit import LoginRateLimiter
@@ -42,6 +43,7 @@ def setup_web(
     setup_templates(app)
     app.middlewares.extend([
         security_headers_middleware,
+        zone_middleware,
         error_page_middleware,
         auth_middleware,
         csrf_middleware,

@@ -205,7 +205,8 @@ async def matrix(tmp_path: Path) -> AsyncIterator[Matrix]:
 
 
 SETTINGS_FORM = {"region": "ES", "area_code": "", "target_talk_seconds": "180",
-                 "company_name": "Matrix", "language": "en", "missed_retention_days": "30",
+                 "company_name": "Matrix", "language": "en", "time_zone": "UTC",
+                 "missed_retention_days": "30",
                  "smtp_host": "mail.example.com", "smtp_port": "587",
                  "smtp_security": "starttls", "smtp_user": "mailer",
                  "smtp_from": "calls@example.com"}

@@ -24,7 +24,7 @@ from web.webkeys import SECRET_BOX
 SMTP_SECRET = "smtp-Secret-7d21aa"
 GOOD = {
     "region": "BR", "area_code": "11", "target_talk_seconds": "240",
-    "company_name": "  Acme   Atendimento ", "language": "en",
+    "company_name": "  Acme   Atendimento ", "language": "en", "time_zone": "America/Sao_Paulo",
     "missed_retention_days": "14", "smtp_host": "smtp.example.com", "smtp_port": "587",
     "smtp_security": "starttls", "smtp_from": "headset@example.com", "smtp_user": "mailer",
     "smtp_password": SMTP_SECRET,
@@ -233,3 +233,35 @@ async def test_test_email_uses_the_saved_smtp_settings(
     await login(client, "sup")
     status, _, _ = await send("me@example.com")
     assert status == 403 and len(received) == 1
+
+
+async def test_the_time_zone_applies_to_pages_and_a_wrong_one_changes_nothing(
+        client: Client) -> None:
+    import re
+    from datetime import UTC, datetime
+
+    from crm import call_records, users
+
+    db: Database = client.app[DB]
+    root = await users.get_by_username(db, "root")
+    assert root is not None
+    await users.update_user(db, root.id, language="es")  # 24-hour times
+    # 12:00 UTC on a winter day: 13:00 in Madrid, 09:00 in São Paulo.
+    await call_records.create(db, "zone-call", root.id, "inbound", "1001", "+34911234567",
+                              "", datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    await login(client, "root")
+
+    async def shown() -> str:
+        page = await (await client.get("/history", headers=HTML)).text()
+        match = re.search(r'<time datetime="2026-01-15T12:00:00[^"]*">([^<]+)</time>', page)
+        assert match, "the call is not listed"
+        return match[1]
+
+    assert await shown() == "15/1/26, 12:00"
+    status, page, _ = await _post(client, {**GOOD, "time_zone": "Mars/Olympus_Mons"})
+    assert status == 400 and "no es una zona horaria" in page
+    assert client.app[DEPLOYMENT].current.time_zone == "UTC"
+    assert (await _post(client, {**GOOD, "time_zone": "Europe/Madrid"}))[0] == 303
+    assert await shown() == "15/1/26, 13:00"
+    assert (await _post(client, {**GOOD, "time_zone": "America/Sao_Paulo"}))[0] == 303
+    assert await shown() == "15/1/26, 9:00"

@@ -37,7 +37,8 @@ def _values(d: Deployment) -> dict[str, str]:
     return {
         "region": d.region, "area_code": d.area_code,
         "target_talk_seconds": str(d.target_talk_seconds), "company_name": d.company_name,
-        "language": d.language, "missed_retention_days": str(d.missed_retention_days),
+        "language": d.language, "time_zone": d.time_zone,
+        "missed_retention_days": str(d.missed_retention_days),
         "smtp_host": d.smtp_host, "smtp_port": str(d.smtp_port),
         "smtp_security": d.smtp_security, "smtp_from": d.smtp_from, "smtp_user": d.smtp_user,
     }
@@ -60,6 +61,7 @@ def _page(request: web.Request, values: dict[str, str], errors: FormErrors,
         "smtp_configured": current.smtp_configured,
         "errors": errors,
         "regions": region_options(current_lang(request)),
+        "time_zones": deployment_mod.time_zones(),
         "languages": deployment_mod.LANGUAGES,
         "securities": deployment_mod.SMTP_SECURITY,
         "has_password": current.has_smtp_password,
