@@ -13,6 +13,7 @@ caps calls and accounts per process; it also keeps a pjsip crash out of pytest.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -111,8 +112,12 @@ class Phone(LabPeer):
             except subprocess.TimeoutExpired:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
-            if proc.stdout is not None:
-                proc.stdout.close()
+            # Both pipes, even when the phone had already left (its stdin was then never
+            # written to): a pipe left to the garbage collector is a ResourceWarning.
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None and not pipe.closed:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
         if self._reader is not None:
             self._reader.join(timeout=2)
             self._reader = None
