@@ -253,7 +253,8 @@ async def behaviour(browser: Browser, server: Server, shots: Path, fails: Failur
     await page.fill("#softphone-number", target)
     await page.press("#softphone-number", "Enter")
     dial = await server.wait_command("dial")
-    fails.check(dial == {"v": 1, "type": "dial", "target": target, "caller_id": ""}, f"dial: sent {dial}")
+    expected = {"v": 1, "type": "dial", "target": target, "caller_id": ""}
+    fails.check(dial == expected, f"dial: sent {dial}")
     await wait_attr(page, "call-state", "ringing")
     await page.locator("aside").screenshot(path=str(shots / "softphone-en-outbound-light.png"))
     await wait_attr(page, "call-state", "connected")
