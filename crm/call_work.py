@@ -79,13 +79,16 @@ _WORK_COLUMNS = ("call_id, user_id, contact_id, campaign_id, disposition_id, wra
 
 
 async def start(db: Database, call_id: str, user_id: int, contact_id: int | None,
-                at: datetime) -> None:
-    """Open the work row of a new call (the gateway, when the record is created)."""
+                at: datetime, *, campaign_id: int | None = None,
+                queue_id: int | None = None) -> None:
+    """Open the work row of a new call (the gateway, when the record is created), with
+    the campaign it belongs to (outbound: the agent's pick; its "must disposition" and
+    dispositions apply) and the queue it came through (inbound)."""
     stamp = clock.to_db(at)
     await db.execute(
-        "INSERT INTO call_work (call_id, user_id, contact_id, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (call_id) DO NOTHING",
-        (call_id, user_id, contact_id, stamp, stamp))
+        "INSERT INTO call_work (call_id, user_id, contact_id, campaign_id, queue_id,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_id) DO NOTHING",
+        (call_id, user_id, contact_id, campaign_id, queue_id, stamp, stamp))
 
 
 async def get(db: Database, call_id: str) -> CallWork | None:
