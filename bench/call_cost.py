@@ -61,9 +61,11 @@ def echo_line() -> Sipp:
 
 
 class Peers:
-    """The ``bench.peers serve`` process: one aiortc peer per agent."""
+    """The ``bench.peers serve`` process: one aiortc peer per agent (or another module
+    that answers the same JSON-line commands, given as ``argv``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, argv: tuple[str, ...] = ("bench.peers", "serve")) -> None:
+        self.argv = argv
         self.proc: asyncio.subprocess.Process | None = None
         self._replies: dict[int, asyncio.Future[Json]] = {}
         self._next = 0
@@ -71,7 +73,7 @@ class Peers:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.peers", "serve", cwd=REPO,
+            sys.executable, "-m", *self.argv, cwd=REPO,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
         self._reader = asyncio.get_running_loop().create_task(self._read())
 

@@ -1,0 +1,523 @@
+"""How many bridged calls this machine carries with fewer than 1 % late or lost frames.
+
+    python -m bench.capacity [--codec opus|pcmu|both] [--start 4] [--step 4] [--max 80]
+                             [--seconds 15] [--late-ms 60] [--json PATH]
+
+The lab, all real and on loopback: Kamailio as the PBX; one SIPp (``uas_echo`` with
+``-rtp_echo``, many calls) as the far end of every call; a ``Lines`` gateway with real
+line workers (``agents_per_worker`` agents each, as many workers as the agents need:
+the worker slots are sized from the benchmark's port ranges); N agents whose browsers
+are cheap aiortc clients in ``--client-procs`` processes of their own
+(``bench/load_client.py``: pre-encoded tone out, received audio metered, not decoded
+by aiortc). Each agent registers, opens its line, dials the echo number and stays in
+the call.
+
+The load steps up from ``--start`` by ``--step`` (calls are added to the running set)
+until a level fails, then bisects between the last level that passed and the first
+that failed (calls hung up or added) to ``--resolution``. At each level, after the new
+calls are heard, one window of ``--seconds`` is measured:
+
+- **late and lost frames** as the client hears the echo (the audio has crossed the
+  gateway twice: browser -> worker -> SIPp echo -> worker -> browser). Defined in
+  ``bench/frame_meter.py``: a 20 ms frame is *late* when it arrives more than
+  ``--late-ms`` (default 60 ms) after its due time (its RTP timestamp on the arrival
+  clock, anchored at the least-delayed frame of the window); *lost* when its sequence
+  number never arrives or it arrives without the echoed tone (the gateway sent silence).
+  A level passes when (late + lost) / expected < ``--threshold`` (1 %) over all calls.
+- **CPU** (% of one core, /proc utime+stime) of the workers, the main process, the
+  launcher, the load clients and the whole machine; per-thread (by thread name) split
+  of the workers' CPU, to see where it goes.
+- **memory**: PSS of the workers plus their launcher, per online agent.
+
+Baselines in the same run (``bench.call_cost.baselines``): a bare aiortc peer pair
+(Opus and PCMU) and a bare pjsua2 call to SIPp (PCMU), no Headset code; Headset's CPU per
+call is printed as a ratio to (one aiortc peer + one pjsua2 call).
+
+The load clients share the machine's two cores with the gateway: their CPU is printed,
+and ``client send late`` counts frames they themselves sent late (a starved load
+generator, not the gateway). ``uptime`` load averages are printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from bench.call_cost import BenchAgent, Peers, baselines, memory_per_agent, worker_pids
+from bench.procstat import Usage, Window, pss_mib, rss_mib
+from crm.db import Database, open_database
+from crm.secret_key import SecretBox, load_or_create_key
+from gateway import signalling
+from gateway.lines import Lines
+from gateway.settings import (
+    CodecSettings,
+    IceSettings,
+    Settings,
+    SipSettings,
+    WorkerSettings,
+)
+from gateway.supervisor import RTP_PORTS_PER_WORKER
+from tests.lab.kamailio import Kamailio
+from tests.lab.ports import free_udp_port_range
+from tests.lab.sipp import Sipp
+from tests.support.gateway import make_agent_user
+from webrtc.ice import restrict_host_addresses
+
+REPO = Path(__file__).resolve().parents[1]
+Json = dict[str, Any]
+ECHO_NUMBER = "5556000"
+GOALS = {"opus": 40, "pcmu": 70}
+MEMORY_GOAL_MB = 30
+
+
+def load_average() -> str:
+    """The three load averages, as ``uptime`` prints them."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+class EchoLine(Sipp):
+    """One SIPp that answers any number of calls and echoes their RTP (``-rtp_echo``)."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__("uas_echo", rtp_echo=True, timeout_s=6 * 3600)
+        self.calls = calls
+
+    def command(self, work: Path) -> list[str]:
+        cmd = super().command(work)
+        m = cmd.index("-m")
+        cmd[m + 1] = str(100 * self.calls)  # calls in all, before SIPp exits
+        cmd[m + 3] = str(self.calls + 8)  # -l: calls at once
+        return cmd
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+
+class ClientPool:
+    """The load clients' processes; agent k's client lives in process k % n."""
+
+    def __init__(self, processes: int, late_ms: float) -> None:
+        argv = ("bench.load_client", "--late-ms", str(late_ms))
+        self.procs = [Peers(argv) for _ in range(processes)]
+
+    async def start(self) -> None:
+        await asyncio.gather(*(p.start() for p in self.procs))
+
+    def of(self, k: int) -> Peers:
+        return self.procs[k % len(self.procs)]
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {f"client{i}": p.pid for i, p in enumerate(self.procs)}
+
+    async def take(self, ks: list[int]) -> dict[int, Json]:
+        """One window's figures for clients ``ks`` (and a fresh window for them)."""
+        out: dict[int, Json] = {}
+        for i, proc in enumerate(self.procs):
+            mine = [k for k in ks if k % len(self.procs) == i]
+            if mine:
+                got = await proc.call("take", clients=mine)
+                out.update({int(k): v for k, v in got.items()})
+        return out
+
+    async def close(self) -> None:
+        await asyncio.gather(*(p.close() for p in self.procs))
+
+
+def capacity_settings(tmp: Path, registrar: str, codec: str, agents: int,
+                      agents_per_worker: int) -> Settings:
+    """Gateway settings with worker slots for ``agents``: one SIP port and
+    RTP_PORTS_PER_WORKER RTP ports per worker (``Supervisor._slot_limit``)."""
+    workers = math.ceil(agents / agents_per_worker) + 1
+    sip_low = free_udp_port_range(workers)
+    rtp_low = free_udp_port_range(workers * RTP_PORTS_PER_WORKER)
+    return Settings(
+        data_dir=str(tmp),
+        codecs=CodecSettings(browser=(codec,), sip=("pcmu",)),
+        sip=SipSettings(registrar=registrar, register_timeout=15.0),
+        ice=IceSettings(host_addresses=("127.0.0.1",)),
+        workers=WorkerSettings(
+            bind="127.0.0.1", sip_ports=(sip_low, sip_low + workers - 1),
+            rtp_ports=(rtp_low, rtp_low + workers * RTP_PORTS_PER_WORKER - 1),
+            agents_per_worker=agents_per_worker, ping_timeout=10.0),
+    )
+
+
+@dataclasses.dataclass
+class Live:
+    agent: BenchAgent
+    call_id: str
+
+
+class Rig:
+    """The lab, the gateway and the agents for one codec; calls added and removed."""
+
+    def __init__(self, codec: str, max_agents: int, args: argparse.Namespace,
+                 tmp: Path) -> None:
+        self.codec = codec
+        self.max_agents = max_agents
+        self.args = args
+        self.tmp = tmp
+        self.extensions = {str(3001 + k): f"pw-{3001 + k}-cap" for k in range(max_agents)}
+        self.agents: list[BenchAgent] = []
+        self.live: list[Live] = []
+        self.lines: Lines | None = None
+        self.db: Database | None = None
+        self.box: SecretBox | None = None
+        self.pool = ClientPool(args.client_procs, args.late_ms)
+        self.echo = EchoLine(max_agents)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Rig]:
+        self.echo.start()
+        try:
+            with Kamailio(users=self.extensions,
+                          routes={ECHO_NUMBER: self.echo.hostport}) as kamailio:
+                settings = capacity_settings(self.tmp, kamailio.hostport, self.codec,
+                                             self.max_agents, self.args.agents_per_worker)
+                self.db = await open_database(settings.database_path)
+                self.box = load_or_create_key(self.tmp)
+                self.lines = Lines(settings, self.db, self.box, lambda lang, key: key)
+                await self.lines.start()
+                await self.pool.start()
+                try:
+                    for k, (ext, pw) in enumerate(self.extensions.items()):
+                        user = await make_agent_user(self.db, self.box, f"cap{k}", ext, pw)
+                        self.agents.append(BenchAgent(self.lines, user, self.pool.of(k), k))
+                    yield self
+                finally:
+                    await self._stop_all()
+                    await self.pool.close()
+                    await self.lines.close()
+                    await self.db.close()
+        finally:
+            self.echo.terminate()
+
+    async def _stop_all(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.set_level(0)
+        for agent in self.agents:
+            await agent.close()
+
+    async def _add(self, agent: BenchAgent) -> Live:
+        await agent.online()
+        await agent.open_line("arrival")
+        return Live(agent, await agent.dial(ECHO_NUMBER))
+
+    async def _remove(self, live: Live) -> None:
+        agent = live.agent
+        await agent.hangup(live.call_id)
+        mark = len(agent.events)
+        await agent.send(signalling.Offline())
+        await agent.wait_event(lambda e: e["type"] == "line" and e["state"] == "offline",
+                               since=mark, timeout=15)
+        await agent.peers.call("close", k=agent.k)
+
+    async def set_level(self, n: int) -> None:
+        """Exactly ``n`` calls up, each heard by its client."""
+        while len(self.live) > n:
+            await self._remove(self.live.pop())
+        if len(self.live) < n:
+            new = self.agents[len(self.live):n]
+            # In batches: a burst of REGISTERs and INVITEs is a set-up test, not this one.
+            for i in range(0, len(new), 4):
+                self.live.extend(await asyncio.gather(*(self._add(a) for a in new[i:i + 4])))
+            await self.wait_heard([a.k for a in new])
+
+    async def wait_heard(self, ks: list[int], timeout: float = 30) -> None:
+        """Until each client in ``ks`` has had a window with its echo in most frames."""
+        deadline = time.monotonic() + timeout
+        todo = set(ks)
+        while todo:
+            await asyncio.sleep(0.5)  # a short window to judge
+            got = await self.pool.take(sorted(todo))
+            todo -= {k for k, s in got.items()
+                     if s["received"] >= 10 and s["silent"] < s["received"] / 2}
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"clients {sorted(todo)} do not hear their echo")
+
+    def pids(self) -> dict[str, int]:
+        assert self.lines is not None
+        pids = {"main": os.getpid()} | worker_pids(self.lines) | self.pool.pids
+        launcher = self.lines.supervisor.launcher_pid
+        if launcher is not None:
+            pids["launcher"] = launcher
+        if self.echo.pid is not None:
+            pids["sipp"] = self.echo.pid
+        return pids
+
+    async def measure(self) -> Json:
+        """One window at the current level."""
+        assert self.lines is not None
+        ks = [live.agent.k for live in self.live]
+        n = len(ks)
+        await self.pool.take(ks)  # start every client's window now
+        pids = self.pids()
+        window = Window(pids)
+        load_before = load_average()
+        window.start()
+        await asyncio.sleep(self.args.seconds)  # the measuring window itself
+        usage = await window.stop()
+        frames = await self.pool.take(ks)
+        return summarize_level(n, usage, window.machine_pct, frames,
+                               memory_per_agent(self.lines, max(n, 1)), self.lines,
+                               load_before)
+
+
+def thread_names(pid: int) -> dict[int, str]:
+    out: dict[int, str] = {}
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                out[int(tid)] = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+    return out
+
+
+def worker_threads(usage: dict[str, Usage], pids: dict[str, int]) -> Json:
+    """Workers' CPU (% of one core, summed over workers) by thread name."""
+    by_name: dict[str, float] = {}
+    for name, u in usage.items():
+        if not name.startswith("worker"):
+            continue
+        names = thread_names(pids[name])
+        for tid, seconds in u.threads_s.items():
+            label = "main (asyncio)" if tid == pids[name] else names.get(tid, "?")
+            by_name[label] = by_name.get(label, 0.0) + 100 * seconds / u.wall_s
+    return {k: round(v, 1) for k, v in sorted(by_name.items(), key=lambda kv: -kv[1])
+            if v >= 0.1}
+
+
+def summarize_level(n: int, usage: dict[str, Usage], machine_pct: float,
+                    frames: dict[int, Json], memory: Json, lines: Lines,
+                    load_before: str) -> Json:
+    pids = {name: pid for name, pid in
+            ({"main": os.getpid()} | worker_pids(lines)).items()}
+
+    def cpu(prefix: str) -> float:
+        return sum(u.cpu_pct for name, u in usage.items() if name.startswith(prefix))
+
+    total = {key: sum(f[key] for f in frames.values())
+             for key in ("expected", "received", "missing", "silent", "late", "send_late",
+                         "sent")}
+    bad = total["missing"] + total["silent"] + total["late"]
+    per_call_bad = sorted((f["missing"] + f["silent"] + f["late"]) / max(f["expected"], 1)
+                          for f in frames.values())
+    workers_pct = cpu("worker")
+    gateway_pct = workers_pct + cpu("main") + cpu("launcher")
+    return {
+        "calls": n,
+        "frames": total,
+        "bad_fraction": round(bad / total["expected"], 5) if total["expected"] else 1.0,
+        "worst_call_bad_fraction": round(per_call_bad[-1], 4) if per_call_bad else None,
+        "max_late_ms": max((f["max_late_ms"] for f in frames.values()), default=None),
+        "client_send_late_fraction": round(total["send_late"] / max(total["sent"], 1), 5),
+        "cpu_pct": {"workers": round(workers_pct, 1), "main": round(cpu("main"), 1),
+                    "launcher": round(cpu("launcher"), 1),
+                    "clients": round(cpu("client"), 1), "sipp": round(cpu("sipp"), 1),
+                    "machine": round(machine_pct, 1)},
+        "gateway_cpu_pct_per_call": round(gateway_pct / n, 2) if n else None,
+        "worker_cpu_pct_per_call": round(workers_pct / n, 2) if n else None,
+        "workers": sum(1 for name in usage if name.startswith("worker")),
+        "worker_threads_pct": worker_threads(usage, pids | {
+            name: pid for name, pid in worker_pids(lines).items()}),
+        "memory": memory | {"main_rss_mib": round(rss_mib(os.getpid()), 1),
+                            "main_pss_mib": round(pss_mib(os.getpid()), 1)},
+        "load_before": load_before,
+        "load_after": load_average(),
+    }
+
+
+async def search(rig: Rig, args: argparse.Namespace) -> Json:
+    """Step up until a level fails, then bisect; every level measured is kept."""
+    levels: list[Json] = []
+    passed: int | None = None
+    failed: int | None = None
+
+    async def try_level(n: int) -> bool:
+        try:
+            await rig.set_level(n)
+            result = await rig.measure()
+        except Exception as exc:  # a level whose calls could not be set up fails
+            result = {"calls": n, "error": f"{type(exc).__name__}: {exc}",
+                      "load_after": load_average()}
+            levels.append(result)
+            print(f"  {rig.codec} {n:3d} calls: FAILED to set up ({result['error']})",
+                  flush=True)
+            return False
+        levels.append(result)
+        ok = result["bad_fraction"] < args.threshold
+        print(f"  {rig.codec} {n:3d} calls: {100 * result['bad_fraction']:6.2f} % bad "
+              f"(late {result['frames']['late']}, missing {result['frames']['missing']}, "
+              f"silent {result['frames']['silent']}), gateway CPU "
+              f"{result['cpu_pct']['workers'] + result['cpu_pct']['main']:.0f} %, "
+              f"machine {result['cpu_pct']['machine']:.0f} %, load {result['load_after']}"
+              f" -> {'pass' if ok else 'FAIL'}", flush=True)
+        return ok
+
+    n = args.start
+    while n <= rig.max_agents:
+        if await try_level(n):
+            passed = n
+            n += args.step
+        else:
+            failed = n
+            break
+    if failed is not None:
+        low = passed or 0
+        high = failed
+        while high - low > args.resolution:
+            mid = (low + high) // 2
+            if mid == 0:
+                break
+            if await try_level(mid):
+                low = mid
+            else:
+                high = mid
+        passed = low or None
+    best = max((lv for lv in levels if lv["calls"] == passed and "error" not in lv),
+               key=lambda lv: -lv["bad_fraction"], default=None)
+    return {"capacity": passed or 0, "first_failure": failed,
+            "reached_max": failed is None, "at_capacity": best, "levels": levels}
+
+
+async def run_codec(codec: str, args: argparse.Namespace) -> Json:
+    with tempfile.TemporaryDirectory(prefix=f"bench-capacity-{codec}-") as tmp:
+        rig = Rig(codec, args.max, args, Path(tmp))
+        async with rig.running():
+            return await search(rig, args)
+
+
+def ratio(results: Json, codec: str) -> Json | None:
+    h = results["headset"].get(codec, {}).get("at_capacity")
+    base = results.get("baseline")
+    if not h or not base:
+        return None
+    ref = base[f"aiortc_pair_{codec}"]["cpu_pct_per_peer"] + base["pjsua2_call"]["cpu_pct"]
+    per_call = h["gateway_cpu_pct_per_call"]
+    return {"baseline_pct_per_call": round(ref, 2), "headset_pct_per_call": per_call,
+            "ratio": round(per_call / ref, 2) if ref else None}
+
+
+def print_table(results: Json) -> None:
+    cfg = results["config"]
+    print(f"\nCapacity: concurrent bridged calls with < {100 * cfg['threshold']:g} % late "
+          f"(> {cfg['late_ms']:g} ms) or lost frames; {cfg['seconds']:g} s per level, "
+          f"{cfg['agents_per_worker']} agents per worker, {cfg['client_procs']} load-client "
+          f"processes, {cfg['cpus']} CPUs, Python {cfg['python']}")
+    print(f"load average (uptime) at start {cfg['load_start']}, at end {cfg['load_end']}\n")
+    print(f"  {'codec':6}{'calls':>6}{'bad %':>8}{'late':>6}{'miss':>6}{'silent':>7}"
+          f"{'worst %':>8}{'gw CPU':>8}{'/call':>7}{'clients':>8}{'machine':>8}"
+          f"{'PSS/agent':>10}{'cl.late %':>10}  load")
+    for codec, h in results["headset"].items():
+        for lv in h["levels"]:
+            if "error" in lv:
+                print(f"  {codec:6}{lv['calls']:>6}  set-up failed: {lv['error'][:80]}")
+                continue
+            c = lv["cpu_pct"]
+            print(f"  {codec:6}{lv['calls']:>6}{100 * lv['bad_fraction']:>8.2f}"
+                  f"{lv['frames']['late']:>6}{lv['frames']['missing']:>6}"
+                  f"{lv['frames']['silent']:>7}{100 * (lv['worst_call_bad_fraction'] or 0):>8.1f}"
+                  f"{c['workers'] + c['main'] + c['launcher']:>8.0f}"
+                  f"{lv['gateway_cpu_pct_per_call']:>7.1f}{c['clients']:>8.0f}"
+                  f"{c['machine']:>8.0f}{lv['memory']['pss_mib_per_agent']:>10.1f}"
+                  f"{100 * lv['client_send_late_fraction']:>10.2f}  {lv['load_after']}")
+    print("\n  gw CPU: workers + main + launcher, % of one core; /call: that per call; "
+          "machine: every process on the box;\n  PSS/agent: workers + launcher PSS per "
+          "online agent (MiB); cl.late: frames the load clients themselves sent late.")
+    print("\nSummary:")
+    base = results.get("baseline")
+    for codec, h in results["headset"].items():
+        goal = GOALS[codec]
+        cap = h["capacity"]
+        verdict = "met" if cap >= goal else f"MISSED by {goal - cap} calls"
+        more = " (reached --max, not a limit)" if h["reached_max"] else ""
+        print(f"  {codec}: capacity {cap} calls{more}; goal >= {goal}: {verdict}")
+        at = h["at_capacity"]
+        if at:
+            mem = at["memory"]["pss_mib_per_agent"]
+            print(f"    at {cap} calls: gateway CPU per call {at['gateway_cpu_pct_per_call']} % "
+                  f"(workers {at['worker_cpu_pct_per_call']} %), PSS per online agent "
+                  f"{mem} MiB (goal <= {MEMORY_GOAL_MB} MB: "
+                  f"{'met' if mem * 1.048576 <= MEMORY_GOAL_MB else 'missed'}), "
+                  f"main process RSS {at['memory']['main_rss_mib']} MiB")
+            print(f"    workers' CPU by thread: {at['worker_threads_pct']}")
+            if at["gateway_cpu_pct_per_call"]:
+                print(f"    if the gateway had both cores to itself: about "
+                      f"{int(200 / at['gateway_cpu_pct_per_call'])} calls by CPU")
+        r = ratio(results, codec)
+        if r:
+            print(f"    cost vs bare aiortc peer + pjsua2 call ({r['baseline_pct_per_call']} % "
+                  f"per call, measured in this run): x{r['ratio']}")
+    if base:
+        print(f"\n  Baselines (this run; machine busy {base['machine_busy_pct']} % of one core):"
+              f" aiortc peer Opus {base['aiortc_pair_opus']['cpu_pct_per_peer']} %, "
+              f"PCMU {base['aiortc_pair_pcmu']['cpu_pct_per_peer']} %; pjsua2 call "
+              f"{base['pjsua2_call']['cpu_pct']} %")
+
+
+async def run(args: argparse.Namespace) -> Json:
+    restrict_host_addresses(["127.0.0.1"])
+    codecs = ["opus", "pcmu"] if args.codec == "both" else [args.codec]
+    results: Json = {"config": {
+        "codecs": codecs, "start": args.start, "step": args.step, "max": args.max,
+        "resolution": args.resolution, "seconds": args.seconds, "late_ms": args.late_ms,
+        "threshold": args.threshold, "agents_per_worker": args.agents_per_worker,
+        "client_procs": args.client_procs, "cpus": os.cpu_count(),
+        "python": platform.python_version(), "load_start": load_average(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S")}, "headset": {}}
+    t0 = time.monotonic()
+    for codec in codecs:
+        print(f"{codec}: stepping up from {args.start} calls (load {load_average()})",
+              flush=True)
+        results["headset"][codec] = await run_codec(codec, args)
+    if args.baseline_seconds > 0:
+        results["baseline"] = await baselines(args.baseline_seconds)
+        for codec in codecs:
+            results.setdefault("ratios", {})[codec] = ratio(results, codec)
+    results["config"]["load_end"] = load_average()
+    results["config"]["elapsed_s"] = round(time.monotonic() - t0, 1)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--codec", choices=("opus", "pcmu", "both"), default="both",
+                        help="the browser leg's codec (the SIP leg is PCMU)")
+    parser.add_argument("--start", type=int, default=4)
+    parser.add_argument("--step", type=int, default=4)
+    parser.add_argument("--max", type=int, default=80, help="most agents to try")
+    parser.add_argument("--resolution", type=int, default=1,
+                        help="bisect until pass and fail levels are this close")
+    parser.add_argument("--seconds", type=float, default=15.0, help="window per level")
+    parser.add_argument("--late-ms", type=float, default=60.0)
+    parser.add_argument("--threshold", type=float, default=0.01,
+                        help="most (late + lost) / expected frames for a level to pass")
+    parser.add_argument("--agents-per-worker", type=int, default=2)
+    parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--baseline-seconds", type=float, default=10.0,
+                        help="0 skips the baselines")
+    parser.add_argument("--json", type=Path, help="default: bench/results/capacity-TIME.json")
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    print_table(results)
+    path = args.json or REPO / "bench" / "results" / time.strftime("capacity-%Y%m%d-%H%M%S.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2))
+    print(f"\n(total {results['config']['elapsed_s']} s) results written to {path}")
+
+
+if __name__ == "__main__":
+    main()

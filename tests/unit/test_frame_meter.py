@@ -1,0 +1,50 @@
+"""The capacity benchmark's definition of late and lost frames (bench/frame_meter.py)."""
+
+from __future__ import annotations
+
+from bench.frame_meter import FrameMeter
+
+
+def _stream(meter: FrameMeter, frames: int, seq0: int = 0, ts0: int = 0,
+            delays: dict[int, float] | None = None, silent: frozenset[int] = frozenset(),
+            missing: frozenset[int] = frozenset()) -> None:
+    for i in range(frames):
+        if i in missing:
+            continue
+        arrival = 100.0 + 0.020 * i + (delays or {}).get(i, 0.0)
+        meter.add(arrival, (seq0 + i) % 65536, (ts0 + 160 * i) % (1 << 32), i not in silent)
+
+
+def test_a_steady_stream_has_nothing_late_or_lost() -> None:
+    meter = FrameMeter(8000)
+    _stream(meter, 500, delays={i: 0.005 * (i % 3) for i in range(500)})
+    stats = meter.take()
+    assert (stats.expected, stats.received, stats.bad) == (500, 500, 0)
+
+
+def test_late_silent_and_missing_frames_are_counted_once_each() -> None:
+    meter = FrameMeter(8000, late_s=0.060)
+    _stream(meter, 100, delays={10: 0.061, 11: 0.059, 20: 0.2}, silent=frozenset({20, 30}),
+            missing=frozenset({40, 41}))
+    stats = meter.take()
+    assert stats.expected == 100 and stats.received == 98
+    assert (stats.late, stats.silent, stats.missing) == (1, 2, 2)
+    assert abs(stats.bad_fraction - 0.05) < 1e-9
+
+
+def test_sequence_and_timestamp_wrap_around() -> None:
+    meter = FrameMeter(48000)
+    for i in range(50):
+        meter.add(0.02 * i, (65530 + i) % 65536, ((1 << 32) - 960 * 3 + 960 * i) % (1 << 32),
+                  True)
+    stats = meter.take()
+    assert (stats.expected, stats.missing, stats.late) == (50, 0, 0)
+
+
+def test_each_window_starts_afresh() -> None:
+    meter = FrameMeter(8000)
+    _stream(meter, 10, missing=frozenset({5}))
+    assert meter.take().missing == 1
+    _stream(meter, 10, seq0=1000, ts0=99)
+    assert meter.take().bad == 0
+    assert meter.take().expected == 0
