@@ -72,7 +72,7 @@ async def _check_name(tx: Transaction, kind: Kind, name: str, item_id: int | Non
     clean = clean_name(name)
     row = await tx.fetchone(f"SELECT id FROM {table} WHERE name_key = ?", (fold(clean),))
     if row is not None and int(row["id"]) != item_id:
-        raise Conflict(f"{kind} {clean!r} exists", key="queues.error.name_taken", name=clean)
+        raise Conflict(f"{kind} {clean!r} exists", key="queues.error.name_taken", title=clean)
     return clean
 
 
@@ -84,7 +84,7 @@ async def _check_pbx(tx: Transaction, number: str, queue_id: int | None) -> str:
             (pbx_key(clean),))
         if row is not None and int(row["id"]) != queue_id:
             raise Conflict(f"PBX number {clean} is taken", key="queues.error.pbx_taken",
-                           number=clean, name=row["name"])
+                           number=clean, title=row["name"])
     return clean
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from web.views import admin_dispositions as admin_dispositions_views
+from web.views import admin_queues as admin_queue_views
 from web.views import (
     admin_settings,
     admin_sip,
@@ -113,6 +114,17 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/admin", supervision.admin_hub, name="admin_hub")
     app.router.add_get("/api/agent/state", agent_state.get_state, name="agent_state")
     app.router.add_post("/api/agent/state", agent_state.change_state)
+    app.router.add_get("/admin/queues", admin_queue_views.list_page, name="admin_queues")
+    app.router.add_post("/admin/queues/new", admin_queue_views.queue_new_submit)
+    app.router.add_get(r"/admin/queues/{queue_id:\d+}", admin_queue_views.queue_page)
+    app.router.add_post(r"/admin/queues/{queue_id:\d+}", admin_queue_views.queue_submit)
+    app.router.add_post(r"/admin/queues/{queue_id:\d+}/archive",
+                        admin_queue_views.queue_archive_submit)
+    app.router.add_post("/admin/campaigns/new", admin_queue_views.campaign_new_submit)
+    app.router.add_get(r"/admin/campaigns/{campaign_id:\d+}", admin_queue_views.campaign_page)
+    app.router.add_post(r"/admin/campaigns/{campaign_id:\d+}", admin_queue_views.campaign_submit)
+    app.router.add_post(r"/admin/campaigns/{campaign_id:\d+}/archive",
+                        admin_queue_views.campaign_archive_submit)
     app.router.add_get("/admin/pause-codes", pause_codes.code_list, name="admin_pause_codes")
     app.router.add_post("/admin/pause-codes", pause_codes.new_submit)
     app.router.add_post(r"/admin/pause-codes/{pause_id:\d+}", pause_codes.edit_submit)

@@ -21,7 +21,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from crm import contacts, users
+from crm import contacts, queue_store, users
+from crm.queues import CampaignState
 from crm.users import Role
 from gateway.app import create_app
 from gateway.settings import Settings
@@ -74,6 +75,8 @@ POLICY: list[tuple[str, str, Access]] = [
     # Supervisors see the user list, read-only.
     ("GET", r"^/admin/users$", Access.STAFF),
     ("*", r"^/admin/dispositions(/|$)", Access.STAFF),
+    # Queues and campaigns: supervisors see them (read-only forms), admins change them.
+    ("GET", r"^/admin/(queues|campaigns)(/|$)", Access.STAFF),
     ("*", r"^/admin/", Access.ADMIN),
 ]
 ALLOWED = {
@@ -171,6 +174,10 @@ async def matrix(tmp_path: Path) -> AsyncIterator[Matrix]:
                "category_id": "999", "form_id": "999", "field_id": "999",
                "pause_id": "999", "ticket_id": "999", "action_id": "999",
                "callback_id": "999"}
+        queue = await queue_store.save_queue(db, None, "Matrix queue", "", [])
+        campaign = await queue_store.save_campaign(db, None, "Matrix campaign",
+                                                   CampaignState.ACTIVE, None, None, False, [])
+        ids |= {"queue_id": str(queue.id), "campaign_id": str(campaign.id)}
         url = str(server.make_url("")).rstrip("/")
         tokens: dict[str, str] = {}
         for role in ROLES:
