@@ -86,6 +86,20 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+async def wait_quiet(limit: float, max_wait: float) -> Json:
+    """Wait (up to ``max_wait`` s) for the 1-minute load average to drop below ``limit``:
+    other people's work on this shared box would be counted against the gateway."""
+    t0 = time.monotonic()
+    while float(load_average().split()[0]) >= limit and time.monotonic() - t0 < max_wait:
+        await asyncio.sleep(5)  # load averages move slowly
+    quiet = float(load_average().split()[0]) < limit
+    if not quiet:
+        print(f"  the machine stayed busy (load {load_average()}) for {max_wait:.0f} s: "
+              f"measuring anyway", flush=True)
+    return {"waited_s": round(time.monotonic() - t0, 1), "quiet": quiet,
+            "load": load_average()}
+
+
 class EchoLine(Sipp):
     """One SIPp that answers any number of calls and echoes their RTP (``-rtp_echo``)."""
 
@@ -322,11 +336,14 @@ def summarize_level(n: int, usage: dict[str, Usage], machine_pct: float,
         "bad_fraction": round(bad / total["expected"], 5) if total["expected"] else 1.0,
         "worst_call_bad_fraction": round(per_call_bad[-1], 4) if per_call_bad else None,
         "max_late_ms": max((f["max_late_ms"] for f in frames.values()), default=None),
+        "drift_ms": sorted(f["drift_ms"] for f in frames.values()),
         "client_send_late_fraction": round(total["send_late"] / max(total["sent"], 1), 5),
         "cpu_pct": {"workers": round(workers_pct, 1), "main": round(cpu("main"), 1),
                     "launcher": round(cpu("launcher"), 1),
                     "clients": round(cpu("client"), 1), "sipp": round(cpu("sipp"), 1),
-                    "machine": round(machine_pct, 1)},
+                    "machine": round(machine_pct, 1),
+                    # Everything on the box that is not this benchmark's (other work).
+                    "others": round(machine_pct - sum(u.cpu_pct for u in usage.values()), 1)},
         "gateway_cpu_pct_per_call": round(gateway_pct / n, 2) if n else None,
         "worker_cpu_pct_per_call": round(workers_pct / n, 2) if n else None,
         "workers": sum(1 for name in usage if name.startswith("worker")),
@@ -362,7 +379,9 @@ async def search(rig: Rig, args: argparse.Namespace) -> Json:
               f"(late {result['frames']['late']}, missing {result['frames']['missing']}, "
               f"silent {result['frames']['silent']}), gateway CPU "
               f"{result['cpu_pct']['workers'] + result['cpu_pct']['main']:.0f} %, "
-              f"machine {result['cpu_pct']['machine']:.0f} %, load {result['load_after']}"
+              f"machine {result['cpu_pct']['machine']:.0f} % (others "
+              f"{result['cpu_pct']['others']:.0f} %), max drift {max(result['drift_ms'])} ms, "
+              f"load {result['load_after']}"
               f" -> {'pass' if ok else 'FAIL'}", flush=True)
         return ok
 
@@ -419,7 +438,7 @@ def print_table(results: Json) -> None:
     print(f"load average (uptime) at start {cfg['load_start']}, at end {cfg['load_end']}\n")
     print(f"  {'codec':6}{'calls':>6}{'bad %':>8}{'late':>6}{'miss':>6}{'silent':>7}"
           f"{'worst %':>8}{'gw CPU':>8}{'/call':>7}{'clients':>8}{'machine':>8}"
-          f"{'PSS/agent':>10}{'cl.late %':>10}  load")
+          f"{'others':>7}{'drift':>7}{'PSS/agent':>10}{'cl.late %':>10}  load")
     for codec, h in results["headset"].items():
         for lv in h["levels"]:
             if "error" in lv:
@@ -431,11 +450,15 @@ def print_table(results: Json) -> None:
                   f"{lv['frames']['silent']:>7}{100 * (lv['worst_call_bad_fraction'] or 0):>8.1f}"
                   f"{c['workers'] + c['main'] + c['launcher']:>8.0f}"
                   f"{lv['gateway_cpu_pct_per_call']:>7.1f}{c['clients']:>8.0f}"
-                  f"{c['machine']:>8.0f}{lv['memory']['pss_mib_per_agent']:>10.1f}"
+                  f"{c['machine']:>8.0f}{c['others']:>7.0f}{max(lv['drift_ms']):>7.0f}"
+                  f"{lv['memory']['pss_mib_per_agent']:>10.1f}"
                   f"{100 * lv['client_send_late_fraction']:>10.2f}  {lv['load_after']}")
     print("\n  gw CPU: workers + main + launcher, % of one core; /call: that per call; "
-          "machine: every process on the box;\n  PSS/agent: workers + launcher PSS per "
-          "online agent (MiB); cl.late: frames the load clients themselves sent late.")
+          "machine: every process on the box;\n  others: the machine minus this benchmark's "
+          "processes (other people's work); drift: the worst client's growth\n  in delay "
+          "over the window, ms (a stream falling behind real time); PSS/agent: workers + "
+          "launcher\n  PSS per online agent (MiB); cl.late: frames the load clients "
+          "themselves sent late.")
     print("\nSummary:")
     base = results.get("baseline")
     for codec, h in results["headset"].items():
@@ -479,9 +502,11 @@ async def run(args: argparse.Namespace) -> Json:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S")}, "headset": {}}
     t0 = time.monotonic()
     for codec in codecs:
+        quiet = await wait_quiet(args.quiet_load, args.quiet_wait)
         print(f"{codec}: stepping up from {args.start} calls (load {load_average()})",
               flush=True)
         results["headset"][codec] = await run_codec(codec, args)
+        results["headset"][codec]["quiet_wait"] = quiet
     if args.baseline_seconds > 0:
         results["baseline"] = await baselines(args.baseline_seconds)
         for codec in codecs:
@@ -509,6 +534,10 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2)
     parser.add_argument("--baseline-seconds", type=float, default=10.0,
                         help="0 skips the baselines")
+    parser.add_argument("--quiet-load", type=float, default=1.5,
+                        help="wait for the 1-minute load average to drop below this")
+    parser.add_argument("--quiet-wait", type=float, default=300.0,
+                        help="...for at most this many seconds")
     parser.add_argument("--json", type=Path, help="default: bench/results/capacity-TIME.json")
     args = parser.parse_args()
     results = asyncio.run(run(args))

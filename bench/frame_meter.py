@@ -21,6 +21,7 @@ A frame both late and silent counts once (as lost). The rate is (late + lost) / 
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 
 LATE_S = 0.060
@@ -38,6 +39,9 @@ class WindowStats:
     silent: int
     late: int
     max_late_ms: float
+    # Median lateness of the last fifth of the window minus that of the first fifth:
+    # a delay that keeps growing (a queue filling somewhere) rather than jitter.
+    drift_ms: float = 0.0
 
     @property
     def bad(self) -> int:
@@ -50,7 +54,7 @@ class WindowStats:
     def as_json(self) -> dict[str, float | int]:
         return {"expected": self.expected, "received": self.received,
                 "missing": self.missing, "silent": self.silent, "late": self.late,
-                "max_late_ms": round(self.max_late_ms, 1)}
+                "max_late_ms": round(self.max_late_ms, 1), "drift_ms": round(self.drift_ms, 1)}
 
 
 @dataclass
@@ -105,5 +109,8 @@ class FrameMeter:
                 silent += 1
             elif lateness > self.late_s:
                 late += 1
+        ordered = [frames[seq][0] - base for seq in sorted(frames)]
+        fifth = max(1, len(ordered) // 5)
+        drift = statistics.median(ordered[-fifth:]) - statistics.median(ordered[:fifth])
         return WindowStats(expected, len(frames), expected - len(frames), silent, late,
-                           1000 * worst)
+                           1000 * worst, 1000 * drift)
