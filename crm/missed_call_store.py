@@ -110,6 +110,36 @@ async def load_rows(db: Database, numbering: Numbering, *, since: datetime,
     return fold(mine, actions, numbering.key, now, timedelta(days=retention_days))
 
 
+async def fold_keys(db: Database, numbering: Numbering, keys: set[str], raw: set[str],
+                    history: datetime, now: datetime, retention: timedelta) -> list[MissedRow]:
+    """Every row of the callers ``keys``, folded from their calls and actions since
+    ``history`` (``raw``: spellings of their numbers already seen, besides the usual)."""
+    if not keys:
+        return []
+    numbers = set(raw)
+    for key in keys:
+        numbers |= spellings(key)
+    start = clock.to_db(history - timedelta(minutes=5))
+    legs: dict[str, Leg] = {}
+    for chunk in _chunks(numbers):
+        marks = ", ".join("?" for _ in chunk)
+        for row in await db.fetchall(
+                f"SELECT {_LEG_COLUMNS} FROM call_records"
+                f" WHERE remote_number IN ({marks}) AND started_at >= ?", (*chunk, start)):
+            if numbering.key(row["remote_number"]) in keys:
+                legs.setdefault(row["id"], _leg(row))
+    actions: list[Action] = []
+    for chunk in _chunks(keys):
+        marks = ", ".join("?" for _ in chunk)
+        for row in await db.fetchall(
+                "SELECT caller_key, kind, user_id, at FROM missed_call_actions"
+                f" WHERE caller_key IN ({marks}) AND at >= ? ORDER BY id",
+                (*chunk, clock.to_db(history))):
+            actions.append(Action(row["caller_key"], ActionKind(row["kind"]),
+                                  row["user_id"], clock.from_db(row["at"])))
+    return fold(list(legs.values()), actions, numbering.key, now, retention)
+
+
 async def load_open_rows(db: Database, numbering: Numbering, *, now: datetime,
                          retention_days: int) -> list[MissedRow]:
     """Only the rows still listed (active or hidden): what the badge, the default list

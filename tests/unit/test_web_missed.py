@@ -297,3 +297,28 @@ async def test_pages_open_when_the_count_fails(client: Client, monkeypatch: pyte
     page = await _page(client, "/contacts")
     assert re.search(r"data-missed-badge[^>]* hidden>", page)
     assert "missed-call count failed" in caplog.text
+
+
+async def test_every_view_pages_through_all_rows_with_no_cap(client: Client) -> None:
+    # 120 callers: more than two pages of the list, none left out, none repeated.
+    for i in range(120):
+        await call(client, f"+3460000{i:04d}", ago=60 + i * 7)
+    await login(client, "agent")
+    for view in ("active", "all"):
+        seen: list[str] = []
+        path = f"/missed?view={view}"
+        numbers: list[str] = []
+        for _ in range(10):
+            page = await _page(client, path)
+            seen.extend(key for key, _ in _rows(page))
+            numbers.extend(re.findall(r'<span class="muted">(Page \d+)</span>', page))
+            found = re.search(r'<a href="([^"]+)" rel="next">Older</a>', page)
+            if found is None:
+                break
+            path = found.group(1).replace("&amp;", "&")
+            assert "Newest" not in page or "before=" in page
+        assert seen == [f"+3460000{i:04d}" for i in range(120)], view
+        assert numbers == ["Page 1", "Page 2", "Page 3"]
+    # A cursor that is not one is ignored: the first page.
+    page = await _page(client, "/missed?before=garbage_%3Cscript%3E")
+    assert _rows(page)[0] == ("+34600000000", "active") and "<script>" not in page

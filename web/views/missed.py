@@ -20,8 +20,9 @@ from aiohttp import web
 from babel import dates
 from babel.numbers import format_percent
 
-from crm import clock, contacts, missed_call_store, phone_numbers, users
+from crm import clock, contacts, missed_call_pages, missed_call_store, phone_numbers, users
 from crm.deployment import Deployment
+from crm.missed_call_pages import Cursor
 from crm.missed_calls import (
     ActionKind,
     EntryKind,
@@ -33,10 +34,10 @@ from crm.missed_calls import (
     action_fits,
     allowed,
     can_manage,
-    open_row,
     select,
     stats,
 )
+from web import formatting
 from web.appkeys import DB
 from web.auth import current_lang, login_required, require_user
 from web.deployment_setup import live
@@ -45,7 +46,6 @@ from web.missed_badge import active_count, invalidate
 from web.templating import render
 from web.views.login import see_other
 
-MAX_ROWS = 200
 MAX_RANGE_DAYS = 366
 NOTICES = {kind.value: f"missed.notice.{kind.value}" for kind in ActionKind}
 NOTICES["stale"] = "missed.notice.stale"
@@ -56,19 +56,13 @@ def _locale(lang: str) -> str:
 
 
 def _when(at: datetime, lang: str) -> str:
-    return dates.format_datetime(at, "short", tzinfo=UTC, locale=_locale(lang))
+    # In the deployment's time zone, as every other page shows instants.
+    return dates.format_datetime(at, "short", tzinfo=formatting.deployment_zone(),
+                                 locale=_locale(lang))
 
 
 def _numbering(d: Deployment) -> missed_call_store.Numbering:
     return missed_call_store.Numbering(d.region, d.area_code)
-
-
-async def load_open(request: web.Request) -> list[MissedRow]:
-    """The rows still listed (active or hidden): quicker than ``load``."""
-    d = live(request.app)
-    return await missed_call_store.load_open_rows(
-        request.app[DB], _numbering(d), now=clock.utc_now(),
-        retention_days=d.missed_retention_days)
 
 
 async def load(request: web.Request, since: datetime | None = None) -> list[MissedRow]:
@@ -213,6 +207,12 @@ def parse_range(request: web.Request, default_days: int) -> Range | None:
     return Range(start, end)
 
 
+def _page_number(value: str) -> int:
+    if value.isascii() and value.isdigit() and len(value) <= 6 and int(value) >= 1:
+        return int(value)
+    return 1
+
+
 # -- pages ---------------------------------------------------------------------------------
 
 @login_required
@@ -221,33 +221,39 @@ async def missed_list(request: web.Request) -> web.StreamResponse:
     view = View(_enum_param(request, "view", View) or View.ACTIVE.value)
     status = _enum_param(request, "status", LastStatus)
     removal = _enum_param(request, "removal", Removal)
-    period = parse_range(request, live(request.app).missed_retention_days)
-    retention = timedelta(days=live(request.app).missed_retention_days)
-    if period is not None and not period.error:
-        rows = await load(request, since=period.since - retention)
-        where = RowFilter(view, LastStatus(status) if status else None,
-                          Removal(removal) if removal else None, period.since, period.until)
-    elif view in (View.ACTIVE, View.HIDDEN):
-        rows = await load_open(request)
-        where = RowFilter(view, LastStatus(status) if status else None,
-                          Removal(removal) if removal else None)
-    else:
-        rows = await load(request)
-        where = RowFilter(view, LastStatus(status) if status else None,
-                          Removal(removal) if removal else None)
-    chosen = select(rows, where)
-    # Counts of what is still listed; removed rows are counted only when loaded anyway.
-    counts = {v.value: len(select(rows, RowFilter(v))) for v in (View.ACTIVE, View.HIDDEN)}
+    d = live(request.app)
+    period = parse_range(request, d.missed_retention_days)
+    chosen = period if period is not None and not period.error else None
+    where = RowFilter(view, LastStatus(status) if status else None,
+                      Removal(removal) if removal else None,
+                      chosen.since if chosen else None, chosen.until if chosen else None)
+    before = Cursor.parse(request.query.get("before", ""))
+    now = clock.utc_now()
+    page = await missed_call_pages.load_page(
+        request.app[DB], _numbering(d), where, before=before,
+        limit=missed_call_pages.PAGE_SIZE, now=now, retention_days=d.missed_retention_days)
+    # What is still listed, for the tabs: the badge's cached count and the few hidden rows.
+    counts = {View.ACTIVE.value: (await active_count(request.app))[0],
+              View.HIDDEN.value: await missed_call_pages.hidden_count(
+                  request.app[DB], _numbering(d), now=now,
+                  retention_days=d.missed_retention_days)}
     kept: dict[str, str] = {}
     if status:
         kept["status"] = status
     if removal:
         kept["removal"] = removal
-    if period is not None and not period.error:
-        kept.update(period.query())
+    if chosen is not None:
+        kept.update(chosen.query())
+    here = {**kept, "view": view.value}
+    # The page's number is only shown: the cursor decides what the page holds.
+    number = _page_number(request.query.get("page", "")) if before is not None else 1
     return render("missed.html", request, {
-        "rows": await _row_views(request, chosen[:MAX_ROWS]),
-        "more": max(0, len(chosen) - MAX_ROWS),
+        "rows": await _row_views(request, page.rows),
+        "next_link": ("/missed?" + urlencode({**here, "before": page.next.token(),
+                                              "page": str(number + 1)})
+                      if page.next else ""),
+        "first_link": "/missed?" + urlencode(here) if before is not None else "",
+        "page": number,
         "view": view.value,
         "views": [v.value for v in View],
         "counts": counts,
@@ -255,7 +261,7 @@ async def missed_list(request: web.Request) -> web.StreamResponse:
                        for v in View},
         "filter_keys": ([f"missed.status.{status}"] if status else [])
                        + ([f"missed.removal.{removal}"] if removal else []),
-        "period": period if period is not None and not period.error else None,
+        "period": chosen,
         "clear_link": "/missed?" + urlencode({"view": view.value}),
         "back": request.rel_url.path_qs,
         "can_manage": can_manage(user.role),
@@ -291,7 +297,10 @@ async def action_submit(request: web.Request) -> web.StreamResponse:
     if not allowed(kind, user.role):
         raise web.HTTPForbidden()
     back = _back(text(form, "back"))
-    row = open_row(await load_open(request), key)
+    d = live(request.app)
+    row = await missed_call_pages.open_row_of(request.app[DB], _numbering(d), key,
+                                              now=clock.utc_now(),
+                                              retention_days=d.missed_retention_days)
     if not action_fits(kind, row):
         return see_other(_with_done(back, "stale"))
     await missed_call_store.add_action(request.app[DB], key, kind, user.id, clock.utc_now())
