@@ -4,6 +4,7 @@ and of logging in to them through /api/agent/state."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,18 @@ async def test_agents_log_in_to_their_queues_with_clear_refusals(client: Client)
     assert status == 200
     logins = await agent_state_store.logins(db, agent)
     assert (logins.queues, logins.campaigns) == ({mine.id}, {c1.id})
+
+
+async def test_the_agents_board_shows_the_queues_each_agent_is_logged_in_to(
+        client: Client) -> None:
+    db = client.app[DB]
+    agent = await _uid(client, "agent")
+    await users.update_user(db, agent, dialer_enabled=True)
+    queue = await queue_store.save_queue(db, None, "Soporte <b>", "600", [agent])
+    await queue_store.save_queue(db, None, "Ventas", "601", [agent])
+    await agent_state_store.change_item(db, agent, Kind.QUEUE, queue.id, True, "page",
+                                        date.today())
+    await login(client, "sup")
+    board = await (await client.get("/agents", headers=HTML)).text()
+    cell = board[board.index("data-agent-queues"):].split("</td>")[0]
+    assert "Soporte &lt;b&gt;" in cell and "Ventas" not in cell

@@ -1,5 +1,7 @@
 // The agent's working state above the softphone: status, time in it, and the buttons
-// to log in, pause with a reason, resume and log out (POST /api/agent/state).
+// to log in, pause with a reason, resume and log out (POST /api/agent/state); below them
+// a checkbox per queue and campaign the agent is a member of (ticked = logged in to
+// it), and, when logged in to several campaigns, which one their calls belong to.
 //
 // The server is the source of truth: the state is fetched on load, when the tab comes
 // back into view, every 30 s, and whenever the softphone reports that it changed (a
@@ -35,6 +37,17 @@ class AgentStatus {
     this.timer = element.querySelector("[data-status-timer]");
     this.select = element.querySelector("[data-pause-select]");
     this.error = element.querySelector("[data-status-error]");
+    this.queueBox = element.querySelector("[data-agent-queues]");
+    this.groups = {};
+    for (const group of element.querySelectorAll("[data-queue-group]")) {
+      this.groups[group.dataset.queueGroup] = group;
+      group.querySelector("legend").textContent = this.words[group.dataset.queueGroup];
+    }
+    this.campaignPick = element.querySelector("[data-campaign-pick]");
+    this.campaignSelect = element.querySelector("[data-campaign-select]");
+    this.campaignSelect.addEventListener("change", () => {
+      if (this.campaignSelect.value) this.send({ event: "choose_campaign", queue: this.campaignSelect.value });
+    });
     this.buttons = {};
     for (const button of element.querySelectorAll("[data-agent-action]")) {
       this.buttons[button.dataset.agentAction] = button;
@@ -64,9 +77,13 @@ class AgentStatus {
   }
 
   async change(action) {
-    if (this.busy) return;
     const body = { event: action };
     if (action === "pause") body.pause_code = this.select.value;
+    await this.send(body);
+  }
+
+  async send(body) {
+    if (this.busy) return;
     this.busy = true;
     this.showError("");
     try {
@@ -78,7 +95,10 @@ class AgentStatus {
       });
       const answer = await response.json();
       if (response.ok) this.render(answer);
-      else this.showError(answer.message || this.words.unavailable);
+      else {
+        this.showError(answer.message || this.words.unavailable);
+        this.refresh(); // undo a checkbox the server refused
+      }
     } catch {
       this.showError(this.words.unavailable);
     } finally {
@@ -115,7 +135,68 @@ class AgentStatus {
     };
     for (const [action, button] of Object.entries(this.buttons)) button.hidden = !show[action];
     this.select.hidden = !show.pause;
+    this.renderQueues(state);
     this.tick();
+  }
+
+  renderQueues(state) {
+    const queues = state.queues || [];
+    const campaigns = state.campaigns || [];
+    this.queueBox.hidden = queues.length + campaigns.length === 0;
+    this.fillGroup(this.groups.queues, queues);
+    this.fillGroup(this.groups.campaigns, campaigns);
+    const mine = campaigns.filter((c) => c.logged_in);
+    this.campaignPick.hidden = mine.length < 2;
+    const options = [];
+    if (!state.campaign) {
+      const none = document.createElement("option");
+      none.value = "";
+      none.textContent = this.words.no_campaign;
+      options.push(none);
+    }
+    for (const campaign of mine) {
+      const option = document.createElement("option");
+      option.value = campaign.ref;
+      option.textContent = campaign.name;
+      options.push(option);
+    }
+    this.campaignSelect.replaceChildren(...options);
+    this.campaignSelect.value = state.campaign || "";
+  }
+
+  fillGroup(group, items) {
+    group.hidden = items.length === 0;
+    const list = group.querySelector("ul");
+    // Keep focus on the box the agent just used: rebuild only what changed.
+    const focused = document.activeElement && document.activeElement.dataset
+      ? document.activeElement.dataset.queueRef : null;
+    list.replaceChildren(...items.map((item) => {
+      const row = document.createElement("li");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.id = `agent-q-${item.ref.replace(":", "-")}`;
+      box.dataset.queueRef = item.ref;
+      box.checked = item.logged_in;
+      box.disabled = item.running === false && !item.logged_in;
+      box.addEventListener("change", () => {
+        this.send({ event: box.checked ? "login" : "logout", queue: item.ref });
+      });
+      const label = document.createElement("label");
+      label.htmlFor = box.id;
+      label.textContent = item.name;
+      row.append(box, label);
+      if (item.running === false) {
+        const note = document.createElement("span");
+        note.className = "sub";
+        note.textContent = this.words.not_running;
+        row.append(note);
+      }
+      return row;
+    }));
+    if (focused) {
+      const again = list.querySelector(`[data-queue-ref="${focused}"]`);
+      if (again) again.focus();
+    }
   }
 
   tick() {
