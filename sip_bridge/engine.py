@@ -32,6 +32,8 @@ import pjsua2 as pj
 
 from gateway.ipc import AddAgent
 from gateway.quality import RtpCounters
+from gateway.queue_routing import called_number
+from sip_bridge import source_filter
 from sip_bridge.account import Account, account_config, is_wildcard
 from sip_bridge.audio_port import CallAudio
 from sip_bridge.call import Call
@@ -60,7 +62,8 @@ class EngineListener(Protocol):
 
     def on_registration(self, agent_id: int, status: str, code: int, reason: str) -> None: ...
 
-    def on_incoming(self, agent_id: int, call_id: str, number: str, name: str) -> None: ...
+    def on_incoming(self, agent_id: int, call_id: str, number: str, name: str,
+                    called: str) -> None: ...
 
     def on_leg(self, call_id: str, agent_id: int, status: str, code: int, reason: str,
                side: str) -> None: ...
@@ -146,13 +149,19 @@ class SipEngine:
                 self._drain_commands()
                 assert self._endpoint is not None
                 self._endpoint.libHandleEvents(10)
-                while self._to_refuse:
-                    call, code = self._to_refuse.pop(0)
-                    if call.isActive():
-                        self._hangup(call, code)
+                self._refuse_pending()
                 self._graveyard.clear()
         finally:
             self._destroy_endpoint()
+
+    def _refuse_pending(self) -> None:
+        # A method of its own, not inline in _run: a Call left in a local of _run's frame
+        # outlived libDestroy and aborted the worker at exit (pjsua_call_set_user_data
+        # asserts in ~Call once pjsua is gone).
+        while self._to_refuse:
+            call, code = self._to_refuse.pop(0)
+            if call.isActive():
+                self._hangup(call, code)
 
     def _create_endpoint(self) -> None:
         ep = pj.Endpoint()
@@ -180,6 +189,10 @@ class SipEngine:
         if self._config.transport == "tcp":
             # Same port number: UDP stays for PBXs that answer over UDP anyway.
             ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcfg)
+        # Before the first libHandleEvents reads the socket: from now on only the PBX's
+        # datagrams reach pjsip (scanners get no answer at all; see source_filter.py).
+        if source_filter.attach(tcfg.port, self._config.trusted_sources) == 0:
+            log.error("SIP port %d not filtered: anyone's SIP reaches pjsip", tcfg.port)
         ep.libStart()
         # The null device is the conference clock: no sound card in a server.
         ep.audDevManager().setNullDev()
@@ -335,7 +348,8 @@ class SipEngine:
         ringing = pj.CallOpParam()
         ringing.statusCode = 180
         call.answer(ringing)
-        self._emit(self._listener.on_incoming, account.agent_id, call.call_id, number, name)
+        self._emit(self._listener.on_incoming, account.agent_id, call.call_id, number, name,
+                   called_number(message))
 
     def _release_port(self, call: Call) -> None:
         port, call.port = call.port, None

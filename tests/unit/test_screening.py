@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sip_bridge.screening import REFUSED, screen, source_host, user_agent
 
@@ -30,3 +32,11 @@ def test_scanners_are_refused_even_through_the_pbx(ua: str) -> None:
 def test_user_agent_header_is_read_case_insensitively() -> None:
     assert user_agent("INVITE x\r\nuser-agent:  Foo 1\r\n") == "Foo 1"
     assert user_agent("INVITE x\r\n\r\n") == ""
+
+
+@given(st.one_of(st.text(), st.binary().map(lambda b: b.decode(errors="replace"))),
+       st.text(), st.frozensets(st.text(max_size=20), max_size=4))
+def test_screening_any_datagram_never_raises(message: str, source: str,
+                                             trusted: frozenset[str]) -> None:
+    assert screen(source, message, trusted) in (None, REFUSED)
+    assert "\n" not in user_agent(message).strip("\r")
