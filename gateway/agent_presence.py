@@ -3,17 +3,20 @@
 The rules are crm/agent_states.py's and the storage crm/agent_state_store.py's; this
 module turns what happens on the phone into their events: going online logs the agent
 in (a pause survives it), going offline logs them out, ``**1``/``**2<code>``/``**3``/``**0``
-dialled on the keypad log in, pause, resume and log out, and a call waiting for its
-disposition holds the agent in wrap-up. Each change is returned as
-the event the agent's tabs get. A refused code raises ``CodeRefused`` with an error code
-the softphone has words for.
+dialled on the keypad log in, pause, resume and log out (``**1`` also logs in to all the
+agent's queues and running campaigns), and a call waiting for its disposition holds the
+agent in wrap-up. A call through a queue rings only an agent logged in to that queue
+(crm/agent_queues.py); an outbound call belongs to the agent's chosen campaign. Each
+change is returned as the event the agent's tabs get. A refused code raises
+``CodeRefused`` with an error code the softphone has words for.
 """
 
 from __future__ import annotations
 
 import logging
 
-from crm import agent_state_store, pause_codes, sip_accounts
+from crm import agent_state_store, pause_codes, queue_store, sip_accounts
+from crm.agent_queues import may_ring
 from crm.agent_state_store import Source
 from crm.agent_states import AgentState, Event, IllegalChange
 from crm.db import Database
@@ -45,14 +48,39 @@ async def state_event(db: Database, state: AgentState) -> signalling.AgentStateE
                                       pause=pause.name if pause else "")
 
 
-async def takes_calls(db: Database, user_id: int) -> bool:
-    """Whether a call may ring the agent. A failed lookup lets it ring: a customer
-    waiting matters more than a status."""
+async def takes_calls(db: Database, user_id: int, queue_id: int | None = None) -> bool:
+    """Whether a call (through ``queue_id``, None = no known queue) may ring the agent.
+
+    A failed lookup lets it ring: a customer waiting matters more than a status.
+    """
     try:
-        return (await agent_state_store.get(db, user_id)).takes_calls
+        state = await agent_state_store.get(db, user_id)
+        return may_ring(state, await agent_state_store.logins(db, user_id), queue_id)
     except Exception:
         log.exception("user %d: agent state lookup failed", user_id)
         return True
+
+
+async def queue_of(db: Database, called: str) -> int | None:
+    """The live queue whose PBX number the call arrived with; None if none matches (or
+    the lookup failed: the call then rings as one through no queue)."""
+    if not called:
+        return None
+    try:
+        queue = await queue_store.queue_for_number(db, called)
+    except Exception:
+        log.exception("queue lookup for %r failed", called)
+        return None
+    return None if queue is None else queue.id
+
+
+async def outbound_campaign(db: Database, user_id: int) -> int | None:
+    """The campaign the agent's next outbound call belongs to (None: no campaign)."""
+    try:
+        return await agent_state_store.outbound_campaign(db, user_id)
+    except Exception:
+        log.exception("user %d: campaign lookup failed", user_id)
+        return None
 
 
 async def follow_line(db: Database, user_id: int, online: bool) -> AgentState | None:

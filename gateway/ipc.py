@@ -149,6 +149,8 @@ class Incoming(_Msg, frozen=True, tag="incoming"):
     call_id: str
     remote_number: str
     remote_name: str
+    # The queue number / DID the PBX sent with the call (gateway/queue_routing.py).
+    called: str = ""
 
 
 class Leg(_Msg, frozen=True, tag="leg"):

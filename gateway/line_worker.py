@@ -433,12 +433,13 @@ class Worker:
         self._send(ipc.Registration(agent_id=agent_id, status=report_status,  # type: ignore[arg-type]
                                     code=code, reason=reason))
 
-    def on_incoming(self, agent_id: int, call_id: str, number: str, name: str) -> None:
+    def on_incoming(self, agent_id: int, call_id: str, number: str, name: str,
+                    called: str) -> None:
         agent = self._agents.get(agent_id)
         if agent is not None:
             agent.calls.add(call_id)
         self._send(ipc.Incoming(agent_id=agent_id, call_id=call_id, remote_number=number,
-                                remote_name=name))
+                                remote_name=name, called=called))
 
     def on_transfer(self, call_id: str, agent_id: int, code: int) -> None:
         self._send(ipc.Transferred(call_id=call_id, agent_id=agent_id,

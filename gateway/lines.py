@@ -384,7 +384,11 @@ class Lines:
         local = presented or (account.extension if account else "")
         await call_records.create(self._db, call_id, agent.user.id, "outbound", local,
                                   target.number, "", utc_now())
-        await self._start_work(call_id, agent.user.id, None)
+        # The agent's campaign (their pick, or their only one) owns the call: its
+        # "must disposition" and dispositions apply. The headset test has none.
+        campaign = (None if target.echo
+                    else await agent_presence.outbound_campaign(self._db, agent.user.id))
+        await self._start_work(call_id, agent.user.id, None, campaign_id=campaign)
         agent.calls[call_id] = call
         agent.broadcast(self._call_event(call))
         if not target.echo:
@@ -590,13 +594,17 @@ class Lines:
         if caller is not None:
             call.matches = len(caller.matches)
             call.contact_id = caller.matches[0].id if len(caller.matches) == 1 else 0
-        await self._start_work(call.call_id, report.agent_id, call.contact_id or None)
+        # The queue it came through, from the number the PBX sent (X-Headset-Queue,
+        # P-Called-Party-ID or Diversion: gateway/queue_routing.py).
+        queue = await agent_presence.queue_of(self._db, report.called)
+        await self._start_work(call.call_id, report.agent_id, call.contact_id or None,
+                               queue_id=queue)
         if (agent is None or not agent.online or worker is None or agent.calls
                 or await self._blocking(report.agent_id, fail_open=True)
-                or not await agent_presence.takes_calls(self._db, report.agent_id)):
-            # Busy (already on a call, a call to disposition first, paused or logged
-            # out) or not really there: the caller hears busy and the PBX can move on;
-            # the record keeps the attempt as missed.
+                or not await agent_presence.takes_calls(self._db, report.agent_id, queue)):
+            # Busy (already on a call, a call to disposition first, paused, logged out,
+            # or logged out of the call's queue) or not really there: the caller hears
+            # busy and the PBX can move on; the record keeps the attempt as missed.
             if worker is not None:
                 worker.send(ipc.RejectCall(call_id=report.call_id, code=486))
             await self._record(call.call_id, Ended(reason="rejected", sip_code=486,
@@ -814,10 +822,14 @@ class Lines:
         if await self._blocking(agent.user.id):
             raise _Refused("disposition_required")
 
-    async def _start_work(self, call_id: str, user_id: int, contact_id: int | None) -> None:
-        """Open the call's work row (the contact it is about) next to its record."""
+    async def _start_work(self, call_id: str, user_id: int, contact_id: int | None, *,
+                          campaign_id: int | None = None,
+                          queue_id: int | None = None) -> None:
+        """Open the call's work row (the contact, campaign and queue it is about) next to
+        its record."""
         try:
-            await call_work.start(self._db, call_id, user_id, contact_id, utc_now())
+            await call_work.start(self._db, call_id, user_id, contact_id, utc_now(),
+                                  campaign_id=campaign_id, queue_id=queue_id)
         except Exception:
             log.exception("call %s: could not open its call work", call_id)
 
