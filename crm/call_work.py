@@ -36,6 +36,7 @@ class CallWork:
     callback_at: datetime | None
     values: dict[str, str]
     finished_at: datetime | None
+    queue_id: int | None = None  # the queue an inbound call came through
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,12 @@ def _work(row: Row) -> CallWork:
         callback_at=clock.from_db_optional(row["callback_at"]),
         values=json.loads(row["field_values"]),
         finished_at=clock.from_db_optional(row["finished_at"]),
+        queue_id=None if row["queue_id"] is None else int(row["queue_id"]),
     )
 
 
 _WORK_COLUMNS = ("call_id, user_id, contact_id, campaign_id, disposition_id, wrap_up,"
-                 " callback_at, field_values, finished_at")
+                 " callback_at, field_values, finished_at, queue_id")
 
 
 async def start(db: Database, call_id: str, user_id: int, contact_id: int | None,
