@@ -25,6 +25,14 @@ pjsua2 call (the lab phone, PCMU) to the same raw SIP + RTP end, each way (its t
 first frame handed to pjsua's bridge -> onset on the wire; a burst's first packet ->
 onset in the frames pjsua's bridge hands the phone). Their sum is the path with no
 gateway; what Headset measures above it is what the gateway adds.
+
+Where the time goes: the line worker records per-frame stage delays
+(``HEADSET_MEDIA_TIMING``, ``webrtc/media_timing.py``); the table after the figures gives
+each stage's mean and p95 per phase, and what the stages leave unexplained of the
+end-to-end mean (codecs, pjmedia's jitter buffer and bridge, the client, the network).
+
+Creep: p95 per minute of each phase and its least-squares slope (ms per minute); the
+load average is printed with the figures, since this shared machine's load moves them.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from tests.conftest import gateway_settings
 from tests.lab.kamailio import Kamailio
 from tests.lab.phone import Phone
 from tests.support.gateway import make_agent_user
+from webrtc import media_timing
 from webrtc.ice import restrict_host_addresses
 
 Json = dict[str, Any]
@@ -133,26 +142,64 @@ async def phase(peers: Peers, media: RtpPeer, minutes: float) -> Json:
                 misses[name] += 1
             else:
                 samples[name].append((time.monotonic() - start, ms))
-    out: Json = {}
+    out: Json = {"window": [start, time.monotonic()]}
     for name, got in samples.items():
         per_minute = []
         for m in range(max(1, round(minutes))):
             bucket = [ms for t, ms in got if m * 60 <= t < (m + 1) * 60]
             per_minute.append(percentiles(bucket).get("p95"))
         out[name] = percentiles([ms for _, ms in got]) | {
-            "misses": misses[name], "p95_per_minute": per_minute}
+            "mean": round(sum(ms for _, ms in got) / len(got), 1) if got else None,
+            "misses": misses[name], "p95_per_minute": per_minute,
+            "p95_slope_ms_per_min": slope(per_minute)}
     return out
 
 
+def slope(per_minute: list[float | None]) -> float | None:
+    """Least-squares slope of the per-minute p95s, ms per minute (creep if positive)."""
+    points = [(m, v) for m, v in enumerate(per_minute) if v is not None]
+    if len(points) < 2:
+        return None
+    mx = sum(m for m, _ in points) / len(points)
+    my = sum(v for _, v in points) / len(points)
+    var = sum((m - mx) ** 2 for m, _ in points)
+    return round(sum((m - mx) * (v - my) for m, v in points) / var, 2)
+
+
+def stage_breakdown(path: Path, windows: dict[str, list[float]]) -> Json:
+    """The worker's stage histograms summed over each phase's window."""
+    per_phase: dict[str, dict[str, dict[int, int]]] = {ph: {} for ph in windows}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            for ph, (start, end) in windows.items():
+                # A dump covers the DUMP_EVERY seconds before its time.
+                if start + media_timing.DUMP_EVERY <= entry["t"] <= end:
+                    media_timing.merge(per_phase[ph], entry["stages"])
+    return {ph: {stage: media_timing.summary(bins.get(stage, {}))
+                 for stage in media_timing.STAGES} for ph, bins in per_phase.items()}
+
+
 async def headset(minutes: float, loss: float, tmp: Path) -> Json:
-    async with _call(tmp) as (_, peers, media):
-        # A moment of audio both ways first, so both ends' buffers are in their steady state.
-        await up(peers, media)
-        await down(peers, media)
-        result: Json = {"no_loss": await phase(peers, media, minutes)}
-        await peers.call("loss", k=0, rate=loss)
-        result["loss"] = await phase(peers, media, minutes)
-        result["sip_packets_received"] = media.received
+    timing_file = tmp / "media-timing.jsonl"
+    # Read by the line worker (forked from the launcher, which inherits this environment).
+    os.environ[media_timing.ENV] = str(timing_file)
+    try:
+        async with _call(tmp) as (_, peers, media):
+            # A moment of audio both ways first, so both ends' buffers are in their
+            # steady state.
+            await up(peers, media)
+            await down(peers, media)
+            result: Json = {"no_loss": await phase(peers, media, minutes)}
+            await peers.call("loss", k=0, rate=loss)
+            result["loss"] = await phase(peers, media, minutes)
+            result["sip_packets_received"] = media.received
+            # The last dump of the loss phase.
+            await asyncio.sleep(media_timing.DUMP_EVERY + 0.5)
+    finally:
+        del os.environ[media_timing.ENV]
+    result["stages"] = stage_breakdown(
+        timing_file, {ph: result[ph].pop("window") for ph in ("no_loss", "loss")})
     return result
 
 
@@ -233,7 +280,8 @@ def print_table(results: Json) -> None:
     base = results["baseline"]
     print(f"\nOne-way delay, ms ({cfg['minutes']} min per phase, loss phase drops "
           f"{100 * cfg['loss']:.0f} % of the browser's RTP; {cfg['cpus']} CPUs, "
-          f"Python {cfg['python']})\n")
+          f"Python {cfg['python']}; load average {cfg['load_start']} at the start, "
+          f"{cfg.get('load_end')} at the end)\n")
     print(f"  {'phase / direction':20}{'p50':>7}{'p95':>7}{'max':>7}{'n':>5}{'miss':>5}"
           f"{'bare p50':>10}{'bare p95':>10}{'x p95':>7}{'added p50':>11}{'added p95':>11}"
           f"{'goal':>6}")
@@ -248,11 +296,13 @@ def print_table(results: Json) -> None:
                   f"{r.get('max', '-'):>7}{r['n']:>5}{r['misses']:>5}{bare['p50']:>10}"
                   f"{bare['p95']:>10}{ratio!s:>7}{added['p50']!s:>11}{added['p95']!s:>11}"
                   f"{GOALS_P95_MS[ph]:>6}")
-    print("\n  p95 per minute (creep):")
+    print("\n  p95 per minute (creep), and its slope in ms per minute:")
     for ph in ("no_loss", "loss"):
         for direction in ("up", "down"):
-            print(f"    {ph + ' / ' + direction:20}"
-                  f"{results['headset'][ph][direction]['p95_per_minute']}")
+            r = results["headset"][ph][direction]
+            print(f"    {ph + ' / ' + direction:20}{r['p95_per_minute']}  slope "
+                  f"{r.get('p95_slope_ms_per_min')}")
+    print_stages(results["headset"])
     print("\n  Baselines, measured in this run:")
     for key in ("aiortc_no_loss", "aiortc_loss"):
         b = base[key]
@@ -267,6 +317,31 @@ def print_table(results: Json) -> None:
           "the goal is on it.")
 
 
+def print_stages(headset_results: Json) -> None:
+    """Where the milliseconds go inside the worker (means and p95s of per-frame delays)."""
+    stages = headset_results.get("stages")
+    if not stages:
+        return
+    print("\n  Inside the line worker, per 20 ms frame (ms, mean / p95):")
+    print(f"    {'stage':14}" + "".join(f"{ph:>18}" for ph in stages))
+    for stage in media_timing.STAGES:
+        cells = []
+        for ph in stages:
+            st = stages[ph][stage]
+            cells.append(f"{st['mean']:>8} / {st['p95']:<7}" if st.get("n") else f"{'-':>18}")
+        print(f"    {stage:14}" + "".join(f"{c:>18}" for c in cells))
+    for direction, names in (("up", ("up.decode", "up.resample", "up.queue")),
+                             ("down", ("down.queue", "down.send"))):
+        cells = []
+        for ph in stages:
+            seen = sum(stages[ph][n].get("mean", 0) for n in names)
+            total = headset_results[ph][direction].get("mean")
+            cells.append(f"{round(total - seen, 1) if total is not None else '-':>8}")
+        print(f"    {direction + ' unseen':14}" + "".join(f"{c:>18}" for c in cells))
+    print("    unseen = end-to-end mean - the stages' means: codecs, pjmedia's jitter buffer,\n"
+          "    bridge and resampling, aiortc on the client, the network, tone detection.")
+
+
 def bare_path(base: Json, phase_name: str, direction: str) -> Json:
     """What the same path costs with no Headset code: aiortc one way + pjsua2 one way."""
     a, p = base[f"aiortc_{phase_name}"], base["pjsua2"][direction]
@@ -278,7 +353,8 @@ async def run(args: argparse.Namespace) -> Json:
     restrict_host_addresses(["127.0.0.1"])
     results: Json = {"config": {"minutes": args.minutes, "loss": args.loss,
                                 "cpus": os.cpu_count(), "python": platform.python_version(),
-                                "started": time.strftime("%Y-%m-%dT%H:%M:%S")}}
+                                "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                "load_start": _load()}}
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
         results["headset"] = await headset(args.minutes, args.loss, Path(tmp))
@@ -287,7 +363,13 @@ async def run(args: argparse.Namespace) -> Json:
     count = max(20, min(100, results["headset"]["no_loss"]["up"].get("n", 0) // 4))
     results["baseline"] = await baseline(count, args.loss)
     results["config"]["elapsed_s"] = round(time.monotonic() - t0, 1)
+    results["config"]["load_end"] = _load()
     return results
+
+
+def _load() -> list[float]:
+    """The 1, 5 and 15 minute load averages (as ``uptime`` prints them)."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def main() -> None:

@@ -15,6 +15,8 @@ after a stall) audio is dropped rather than letting delay build up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pjsua2 as pj
 
 from gateway.pcm import SILENCE, PcmQueue
@@ -38,6 +40,21 @@ class CallAudio:
 
     def pop(self) -> bytes | None:
         return self.from_sip.pop()
+
+    @property
+    def waiting(self) -> int:
+        return self.from_sip.waiting
+
+    def listen(self, wake: Callable[[], None] | None,
+               record: Callable[[str, float], None] | None = None) -> None:
+        """``wake()`` when the clock hands over a frame for the browser; ``record`` each
+        frame's wait in either queue (media timing)."""
+        if record is None:
+            self.from_sip.watch(wake)
+            self.to_sip.watch(None)
+            return
+        self.from_sip.watch(wake, lambda s: record("down.queue", s))
+        self.to_sip.watch(None, lambda s: record("up.queue", s))
 
 
 class AudioPort(pj.AudioMediaPort):

@@ -10,10 +10,18 @@ skipped. Smoothing of arrival jitter happens later, on decoded PCM, in the bound
 queue that the pjsua2 clock drains (``sip_bridge/audio_port.py``): there a late frame
 costs at most one queue slot, never a permanent delay.
 
-It keeps aiortc's interface: ``add(packet) -> (pli_flag, frame | None)``.
+It keeps aiortc's interface: ``add(packet) -> (pli_flag, frame | None)``. When media
+timing is on (``webrtc/media_timing.py``, ``timed = True``), it keeps the arrival time of
+the last few frames it released, for the line to look up by the decoded frame's pts:
+aiortc rewrites a released frame's timestamp to a zero-based one (the pts the decoded
+frame carries) after ``add`` returns, so the frame objects are kept, not their
+timestamps at release.
 """
 
 from __future__ import annotations
+
+import time
+from collections import deque
 
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtp import RtpPacket
@@ -34,6 +42,8 @@ class ReleaseOnArrivalBuffer:
         self.released = 0
         self.dropped_late = 0
         self.lost = 0
+        self.timed = False
+        self._arrivals: deque[tuple[JitterFrame, float]] = deque(maxlen=32)
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         seq = packet.sequence_number
@@ -45,7 +55,19 @@ class ReleaseOnArrivalBuffer:
         self._last = seq
         self.released += 1
         data: bytes = packet._data  # type: ignore[attr-defined]  # set by aiortc's depayloader
-        return False, JitterFrame(data=data, timestamp=packet.timestamp)
+        frame = JitterFrame(data=data, timestamp=packet.timestamp)
+        if self.timed:
+            self._arrivals.append((frame, time.monotonic()))
+        return False, frame
+
+    def arrival_of(self, pts: int) -> float | None:
+        """When the frame that decoded to ``pts`` arrived (timing on), else ``None``."""
+        arrivals = self._arrivals
+        while arrivals:
+            frame, at = arrivals.popleft()
+            if frame.timestamp == pts:
+                return at
+        return None
 
 
 def install(receiver: object) -> ReleaseOnArrivalBuffer:

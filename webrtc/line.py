@@ -7,7 +7,11 @@ when it ends, so answering is instant and no call pays for ICE and DTLS.
 Audio paths, all in the worker's PCM format (``gateway/pcm.py``):
 
     browser mic -> aiortc decoder -> resample 48k stereo -> 16k mono -> leg.push()
-    leg.pop() every 20 ms (or silence) -> LineTrack -> aiortc encoder -> browser speaker
+    leg.pop() as each frame is ready -> LineTrack -> codec rate -> aiortc encoder -> browser
+
+Both resampling steps hand on whole 20 ms frames the moment they are complete
+(``Aligner``): a frame held back for the next one's first samples would add 20 ms.
+Where each millisecond goes can be recorded on request (``webrtc/media_timing.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -29,10 +34,10 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 
-from gateway.pcm import FRAME_BYTES, SAMPLE_RATE, SAMPLES_PER_FRAME, SILENCE
+from gateway.pcm import FRAME_MS, SAMPLE_RATE, SAMPLES_PER_FRAME, SILENCE
 from gateway.quality import RtpCounters
-from webrtc import jitter
-from webrtc.pacing import Pacer
+from webrtc import jitter, media_timing
+from webrtc.pacing import FollowClock
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +52,69 @@ class MediaLeg(Protocol):
 
     def pop(self) -> bytes | None: ...
 
+    @property
+    def waiting(self) -> int:
+        """Frames ready for the browser."""
+        ...
+
+    def listen(self, wake: Callable[[], None] | None,
+               record: Callable[[str, float], None] | None = None) -> None:
+        """Call ``wake()`` (from any thread) when a frame for the browser is ready;
+        ``record(stage, seconds)`` with each frame's wait (webrtc/media_timing.py)."""
+        ...
+
+
+# Opus and G.711 encoders resample to their own rate in whole packets (aiortc's
+# resampler with frame_size): fed 16 kHz, the resampler's first output falls a few
+# samples short of a packet, and from then on every packet waits for the next frame's
+# first samples: 20 ms more delay toward the browser. Fed at the codec's rate and layout
+# in whole packets, the encoder has nothing to wait for.
+_CODEC_FORMAT = {"audio/opus": (48000, "stereo"), "audio/pcmu": (8000, "mono"),
+                 "audio/pcma": (8000, "mono")}
+
+
+class Aligner:
+    """Resamples 16 kHz PCM to whole frames of another rate with no frame held back.
+
+    A resampler's first output is short by its filter delay; if the short piece waited
+    for the next one to make a whole frame, every frame after it would be late by most
+    of a frame. The short piece is padded with silence at the front instead, once.
+    """
+
+    def __init__(self, rate: int, layout: str, samples: int) -> None:
+        self._resampler = av.AudioResampler(format="s16", layout=layout, rate=rate)
+        self.rate = rate
+        self.layout = layout
+        self.samples = samples
+        self._bytes = samples * 2 * (2 if layout == "stereo" else 1)
+        self._pending = bytearray()
+        self._primed = False
+
+    def convert(self, frame: av.AudioFrame) -> list[bytes]:
+        """Whole output frames (bytes) from one input frame."""
+        for out in self._resampler.resample(frame):
+            # Planes are padded: take only the real samples.
+            channels = 2 if self.layout == "stereo" else 1
+            self._pending += bytes(out.planes[0])[: out.samples * 2 * channels]
+        if not self._primed and self._pending:
+            self._primed = True
+            short = -len(self._pending) % self._bytes
+            self._pending[:0] = bytes(short)
+        whole = len(self._pending) // self._bytes * self._bytes
+        if not whole:
+            return []
+        chunks = [bytes(self._pending[i:i + self._bytes]) for i in range(0, whole, self._bytes)]
+        del self._pending[:whole]
+        return chunks
+
 
 class LineTrack(MediaStreamTrack):
-    """Audio toward the browser, paced at 20 ms, from whatever leg is attached.
+    """Audio toward the browser, from whatever leg is attached.
+
+    Each frame is sent the moment the call's clock hands it over (``FollowClock``), not
+    on a 20 ms clock of the track's own, which would hold every frame for up to a frame
+    time. If the leg stops handing frames over, the track keeps 20 ms time itself with
+    the leg's concealment, then silence.
 
     With no call on the line it sends nothing at all (``active`` is clear): encoding and
     encrypting silence for every online agent would cost about a tenth of a core each.
@@ -57,26 +122,108 @@ class LineTrack(MediaStreamTrack):
     """
 
     kind = "audio"
+    GRACE = 0.04  # past a frame time: how late the call's clock may be before we fill in
 
-    def __init__(self, source: Callable[[], bytes | None]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._source = source
-        self._pacer = Pacer(SAMPLE_RATE)
+        self.leg: MediaLeg | None = None
         self.active = asyncio.Event()
+        self.timing: media_timing.StageTimes | None = None
+        self._clock = FollowClock(FRAME_MS / 1000, self.GRACE)
+        self._pts = 0
+        self._paused_at: float | None = None
+        self._aligner: Aligner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._armed = False
+        self._returned_at: float | None = None
+
+    def encode_as(self, mime_type: str) -> None:
+        """Hand the encoder frames at its codec's own rate (see ``_CODEC_FORMAT``)."""
+        fmt = _CODEC_FORMAT.get(mime_type.lower())
+        if fmt is not None:
+            rate, layout = fmt
+            self._aligner = Aligner(rate, layout, rate * FRAME_MS // 1000)
+
+    def wake(self) -> None:
+        """A frame is ready (called by the leg, on any thread)."""
+        loop = self._loop
+        if self._armed and loop is not None:
+            self._armed = False
+            loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
+        loop = self._loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._returned_at is not None and self.timing is not None:
+            self.timing.record("down.send", now - self._returned_at)
         if not self.active.is_set():
+            self._paused_at = self._paused_at or now
             await self.active.wait()
-            self._pacer.skip_to_now(SAMPLES_PER_FRAME)
-        pts = await self._pacer.next_pts(SAMPLES_PER_FRAME)
+        if self._paused_at is not None:
+            self._skip(loop.time() - self._paused_at)
+            self._paused_at = None
+            self._clock.restart()
+        pcm, handed_over = await self._next_pcm(loop)
+        self._clock.sent(loop.time(), handed_over)
+        frame = self._frame(pcm or SILENCE)
+        self._returned_at = loop.time()
+        return frame
+
+    async def _next_pcm(self, loop: asyncio.AbstractEventLoop) -> tuple[bytes | None, bool]:
+        """The next frame: the leg's as soon as it is ready, or whatever it has (its
+        concealment, else nothing) when the deadline comes first."""
+        while True:
+            leg = self.leg
+            self._armed = True  # before looking, so a push in between is not missed
+            if leg is not None and leg.waiting:
+                self._armed = False
+                return leg.pop(), True
+            deadline = self._clock.deadline(loop.time())
+            if loop.time() >= deadline or leg is None:
+                self._armed = False
+                return (leg.pop() if leg is not None else None), False
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_at(deadline, self._woken)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+
+    def _frame(self, pcm: bytes) -> av.AudioFrame:
         frame = av.AudioFrame(format="s16", layout="mono", samples=SAMPLES_PER_FRAME)
-        frame.planes[0].update(self._source() or SILENCE)
-        frame.pts = pts
+        frame.planes[0].update(pcm)
         frame.sample_rate = SAMPLE_RATE
         frame.time_base = _TIME_BASE
-        return frame
+        aligner = self._aligner
+        if aligner is None:
+            frame.pts = self._pts
+            self._pts += SAMPLES_PER_FRAME
+            return frame
+        frame.pts = self._pts * SAMPLE_RATE // aligner.rate
+        chunks = aligner.convert(frame) or [bytes(aligner.samples * 2 * (
+            2 if aligner.layout == "stereo" else 1))]
+        out = av.AudioFrame(format="s16", layout=aligner.layout,
+                            samples=aligner.samples * len(chunks))
+        out.planes[0].update(b"".join(chunks))
+        out.sample_rate = aligner.rate
+        out.time_base = fractions.Fraction(1, aligner.rate)
+        out.pts = self._pts
+        self._pts += out.samples
+        return out
+
+    def _skip(self, seconds: float) -> None:
+        rate = self._aligner.rate if self._aligner is not None else SAMPLE_RATE
+        step = rate * FRAME_MS // 1000
+        self._pts += int(seconds * rate) // step * step
 
 
 class Line:
@@ -94,8 +241,13 @@ class Line:
         self._on_state = on_state
         self._leg: MediaLeg | None = None
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers or None))
-        self._track = LineTrack(self._pull)
+        self._track = LineTrack()
         self._reader: asyncio.Task[None] | None = None
+        self._timing = media_timing.from_env(agent_id)
+        self._timing_task: asyncio.Task[None] | None = None
+        self._receive_buffer: jitter.ReleaseOnArrivalBuffer | None = None
+        if self._timing is not None:
+            self._track.timing = self._timing.times
         self._pc.on("connectionstatechange", self._connection_state_changed)
         self._pc.on("track", self._track_received)
 
@@ -113,17 +265,29 @@ class Line:
         await self._pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         for t in self._pc.getTransceivers():
             if t.kind == "audio":
-                jitter.install(t.receiver)
+                self._receive_buffer = jitter.install(t.receiver)
+                self._receive_buffer.timed = self._timing is not None
         answer = await self._pc.createAnswer()
         await self._pc.setLocalDescription(answer)
+        # The negotiated codec is only on aiortc's private ``_codecs``.
+        negotiated = transceiver._codecs
+        if negotiated:
+            self._track.encode_as(negotiated[0].mimeType)
+        if self._timing is not None:
+            self._timing_task = asyncio.get_running_loop().create_task(self._dump_timing())
         return str(self._pc.localDescription.sdp)
 
     def attach(self, leg: MediaLeg | None) -> None:
         """Connect a call's audio to the line (``None`` detaches: nothing either way)."""
-        self._leg = leg
+        old, self._leg = self._leg, leg
+        if old is not None and old is not leg:
+            old.listen(None)
+        self._track.leg = leg
         if leg is None:
             self._track.active.clear()
         else:
+            record = self._timing.times.record if self._timing is not None else None
+            leg.listen(self._track.wake, record)
             self._track.active.set()
 
     async def rtp_counters(self) -> RtpCounters | None:
@@ -165,16 +329,19 @@ class Line:
         # A sender blocked in recv() must see the track end, not wait for a call.
         self._track.stop()
         self._track.active.set()
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+        for task in (self._reader, self._timing_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self._pc.close()
 
     # -- internals ----------------------------------------------------------------------
 
-    def _pull(self) -> bytes | None:
-        leg = self._leg
-        return leg.pop() if leg is not None else None
+    async def _dump_timing(self) -> None:
+        assert self._timing is not None
+        while True:
+            await asyncio.sleep(media_timing.DUMP_EVERY)
+            await asyncio.to_thread(self._timing.dump)
 
     def _connection_state_changed(self) -> None:
         self._on_state(self.agent_id, self.state)
@@ -184,25 +351,28 @@ class Line:
             self._reader = asyncio.get_running_loop().create_task(self._read(track))
 
     async def _read(self, track: MediaStreamTrack) -> None:
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-        pending = bytearray()
+        aligner = Aligner(SAMPLE_RATE, "mono", SAMPLES_PER_FRAME)
+        timing = self._timing.times if self._timing is not None else None
         try:
             while True:
                 frame = await track.recv()
                 assert isinstance(frame, av.AudioFrame)
                 if self._leg is None:
                     # Nobody to hear it: skip the resampling (aiortc has decoded already).
-                    pending.clear()
                     continue
-                for out in resampler.resample(frame):
-                    # Planes are padded: take only the real samples.
-                    pending += bytes(out.planes[0])[: out.samples * 2]
-                while len(pending) >= FRAME_BYTES:
-                    pcm = bytes(pending[:FRAME_BYTES])
-                    del pending[:FRAME_BYTES]
+                if timing is not None:
+                    read_at = time.monotonic()
+                    # Looked up here: this task starts before the buffer is installed.
+                    buffer = self._receive_buffer
+                    arrived = (buffer.arrival_of(frame.pts)
+                               if buffer is not None and frame.pts is not None else None)
+                    if arrived is not None:
+                        timing.record("up.decode", read_at - arrived)
+                for pcm in aligner.convert(frame):
                     leg = self._leg
                     if leg is not None:
                         leg.push(pcm)
+                if timing is not None:
+                    timing.record("up.resample", time.monotonic() - read_at)
         except MediaStreamError:
             return
-

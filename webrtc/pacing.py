@@ -1,8 +1,11 @@
 """Real-time pacing for outbound audio tracks.
 
 aiortc pulls frames from a track as fast as ``recv()`` returns them, so a track must
-wait until each frame is due. Due times come from the first frame's wall-clock time plus
-the samples sent so far, so sleeping late never accumulates into drift.
+wait until each frame is due. ``Pacer``'s due times come from the first frame's
+wall-clock time plus the samples sent so far, so sleeping late never accumulates into
+drift. ``FollowClock`` is for a track whose frames come from another clock (pjmedia's
+conference bridge): it sends each frame when it is handed over and keeps 20 ms time on
+its own only when that clock stops.
 """
 
 from __future__ import annotations
@@ -38,3 +41,43 @@ class Pacer:
         behind = time.monotonic() - (self._start + self._pts / self._rate)
         if behind > 0:
             self._pts += int(behind * self._rate) // samples * samples
+
+
+class FollowClock:
+    """Deadlines for a track that sends frames as another clock hands them over.
+
+    While that clock runs, a frame is sent the moment it arrives, so no delay is added
+    waiting for a clock of our own. If nothing arrives for one frame time plus
+    ``grace`` after a handed-over frame (the other clock stalled or stopped: hold, no
+    media yet), the track sends what it has (concealment, silence) at the deadline and
+    then every ``frame`` seconds, until frames arrive again. ``grace`` is larger than
+    the other clock's usual lateness, so a tick that is merely late is not pre-empted.
+    Pure: times are passed in.
+    """
+
+    def __init__(self, frame: float, grace: float) -> None:
+        self.frame = frame
+        self.grace = grace
+        self._last: float | None = None
+        self._followed = False
+
+    def deadline(self, now: float) -> float:
+        """When to send anyway if no frame is handed over before."""
+        if self._last is None:
+            return now
+        return self._last + self.frame + (self.grace if self._followed else 0.0)
+
+    def sent(self, now: float, handed_over: bool) -> None:
+        """A frame went out at ``now``: handed over by the other clock, or on deadline."""
+        if handed_over or self._last is None:
+            self._last = now
+        else:
+            # On our own: keep whole frame steps, so a late wake-up does not drift.
+            self._last = max(self._last + self.frame + (self.grace if self._followed else 0),
+                             now - self.frame)
+        self._followed = handed_over
+
+    def restart(self) -> None:
+        """After a pause with nothing to send: the next frame goes out at once."""
+        self._last = None
+        self._followed = False

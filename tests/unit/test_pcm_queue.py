@@ -1,15 +1,29 @@
-from gateway.pcm import PcmQueue
+from gateway.pcm import CONCEAL_GAINS, PcmQueue, scaled
+from gateway.playout import DepthPolicy
 
 
 def frames(n: int) -> list[bytes]:
-    return [bytes([i]) * 4 for i in range(n)]
+    return [bytes([i, 0]) * 2 for i in range(1, n + 1)]
 
 
-def test_in_order_and_empty_gives_none() -> None:
+def test_in_order_then_the_last_frame_fades_out_then_nothing() -> None:
     q = PcmQueue(3)
     for f in frames(2):
         q.push(f)
-    assert [q.pop(), q.pop(), q.pop()] == [*frames(2), None]
+    got = [q.pop() for _ in range(2 + len(CONCEAL_GAINS) + 1)]
+    assert got[:2] == frames(2)
+    assert got[2:-1] == [scaled(frames(2)[1], g) for g in CONCEAL_GAINS]
+    assert got[-1] is None
+
+
+def test_an_empty_queue_that_never_had_a_frame_gives_none() -> None:
+    assert PcmQueue(3).pop() is None
+
+
+def test_concealment_fades() -> None:
+    loud = (b"\x00\x40" + b"\x00\xc0") * 160  # +16384, -16384
+    assert scaled(loud, 0.5)[:4] == b"\x00\x20\x00\xe0"
+    assert scaled(loud, 1.0) is loud
 
 
 def test_a_burst_drops_the_oldest_beyond_capacity() -> None:
@@ -20,11 +34,11 @@ def test_a_burst_drops_the_oldest_beyond_capacity() -> None:
     assert q.pop() == frames(5)[2]
 
 
-def test_a_standing_backlog_is_trimmed_after_a_second() -> None:
+def test_a_standing_backlog_is_trimmed() -> None:
     q = PcmQueue(3)
     q.push(b"a")
     q.push(b"b")  # one frame too many, and it stays: producer and consumer in step
-    for i in range(PcmQueue.TRIM_AFTER_PULLS - 1):
+    for i in range(DepthPolicy.TRIM_AFTER - 1):
         q.push(bytes([i]))
         q.pop()
         assert q.waiting == 2
@@ -33,12 +47,17 @@ def test_a_standing_backlog_is_trimmed_after_a_second() -> None:
     assert q.trimmed == 1 and q.waiting == 1  # back to the minimum delay
 
 
-def test_jitter_that_empties_the_queue_is_not_trimmed() -> None:
+def test_watchers_hear_every_push_and_each_frame_wait() -> None:
     q = PcmQueue(3)
-    for _ in range(5 * PcmQueue.TRIM_AFTER_PULLS):
-        q.push(b"1")
-        q.push(b"2")
-        q.pop()
-        q.pop()
-        q.pop()  # an empty pull now and then: no standing backlog
-    assert q.trimmed == 0
+    woken: list[int] = []
+    waits: list[float] = []
+    q.watch(lambda: woken.append(q.waiting), waits.append)
+    q.push(b"1")
+    q.push(b"2")
+    assert woken == [1, 2]
+    q.pop()
+    assert len(waits) == 1 and 0 <= waits[0] < 1
+    q.watch(None)
+    q.push(b"3")
+    q.pop()
+    assert woken == [1, 2] and len(waits) == 1
