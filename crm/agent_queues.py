@@ -68,13 +68,13 @@ def check_login(item: Queue | Campaign | None, user_id: int, today: date) -> Non
         raise NotFound("no such queue or campaign", key="queues.error.unknown")
     if item.archived:
         raise InvalidValue(f"{item.name} is archived", key="queues.error.archived",
-                           name=item.name)
+                           title=item.name)
     if user_id not in item.members:
         raise InvalidValue(f"not a member of {item.name}", key="queues.error.not_member",
-                           name=item.name)
+                           title=item.name)
     if isinstance(item, Campaign) and not item.running(today):
         raise InvalidValue(f"{item.name} is not running", key="queues.error.not_running",
-                           name=item.name)
+                           title=item.name)
 
 
 def login_all(queues: list[Queue], campaigns: list[Campaign], today: date,

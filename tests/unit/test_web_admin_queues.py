@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from crm import agent_state_store, queue_store, users
+from crm import agent_state_store, disposition_catalog, queue_store, users
 from crm.agent_states import Status
+from crm.dispositions import Kind as DispositionKind
+from crm.dispositions import Scenario, offered
 from crm.queues import CampaignState, Kind
 from gateway.settings import Settings
 from tests.support.web_client import Client, page_client
@@ -224,3 +226,35 @@ async def test_the_agents_board_shows_the_queues_each_agent_is_logged_in_to(
     board = await (await client.get("/agents", headers=HTML)).text()
     cell = board[board.index("data-agent-queues"):].split("</td>")[0]
     assert "Soporte &lt;b&gt;" in cell and "Ventas" not in cell
+
+
+async def test_a_disposition_can_be_limited_to_a_live_campaign(client: Client) -> None:
+    db = client.app[DB]
+    category = await disposition_catalog.create_category(db, "Venta", DispositionKind.SUCCESS)
+    live = await queue_store.save_campaign(db, None, "Renovaciones", CampaignState.ACTIVE,
+                                           None, None, False, [])
+    old = await queue_store.save_campaign(db, None, "Antigua", CampaignState.ACTIVE, None,
+                                          None, False, [])
+    await queue_store.set_archived(db, Kind.CAMPAIGN, old.id, True)
+    queue = await queue_store.save_queue(db, None, "Soporte", "", [])
+    await login(client, "root")
+    page = await (await client.get("/admin/dispositions", headers=HTML)).text()
+    assert f'value="campaign:{live.id}"' in page and f'value="campaign:{old.id}"' not in page
+    token = csrf_in(page)
+    base = {"disposition_name": "Renovó", "disposition_category": str(category),
+            "disposition_scenarios": "manual", "csrf_token": token}
+    for ref, words in ((f"campaign:{old.id}", "is archived"), ("campaign:999", "does not exist"),
+                       (f"queue:{queue.id}", "does not exist"), ("x", "does not exist")):
+        bad = await client.post("/admin/dispositions/new", headers=HTML,
+                                data=base | {"disposition_campaign": ref})
+        assert bad.status == 400 and words in await bad.text(), ref
+    assert await disposition_catalog.list_dispositions(db) == []
+    resp = await client.post("/admin/dispositions/new", headers=HTML, allow_redirects=False,
+                             data=base | {"disposition_campaign": f"campaign:{live.id}"})
+    assert resp.status == 303
+    (made,) = await disposition_catalog.list_dispositions(db)
+    assert made.campaign_id == live.id
+    assert [d.id for d in offered([made], Scenario.MANUAL, live.id)] == [made.id]
+    assert offered([made], Scenario.MANUAL, None) == []
+    page = await (await client.get("/admin/dispositions", headers=HTML)).text()
+    assert "Renovaciones" in page.split("Renovó", 1)[1].split("</th>", 1)[0]

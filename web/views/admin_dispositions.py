@@ -4,8 +4,9 @@ supervisors only.
 
 One page with a form per action; each posts, then redirects back (post/redirect/get).
 A refused form re-renders the page with its errors next to its fields and the values
-typed, and changes nothing. Every disposition applies to all campaigns today: campaigns
-(issue 5) will add a campaign choice here and a policy per campaign.
+typed, and changes nothing. A disposition is offered in every campaign, or in one chosen
+campaign; "must disposition" here is the default for calls with no campaign (each
+campaign has its own, on /admin/queues).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from crm import call_work, disposition_catalog, dispositions, users
+from crm import call_work, disposition_catalog, dispositions, queue_store, users
 from crm.dispositions import FieldType, Kind, Scenario
 from crm.errors import CrmError
+from crm.queues import Campaign, parse_ref
+from crm.queues import Kind as QueueKind
 from crm.users import Role
 from web.appkeys import DB, LINES
 from web.auth import role_required
@@ -41,7 +44,10 @@ async def _page(request: web.Request, errors: FormErrors | None = None,
     forms = await disposition_catalog.list_forms(db)
     agents = [u for u in await users.list_users(db) if u.active and u.dialer_enabled]
     auto_open = await call_work.auto_open_all(db)
+    campaigns = await queue_store.list_campaigns(db)
     return render("admin_dispositions.html", request, {
+        "campaigns": campaigns,
+        "campaign_names": {c.id: c.name for c in campaigns},
         "must_disposition": await disposition_catalog.must_disposition(db),
         "categories": await disposition_catalog.list_categories(db),
         "forms": forms,
@@ -160,6 +166,7 @@ def _disposition_values(form: MultiDictProxy[str | Any]) -> dict[str, Any]:
     return {"disposition_name": text(form, "disposition_name"),
             "disposition_category": text(form, "disposition_category"),
             "disposition_form": text(form, "disposition_form"),
+            "disposition_campaign": text(form, "disposition_campaign"),
             "disposition_scenarios": [v for v in form.getall("disposition_scenarios", [])
                                       if isinstance(v, str)]}
 
@@ -178,16 +185,36 @@ async def disposition_submit(request: web.Request) -> web.StreamResponse:
     form_id = _int(values["disposition_form"]) if values["disposition_form"] else None
     if values["disposition_form"] and form_id is None:
         errors.add("disposition_form", "calls.error.form_not_found")
+    campaign = await _campaign(request, values["disposition_campaign"], errors)
     if not errors and name is not None and scenarios is not None and category_id is not None:
         try:
-            await disposition_catalog.create_disposition(request.app[DB], name, category_id,
-                                                         form_id, scenarios)
+            await disposition_catalog.create_disposition(
+                request.app[DB], name, category_id, form_id, scenarios,
+                campaign_id=None if campaign is None else campaign.id)
         except CrmError as exc:
             field = {"calls.error.category_not_found": "disposition_category",
                      "calls.error.form_not_found": "disposition_form"}.get(
                 exc.key, "disposition_name")
             errors.add(field, exc.key, **exc.params)
     return await _done_or_errors(request, errors, values)
+
+
+async def _campaign(request: web.Request, ref: str, errors: FormErrors) -> Campaign | None:
+    """The live campaign a new disposition is limited to (None: every campaign)."""
+    try:
+        parsed = parse_ref(ref)
+        if parsed is None:
+            return None
+        item = await queue_store.get_item(request.app[DB], *parsed)
+        if parsed[0] is not QueueKind.CAMPAIGN or not isinstance(item, Campaign):
+            raise CrmError("no such campaign", key="queues.error.unknown")
+        if item.archived:
+            raise CrmError("archived campaign", key="queues.error.archived",
+                           title=item.name)
+    except CrmError as exc:
+        errors.add("disposition_campaign", exc.key, **exc.params)
+        return None
+    return item
 
 
 @role_required(*ROLES)
