@@ -61,7 +61,7 @@ def test_ipv6_and_names_are_left_out() -> None:
         int(ipaddress.IPv4Address("10.0.0.5"))]
 
 
-@given(st.lists(st.ip_addresses(v=4).map(str), max_size=254))
+@given(st.lists(st.ip_addresses(v=4).map(str), max_size=30))
 def test_every_match_jumps_to_the_keep(addresses: list[str]) -> None:
     code = program(addresses)
     keep, drop = len(code) - 1, len(code) - 2
@@ -73,7 +73,33 @@ def test_every_match_jumps_to_the_keep(addresses: list[str]) -> None:
         assert index + 1 + insn.jt == keep and insn.jf == 0
 
 
-def test_too_many_addresses_are_refused() -> None:
+def test_254_addresses_fit_and_255_are_refused() -> None:
     many = [str(ipaddress.IPv4Address(0x0A000000 + k)) for k in range(255)]
+    code = program(many[:254])
+    assert code[1].jt == 254 and 1 + 1 + code[1].jt == len(code) - 1  # reaches the keep
     with pytest.raises(ValueError, match="at most 254"):
         program(many)
+
+
+def test_a_tcp_listener_accepts_only_the_trusted_source() -> None:
+    # pjsip's TCP transport (sip.transport = "tcp") listens on the same port number.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert attach(port, ["127.0.0.1"]) == 1
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as scanner, \
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as pbx:
+            scanner.bind(("127.0.0.2", 0))
+            scanner.setblocking(False)
+            assert scanner.connect_ex(("127.0.0.1", port)) != 0  # SYN sent, in flight
+            pbx.bind(("127.0.0.1", 0))
+            pbx.settimeout(5)
+            pbx.connect(("127.0.0.1", port))
+            server.settimeout(5)
+            accepted, peer = server.accept()
+            accepted.close()
+            assert peer[0] == "127.0.0.1"
+            server.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                server.accept()  # the scanner's connection never arrived
