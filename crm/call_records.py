@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from crm import callerid, clock
+from crm import callerid, clock, contact_activity
 from crm.call_flow import (
     DIRECTIONS,
     Answered,
@@ -162,6 +162,7 @@ async def create(
          progress.state.value, stamp, stamp, stamp, e164, contact_id),
     )
     assert row is not None
+    await contact_activity.refresh(db, [contact_id])
     return _from_row(row)
 
 
@@ -191,6 +192,7 @@ async def link_pending(db: Database, region: str, area_code: str = "",
             " WHERE remote_e164 IS NULL AND remote_number = ?",
             (e164, contact_id, row["remote_number"]),
         )
+        await contact_activity.refresh(db, [contact_id])
     return len(rows)
 
 

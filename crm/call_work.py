@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crm import call_notes, clock
+from crm.contact_activity import refresh as refresh_activity
 from crm.db import Database, Row
 from crm.dispositions import Submission, WrapUp
 
@@ -91,6 +92,16 @@ async def start(db: Database, call_id: str, user_id: int, contact_id: int | None
         "INSERT INTO call_work (call_id, user_id, contact_id, campaign_id, queue_id,"
         " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_id) DO NOTHING",
         (call_id, user_id, contact_id, campaign_id, queue_id, stamp, stamp))
+    await refresh_activity(db, [contact_id])
+
+
+async def _contact_of(db: Database, call_id: str) -> int | None:
+    """The contact a call belongs to: the one picked in the call window, else the one
+    caller-ID linked."""
+    row = await db.fetchone(
+        "SELECT COALESCE(w.contact_id, r.contact_id) AS contact_id FROM call_records r"
+        " LEFT JOIN call_work w ON w.call_id = r.id WHERE r.id = ?", (call_id,))
+    return None if row is None or row["contact_id"] is None else int(row["contact_id"])
 
 
 async def get(db: Database, call_id: str) -> CallWork | None:
@@ -108,8 +119,11 @@ async def ensure(db: Database, call_id: str, user_id: int) -> CallWork:
 
 
 async def set_contact(db: Database, call_id: str, contact_id: int | None) -> None:
+    before = await _contact_of(db, call_id)
     await db.execute("UPDATE call_work SET contact_id = ?, updated_at = ? WHERE call_id = ?",
                      (contact_id, clock.to_db(clock.utc_now()), call_id))
+    # The call leaves one contact's activity and joins another's.
+    await refresh_activity(db, [before, await _contact_of(db, call_id)])
 
 
 # -- notes and tags -----------------------------------------------------------------------
@@ -170,6 +184,7 @@ async def finish(db: Database, call_id: str, submission: Submission, at: datetim
          None if submission.callback_at is None else clock.to_db(submission.callback_at),
          json.dumps(submission.values, ensure_ascii=False), clock.to_db(at), clock.to_db(at),
          call_id))
+    await refresh_activity(db, [await _contact_of(db, call_id)])
 
 
 async def unfinished(db: Database, user_id: int, now: datetime,

@@ -150,11 +150,29 @@ class RowDraft:
     company_name: str
 
 
+class OnDuplicate(enum.StrEnum):
+    """What to do with a row whose phone number or email a contact already has (or an
+    earlier row of the same file)."""
+
+    SKIP = "skip"
+    UPDATE = "update"
+    CREATE = "create"
+
+
+def parse_on_duplicate(value: str) -> OnDuplicate:
+    try:
+        return OnDuplicate(value.strip())
+    except ValueError:
+        raise _refuse(f"on duplicate {value[:20]!r}: use skip, update or create",
+                      "import.bad_on_duplicate") from None
+
+
 @dataclass(frozen=True)
 class ImportOptions:
     region: str
     area_code: str = ""
     owner_id: int | None = None
+    on_duplicate: OnDuplicate = OnDuplicate.SKIP
 
 
 @dataclass
@@ -166,6 +184,11 @@ class ImportProgress:
     imported: int = 0
     failed: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # Rows found to be duplicates, by what was done with them, and one line each.
+    skipped: int = 0
+    updated: int = 0
+    created_anyway: int = 0
+    duplicates: list[RowError] = field(default_factory=list)
 
     @property
     def percent(self) -> int:
@@ -176,6 +199,16 @@ class ImportProgress:
             self.failed += 1
         if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append(error)
+
+    def duplicate(self, decision: Decision) -> None:
+        if decision.action is Action.SKIP:
+            self.skipped += 1
+        elif decision.action is Action.CREATE:
+            self.created_anyway += 1
+        else:
+            self.updated += 1
+        if len(self.duplicates) < MAX_ERRORS_KEPT:
+            self.duplicates.append(decision.report())
 
 
 def _refuse(message: str, key: str, **params: Any) -> InvalidValue:
@@ -408,6 +441,107 @@ def build_batch(first_row: int, rows: Sequence[Sequence[str]], headers: Sequence
             for i, cells in enumerate(rows)]
 
 
+# -- duplicates ---------------------------------------------------------------------------
+
+
+def duplicate_keys(draft: ContactDraft) -> tuple[str, ...]:
+    """What makes two contacts the same: each E.164 number, and the email (ignoring case)."""
+    keys = [f"tel:{phone.e164}" for phone in draft.phones]
+    if draft.email:
+        keys.append(f"mail:{draft.email.lower()}")
+    return tuple(keys)
+
+
+class Action(enum.Enum):
+    CREATE = "created"         # a new contact (a duplicate created anyway if ``key``)
+    SKIP = "skipped"
+    UPDATE = "updated"         # change ``contact_id``, a contact already stored
+    MERGE = "merged"           # fold into ``first_row``, a row of this batch not yet stored
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What an import does with one checked row. A duplicate names the number or email
+    (``key``) it shares with a stored contact (``contact_id``) and, when that contact came
+    from this file, the row that brought it (``first_row``)."""
+
+    row: RowDraft
+    action: Action
+    key: str = ""
+    contact_id: int | None = None
+    first_row: int | None = None
+
+    def report(self) -> RowError:
+        """The line of the per-row report for a duplicate."""
+        what, _, value = self.key.partition(":")
+        if self.first_row is not None:
+            return RowError(self.row.row, what, f"import.duplicate.{self.action.value}_row",
+                            {"value": value, "other": self.first_row})
+        return RowError(self.row.row, what, f"import.duplicate.{self.action.value}_contact",
+                        {"value": value, "contact": self.contact_id})
+
+
+# A key seen earlier in this import: the contact that has it now and the row it came from.
+Seen = tuple[int, int]
+
+
+def decide(rows: Sequence[RowDraft], stored: Mapping[str, int], seen: Mapping[str, Seen],
+           mode: OnDuplicate) -> list[Decision]:
+    """What to do with each checked row of a batch, in file order.
+
+    ``stored`` maps the batch's keys that contacts already have to the contact (the
+    lowest id); ``seen`` the keys that earlier batches of this import stored. Within the
+    batch a row's keys are remembered too, so a file's own repeats are caught even in one
+    batch; an earlier row wins over a stored contact, so the report can name it.
+    """
+    local: dict[str, int] = {}   # key -> the row of this batch that will hold it
+    decisions: list[Decision] = []
+    for row in rows:
+        keys = duplicate_keys(row.draft)
+        decision = Decision(row, Action.CREATE)
+        for key in keys:
+            if key in local:
+                decision = _duplicate(row, key, mode, None, local[key])
+            elif key in seen:
+                decision = _duplicate(row, key, mode, *seen[key])
+            elif key in stored:
+                decision = _duplicate(row, key, mode, stored[key], None)
+            else:
+                continue
+            break
+        decisions.append(decision)
+        holder = (decision.first_row if decision.action is Action.MERGE
+                  else row.row if decision.action is Action.CREATE else None)
+        if holder is not None:
+            for key in keys:
+                local.setdefault(key, holder)
+    return decisions
+
+
+def _duplicate(row: RowDraft, key: str, mode: OnDuplicate, contact_id: int | None,
+               first_row: int | None) -> Decision:
+    if mode is OnDuplicate.SKIP:
+        action = Action.SKIP
+    elif mode is OnDuplicate.CREATE:
+        action = Action.CREATE
+    else:
+        action = Action.UPDATE if contact_id is not None else Action.MERGE
+    return Decision(row, action, key, contact_id, first_row)
+
+
+def merge(old: ContactDraft, new: ContactDraft) -> ContactDraft:
+    """A contact updated from an import row: the row's name, email and company when it
+    has them, its numbers, tags and lists added, its free fields over the old ones; the
+    kind and, unless the import sets one, the owner stay."""
+    return ContactDraft(
+        kind=old.kind, name=new.name, company_id=new.company_id or old.company_id,
+        email=new.email or old.email,
+        owner_id=new.owner_id if new.owner_id is not None else old.owner_id,
+        fields={**old.fields, **new.fields},
+        tags=(*old.tags, *new.tags), lists=(*old.lists, *new.lists),
+        phones=(*old.phones, *new.phones))
+
+
 ProgressCallback = Callable[[ImportProgress], None]
 
 
@@ -426,6 +560,8 @@ async def run_import(db: Database, table: CsvTable, mapping: Sequence[Target],
 
     A person's company is found by name among the companies (ignoring case and accents)
     or created. The owner, if any, must exist: checked once, before anything is written.
+    A row sharing a number or an email with a stored contact, or with an earlier row, is
+    skipped, updates that contact, or is created anyway (``options.on_duplicate``).
     """
     check_mapping(table.headers, mapping)
     state = ImportProgress(total=len(table.rows))
@@ -435,6 +571,7 @@ async def run_import(db: Database, table: CsvTable, mapping: Sequence[Target],
         raise InvalidValue(f"owner {options.owner_id} does not exist",
                            key="contact.owner_not_found")
     companies = await _companies(db)
+    seen: dict[str, Seen] = {}
     for start in range(0, len(table.rows), BATCH):
         chunk = table.rows[start:start + BATCH]
         # Checking rows is CPU work (phone numbers above all): a thread keeps the event
@@ -449,8 +586,7 @@ async def run_import(db: Database, table: CsvTable, mapping: Sequence[Target],
                 for i, error in enumerate(result):
                     state.fail(error, new_row=i == 0)
         async with db.transaction() as tx:
-            await _write_batch(tx, good, companies, options)
-        state.imported += len(good)
+            await _write_batch(tx, good, companies, options, seen, state)
         state.done += len(chunk)
         if progress is not None:
             progress(state)
@@ -459,15 +595,33 @@ async def run_import(db: Database, table: CsvTable, mapping: Sequence[Target],
     return state
 
 
-async def _write_batch(tx: Transaction, good: Sequence[RowDraft],
+async def _stored_keys(tx: Transaction, keys: set[str]) -> dict[str, int]:
+    """Which of ``keys`` contacts already have: key -> the contact with the lowest id."""
+    found: dict[str, int] = {}
+    phones = sorted(k.removeprefix("tel:") for k in keys if k.startswith("tel:"))
+    mails = sorted(k.removeprefix("mail:") for k in keys if k.startswith("mail:"))
+    for start in range(0, len(phones), 500):
+        part = phones[start:start + 500]
+        for row in await tx.fetchall(
+            "SELECT e164, MIN(contact_id) AS id FROM contact_phones"
+            f" WHERE e164 IN ({', '.join('?' * len(part))}) GROUP BY e164", part):
+            found[f"tel:{row['e164']}"] = int(row["id"])
+    for start in range(0, len(mails), 500):
+        part = mails[start:start + 500]
+        # lower() and email <> '' as written in the index contacts_email (migration 0015).
+        for row in await tx.fetchall(
+            "SELECT lower(email) AS mail, MIN(id) AS id FROM contacts"
+            f" WHERE lower(email) IN ({', '.join('?' * len(part))}) AND email <> ''"
+            " GROUP BY lower(email)", part):
+            found[f"mail:{row['mail']}"] = int(row["id"])
+    return found
+
+
+async def _company_ids(tx: Transaction, rows: Sequence[RowDraft],
                        companies: dict[str, tuple[int, str]], options: ImportOptions) -> None:
-    """Companies first (rows that are companies, then those people name), then people."""
-    firms = [r for r in good if r.draft.kind is ContactKind.COMPANY]
-    ids = await contacts.insert_many(tx, [r.draft for r in firms], {})
-    for row, new_id in zip(firms, ids, strict=True):
-        companies.setdefault(fold(row.draft.name), (new_id, row.draft.name))
+    """Create the companies ``rows`` name that do not exist yet."""
     missing: dict[str, str] = {}
-    for row in good:
+    for row in rows:
         if row.company_name and fold(row.company_name) not in companies:
             missing.setdefault(fold(row.company_name), row.company_name)
     new_firms = [ContactDraft(kind=ContactKind.COMPANY, name=contacts.clean_name(name),
@@ -475,16 +629,84 @@ async def _write_batch(tx: Transaction, good: Sequence[RowDraft],
     for draft, new_id in zip(new_firms, await contacts.insert_many(tx, new_firms, {}),
                              strict=True):
         companies[fold(draft.name)] = (new_id, draft.name)
-    people: list[ContactDraft] = []
-    names: dict[int, str] = {}
-    for row in good:
-        if row.draft.kind is ContactKind.COMPANY:
-            continue
-        if row.company_name:
-            company_id, company_name = companies[fold(row.company_name)]
-            names[company_id] = company_name
-            people.append(dataclasses.replace(row.draft, company_id=company_id))
-        else:
-            people.append(row.draft)
-    await contacts.insert_many(tx, people, names)
 
+
+def _with_company(row: RowDraft, companies: Mapping[str, tuple[int, str]],
+                  names: dict[int, str]) -> ContactDraft:
+    if not row.company_name or row.draft.kind is ContactKind.COMPANY:
+        return row.draft
+    company_id, company_name = companies[fold(row.company_name)]
+    names[company_id] = company_name
+    return dataclasses.replace(row.draft, company_id=company_id)
+
+
+async def _write_batch(tx: Transaction, good: Sequence[RowDraft],
+                       companies: dict[str, tuple[int, str]], options: ImportOptions,
+                       seen: dict[str, Seen], state: ImportProgress) -> None:
+    """Decide about duplicates, then write: companies first (rows that are companies,
+    then those people name), then people, then the contacts that rows update."""
+    keys = {key for row in good for key in duplicate_keys(row.draft)}
+    decisions = decide(good, await _stored_keys(tx, keys) if keys else {}, seen,
+                       options.on_duplicate)
+    # Rows repeating a row of this batch are folded into it before it is stored.
+    creating: dict[int, RowDraft] = {}
+    members: dict[int, list[RowDraft]] = {}
+    for d in decisions:
+        if d.action is Action.CREATE:
+            creating[d.row.row] = d.row
+            members[d.row.row] = [d.row]
+        elif d.action is Action.MERGE and d.first_row is not None:
+            root = creating[d.first_row]
+            creating[d.first_row] = RowDraft(root.row, merge(root.draft, d.row.draft),
+                                             d.row.company_name or root.company_name)
+            members[d.first_row].append(d.row)
+    built: list[RowDraft] = []
+    for row_number, row in list(creating.items()):
+        try:  # a merge may go over a limit (numbers, tags): that row is then an error
+            built.append(dataclasses.replace(row, draft=contacts.clean_draft(row.draft)))
+        except CrmError as exc:
+            for member in members.pop(row_number):
+                state.fail(RowError(member.row, "", exc.key, exc.params))
+    firms = [r for r in built if r.draft.kind is ContactKind.COMPANY]
+    ids = await contacts.insert_many(tx, [r.draft for r in firms], {})
+    row_ids = dict(zip((r.row for r in firms), ids, strict=True))
+    for row, new_id in zip(firms, ids, strict=True):
+        companies.setdefault(fold(row.draft.name), (new_id, row.draft.name))
+    updates = [d for d in decisions if d.action is Action.UPDATE]
+    await _company_ids(tx, [*built, *(d.row for d in updates)], companies, options)
+    people = [r for r in built if r.draft.kind is not ContactKind.COMPANY]
+    names: dict[int, str] = {}
+    ids = await contacts.insert_many(tx, [_with_company(r, companies, names) for r in people],
+                                     names)
+    row_ids.update(zip((r.row for r in people), ids, strict=True))
+    state.imported += len(row_ids)
+    for first_row, folded in members.items():
+        for member in folded:
+            for key in duplicate_keys(member.draft):
+                seen.setdefault(key, (row_ids[first_row], first_row))
+    for d in updates:
+        assert d.contact_id is not None
+        try:
+            await _update(tx, d, companies)
+        except CrmError as exc:
+            state.fail(RowError(d.row.row, "", exc.key, exc.params))
+            continue
+        for key in duplicate_keys(d.row.draft):
+            seen.setdefault(key, (d.contact_id, d.row.row))
+    for d in decisions:
+        if d.key and (d.action is not Action.MERGE or d.first_row in members):
+            state.duplicate(d)
+
+
+async def _update(tx: Transaction, d: Decision, companies: Mapping[str, tuple[int, str]]
+                  ) -> None:
+    """Update the stored contact a duplicate row names with what the row brings."""
+    assert d.contact_id is not None
+    stored = await contacts.load(tx, d.contact_id)
+    if stored is None:
+        raise InvalidValue(f"contact {d.contact_id} is gone", key="contact.not_found")
+    row = d.row
+    if stored.kind is ContactKind.COMPANY:
+        row = dataclasses.replace(row, company_name="")
+    await contacts.update_in(tx, stored.id, merge(contacts.draft_of(stored),
+                                                  _with_company(row, companies, {})))

@@ -12,17 +12,23 @@ says how to look (the SQL it needs comes with it, parameters apart):
   trigram index cannot look up fewer than 3 characters;
 - only short words ("an", "j"): the beginning of the name, a range on ``contacts_name``.
 
-Every condition (``Condition``) can be run two ways, and ``choose_driver`` picks per
-query: when one matches few contacts (at most ``NARROW``, counted with a cap), its ids are
-fetched and sorted; otherwise the list walks the name index in order and tests each row,
-which fills a page after a few thousand steps when many match. A word as common as a
-surname matches tens of thousands of a million contacts: fetching and sorting them all
-took a second, the walk takes milliseconds. The walk is bounded (``WALK_ROWS``): matches
-that bunch up late in the alphabet fall back to fetching and sorting.
+Filters (company, tag, list, owner, last call, last disposition) are indexed lookups too.
 
-Filters (company, tag, list, owner) are indexed lookups. Pages are in name order, found
-with an OFFSET (a page past 100,000 is refused by the view); export walks by id
-(``iter_contacts``) so it never pays for an offset.
+Order and pages. Pages are found from a cursor (the row a page starts after or ends
+before), never with an OFFSET, so page 2,000 costs what page 1 does (``Cursor``).
+Without a search the list is in name order (``contacts_name``); a search lists the
+newest contacts first (by id), because name order cannot be had cheaply for a search: a
+word as common as a first name matches 40,000 of a million contacts, and putting those in
+name order means reading and sorting all of them (0.3-0.5 s here), or walking the name
+index until the matches come, which is far when they bunch up late in the alphabet
+("zofia"). In id order the table itself is the index: walking it is sequential.
+
+Each ``Condition`` can be run two ways, and ``_page_ids`` picks per page: when one
+matches few contacts (at most ``NARROW``, counted with a cap), its ids are fetched and
+ordered; otherwise the list walks its order's index from the cursor and tests each row,
+which fills a page after a few hundred steps when many match. The walk is bounded
+(``WALK_ROWS``): when it comes back short, the matches are sparse, and the narrowest
+condition drives after all. Export walks by id (``iter_contacts``).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from crm import contacts, phone_numbers
+from crm.contact_activity import ActivitySpan, span_bounds
 from crm.contacts import Contact, fold
 from crm.db import Database
 from crm.errors import InvalidValue
@@ -54,13 +61,40 @@ class ContactFilter:
     tag: str = ""
     list: str = ""
     owner_id: int | None = None
+    # Contacts whose latest call falls in this span, or never called.
+    activity: ActivitySpan | None = None
+    # Contacts whose latest call with a disposition got this one.
+    disposition_id: int | None = None
+
+    @property
+    def newest_first(self) -> bool:
+        """Whether the list is by newest contact (a search) rather than by name."""
+        return bool(self.query.strip())
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: right after the contact ``id`` (the next page), or, with
+    ``before``, it ends right before it (the previous page)."""
+
+    id: int
+    before: bool = False
 
 
 @dataclass(frozen=True)
 class ContactPage:
     contacts: tuple[Contact, ...]
-    page: int
     has_next: bool
+    has_prev: bool = False
+    newest_first: bool = False
+
+    @property
+    def first_id(self) -> int | None:
+        return self.contacts[0].id if self.contacts else None
+
+    @property
+    def last_id(self) -> int | None:
+        return self.contacts[-1].id if self.contacts else None
 
 
 @dataclass(frozen=True)
@@ -77,6 +111,8 @@ class Condition:
     check_params: tuple[object, ...]
     ids: str | None = None
     ids_params: tuple[object, ...] = ()
+    # Columns of ``contacts`` the check reads (besides id): what a walk must hand on.
+    columns: tuple[str, ...] = ()
 
 
 # A condition matching at most this many contacts drives the query (its ids fetched and
@@ -105,6 +141,7 @@ def _number_keys(text: str, region: str, area_code: str) -> tuple[str, ...]:
 
 
 _KEY_HAS = "c.search_key LIKE ? ESCAPE '\\'"
+_SEARCHED = ("search_key",)
 _FTS = "SELECT rowid FROM contact_fts WHERE contact_fts MATCH ?"
 
 
@@ -121,22 +158,25 @@ def plan_search(query: str, region: str, area_code: str = "") -> Condition | Non
     if _PHONE_LIKE.match(text) and len(digits) >= MIN_INDEXED:
         keys = _number_keys(text, region, area_code)
         if not keys:
-            return Condition(_KEY_HAS, (_like(digits),), _FTS, (_phrase(digits),))
+            return Condition(_KEY_HAS, (_like(digits),), _FTS, (_phrase(digits),),
+                             _SEARCHED)
         marks = ", ".join("?" * len(keys))
         return Condition(
             f"({_KEY_HAS} OR EXISTS (SELECT 1 FROM contact_phones p"
             f" WHERE p.contact_id = c.id AND p.e164 IN ({marks})))",
             (_like(digits), *keys),
             f"{_FTS} UNION SELECT contact_id FROM contact_phones WHERE e164 IN ({marks})",
-            (_phrase(digits), *keys))
+            (_phrase(digits), *keys), _SEARCHED)
     words = fold(text).split()
     long_words = [w for w in words if len(w) >= MIN_INDEXED]
     if not long_words:
         prefix = " ".join(words)
-        return Condition("c.name_key >= ? AND c.name_key < ?", (prefix, prefix + _MAX_CHAR))
+        return Condition("c.name_key >= ? AND c.name_key < ?", (prefix, prefix + _MAX_CHAR),
+                         "SELECT id FROM contacts WHERE name_key >= ? AND name_key < ?",
+                         (prefix, prefix + _MAX_CHAR), ("name_key",))
     return Condition(" AND ".join([_KEY_HAS] * len(words)),
                      tuple(_like(w) for w in words),
-                     _FTS, (" AND ".join(_phrase(w) for w in long_words),))
+                     _FTS, (" AND ".join(_phrase(w) for w in long_words),), _SEARCHED)
 
 
 def conditions(where: ContactFilter, region: str, area_code: str) -> list[Condition]:
@@ -149,7 +189,7 @@ def conditions(where: ContactFilter, region: str, area_code: str) -> list[Condit
         found.append(Condition(
             "(c.company_id = ? OR c.id = ?)", (where.company_id, where.company_id),
             "SELECT id FROM contacts WHERE company_id = ? UNION SELECT ?",
-            (where.company_id, where.company_id)))
+            (where.company_id, where.company_id), ("company_id",)))
     for value, table, column in ((where.tag, "contact_tags", "tag_key"),
                                  (where.list, "contact_lists", "list_key")):
         if value.strip():
@@ -160,9 +200,32 @@ def conditions(where: ContactFilter, region: str, area_code: str) -> list[Condit
                 f" AND x.{column} = ?)", (key,),
                 f"SELECT contact_id FROM {table} WHERE {column} = ?", (key,)))
     if where.owner_id is not None:
-        # No ids: alone, (owner_id, name_key, id) gives its pages in order directly.
-        found.append(Condition("c.owner_id = ?", (where.owner_id,)))
+        found.append(Condition("c.owner_id = ?", (where.owner_id,),
+                               "SELECT id FROM contacts WHERE owner_id = ?", (where.owner_id,),
+                               ("owner_id",)))
+    if where.activity is not None:
+        found.append(_activity(where.activity))
+    if where.disposition_id is not None:
+        found.append(Condition(
+            "c.last_disposition_id = ?", (where.disposition_id,),
+            "SELECT id FROM contacts WHERE last_disposition_id = ?", (where.disposition_id,),
+            ("last_disposition_id",)))
     return found
+
+
+def _activity(span: ActivitySpan) -> Condition:
+    """The "last call" filter: a range on ``contacts_last_activity`` (migration 0015)."""
+    if span.never:
+        return Condition("c.last_activity_at IS NULL", (),
+                         "SELECT id FROM contacts WHERE last_activity_at IS NULL", (),
+                         ("last_activity_at",))
+    since, until = span_bounds(span)
+    parts = [f"c.last_activity_at {op} ?" for op, bound in ((">=", since), ("<", until))
+             if bound is not None]
+    params = tuple(bound for bound in (since, until) if bound is not None)
+    check = " AND ".join(parts) or "c.last_activity_at IS NOT NULL"
+    return Condition(check, params,
+                     "SELECT id FROM contacts c WHERE " + check, params, ("last_activity_at",))
 
 
 def choose_driver(sizes: list[int | None]) -> int | None:
@@ -209,64 +272,113 @@ async def where_sql(db: Database, where: ContactFilter, region: str,
     return _clause(found, choose_driver(await _sizes(db, found)))
 
 
-# Rows of the name index a broad search reads before it falls back to sorting every
-# match: matches can bunch up at the end of the alphabet ("zofia" is a first name, and
-# names start with it), where walking from "a" would read nearly every row.
-WALK_ROWS = 20_000
-# What the bounded walk's inner query hands on: every column a check may test.
-_WALKED = "SELECT id, name_key, search_key, owner_id, company_id FROM contacts"
-_ORDER = " ORDER BY c.name_key, c.id LIMIT ? OFFSET ?"
+# Rows a page's walk reads before it gives up on the walk (the matches are sparse then,
+# and the narrowest condition drives instead): enough for a page when 1 row in 400 matches.
+WALK_ROWS = 10_000
 
 
-async def _page_ids(db: Database, found: list[Condition], offset: int,
-                    limit: int) -> list[int]:
-    """The ids of one page, in name order (``limit`` of them from ``offset``)."""
-    sizes = await _sizes(db, found)
-    driver = choose_driver(sizes)
-    if driver is None and any(size is not None for size in sizes):
-        # Every indexed condition matches many: the first page is most likely near the
-        # start of the name index. Read a bounded stretch of it.
-        # No ORDER BY outside: SQLite runs the inner query as a co-routine and hands its
-        # rows on in its order, so the outer one stops after a page instead of reading
-        # (and sorting) the whole stretch.
-        clause, params = _clause(found, None)
+@dataclass(frozen=True)
+class _Order:
+    """A list order: the key columns and SQL for pages after / before a cursor."""
+
+    columns: tuple[str, ...]   # the row's key, last column the id
+    ascending: bool            # the order of the "next" direction
+
+    def by(self, backward: bool) -> str:
+        up = self.ascending != backward
+        return ", ".join(f"c.{col}" + ("" if up else " DESC") for col in self.columns)
+
+    def after(self, key: tuple[object, ...], backward: bool) -> tuple[str, list[object]]:
+        """Rows past ``key`` in the direction read."""
+        greater = self.ascending != backward
+        op = ">" if greater else "<"
+        if len(self.columns) == 1:
+            return f"c.{self.columns[0]} {op} ?", [key[0]]
+        first, last = self.columns
+        return (f"c.{first} {op}= ? AND (c.{first} {op} ? OR c.{last} {op} ?)",
+                [key[0], key[0], key[1]])
+
+
+BY_NAME = _Order(("name_key", "id"), ascending=True)
+NEWEST = _Order(("id",), ascending=False)
+
+
+async def _cursor_key(db: Database, order: _Order, cursor: Cursor | None
+                      ) -> tuple[object, ...] | None:
+    """The cursor row's sort key (None: from the start; a deleted row's id still works
+    in id order, in name order its page starts over)."""
+    if cursor is None:
+        return None
+    if order is NEWEST:
+        return (cursor.id,)
+    row = await db.fetchone("SELECT name_key FROM contacts WHERE id = ?", (cursor.id,))
+    return None if row is None else (row["name_key"], cursor.id)
+
+
+async def _page_ids(db: Database, found: list[Condition], order: _Order,
+                    key: tuple[object, ...] | None, backward: bool, limit: int) -> list[int]:
+    """The ids of one page in the order read (``limit`` of them past ``key``)."""
+    start, start_params = order.after(key, backward) if key is not None else ("", [])
+    by = order.by(backward)
+
+    async def query(driver: int | None) -> list[int]:
+        clause, params = _clause(found, driver)
+        where = " AND ".join(p for p in (clause, start) if p)
         rows = await db.fetchall(
-            f"SELECT c.id FROM ({_WALKED} ORDER BY name_key, id LIMIT ?) c"
-            f" WHERE {clause} LIMIT ? OFFSET ?", [WALK_ROWS + 50 * offset, *params,
-                                                 limit, offset])
-        if len(rows) == limit:
-            return [int(row["id"]) for row in rows]
-        driver = min((size, i) for i, size in enumerate(sizes) if size is not None)[1]
-    clause, params = _clause(found, driver)
-    where = f" WHERE {clause}" if clause else ""
-    rows = await db.fetchall(f"SELECT c.id FROM contacts c{where}{_ORDER}",
-                             [*params, limit, offset])
-    return [int(row["id"]) for row in rows]
+            f"SELECT c.id FROM contacts c{' WHERE ' + where if where else ''}"
+            f" ORDER BY {by} LIMIT ?", [*params, *start_params, limit])
+        return [int(row["id"]) for row in rows]
+
+    if not any(condition.ids is not None for condition in found):
+        return await query(None)   # nothing to look up: the order's index is the list
+    # Walk a bounded stretch of the order's index from the cursor, testing each row.
+    # No ORDER BY outside: SQLite runs the inner query as a co-routine and hands its rows
+    # on in its order, so the outer one stops after a page instead of reading (and
+    # sorting) the whole stretch.
+    columns = dict.fromkeys(("id", *order.columns, *(col for c in found for col in c.columns)))
+    clause, params = _clause(found, None)
+    rows = await db.fetchall(
+        f"SELECT c.id FROM (SELECT {', '.join(columns)} FROM contacts c"
+        f"{' WHERE ' + start if start else ''} ORDER BY {by} LIMIT ?) c"
+        f" WHERE {clause} LIMIT ?", [*start_params, WALK_ROWS, *params, limit])
+    if len(rows) == limit:
+        return [int(row["id"]) for row in rows]
+    sizes = await _sizes(db, found)
+    # The narrowest condition drives if it is narrow enough; otherwise the rest of the
+    # walk, unbounded (sparse matches of broad conditions: the slow case).
+    return await query(choose_driver(sizes))
 
 
 async def list_contacts(
     db: Database,
     where: ContactFilter = ContactFilter(),
     *,
-    page: int = 1,
+    cursor: Cursor | None = None,
     per_page: int = PER_PAGE,
     region: str = "ES",
     area_code: str = "",
 ) -> ContactPage:
-    """One page of contacts matching ``where``, ordered by name (then id, so pages are
-    stable). ``region``/``area_code`` read a number typed into the search box."""
-    page = max(1, page)
-    # One row more than the page tells whether there is a next page without a COUNT.
-    ids = await _page_ids(db, conditions(where, region, area_code), (page - 1) * per_page,
+    """One page of contacts matching ``where``: by name (then id), or newest first for a
+    search. ``cursor`` names the row the page follows (or, ``before``, precedes);
+    ``region``/``area_code`` read a number typed into the search box."""
+    order = NEWEST if where.newest_first else BY_NAME
+    key = await _cursor_key(db, order, cursor)
+    backward = key is not None and cursor is not None and cursor.before
+    # One row more than the page tells whether there is another page without a COUNT.
+    ids = await _page_ids(db, conditions(where, region, area_code), order, key, backward,
                           per_page + 1)
+    more = len(ids) > per_page
     shown = ids[:per_page]
+    if backward:
+        shown.reverse()
     if not shown:
-        return ContactPage((), page, False)
+        return ContactPage((), False, False, where.newest_first)
     rows = await db.fetchall(
         f"{contacts.SELECT} WHERE c.id IN ({', '.join('?' * len(shown))})", shown)
     by_id = {int(row["id"]): row for row in rows}
     found = await contacts.assemble(db, [by_id[i] for i in shown if i in by_id])
-    return ContactPage(tuple(found), page, len(ids) > per_page)
+    has_next, has_prev = (True, more) if backward else (more, key is not None)
+    return ContactPage(tuple(found), has_next, has_prev, where.newest_first)
 
 
 async def iter_contacts(db: Database, where: ContactFilter, *, region: str = "ES",

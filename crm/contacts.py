@@ -118,7 +118,8 @@ def fold(text: str) -> str:
     return plain.translate(_UNACCENTED)
 
 
-def _has_control(text: str) -> bool:
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds control or format characters (refused in every field)."""
     return any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
 
 
@@ -146,7 +147,7 @@ def clean_name(name: str) -> str:
     text = _clean_line(name)
     if not text:
         raise InvalidValue("contact name is empty", key="contact.empty_name")
-    if len(text) > MAX_NAME or _has_control(text):
+    if len(text) > MAX_NAME or has_control(text):
         raise InvalidValue(f"contact name is too long or has control characters ({len(text)})",
                            key="contact.invalid_name", max=MAX_NAME)
     return text
@@ -155,7 +156,7 @@ def clean_name(name: str) -> str:
 def clean_email(email: str) -> str:
     """The email trimmed (may be empty); raises unless it looks like an address."""
     text = _clean_line(email)
-    if text and (len(text) > MAX_EMAIL or not _EMAIL.match(text) or _has_control(text)):
+    if text and (len(text) > MAX_EMAIL or not _EMAIL.match(text) or has_control(text)):
         raise InvalidValue(f"email {text[:MAX_EMAIL]!r} is not an address",
                            key="contact.invalid_email", max=MAX_EMAIL)
     return text
@@ -167,7 +168,7 @@ def _clean_names(items: Iterable[str], *, limit: int, count: int, what: str) -> 
         text = _clean_line(item)
         if not text:
             continue
-        if len(text) > limit or _has_control(text):
+        if len(text) > limit or has_control(text):
             raise InvalidValue(f"{what} {text[:limit]!r} is too long",
                                key=f"contact.invalid_{what}", max=limit)
         cleaned.setdefault(fold(text), text)
@@ -199,10 +200,10 @@ def clean_fields(values: Mapping[str, str]) -> dict[str, str]:
         name, value = _clean_line(raw_name), _clean_line(raw_value)
         if not value:
             continue
-        if not name or len(name) > MAX_FIELD_NAME or _has_control(name):
+        if not name or len(name) > MAX_FIELD_NAME or has_control(name):
             raise InvalidValue(f"field name {name[:MAX_FIELD_NAME]!r} is not acceptable",
                                key="contact.invalid_field_name", max=MAX_FIELD_NAME)
-        if len(value) > MAX_FIELD_VALUE or _has_control(value):
+        if len(value) > MAX_FIELD_VALUE or has_control(value):
             raise InvalidValue(f"field {name!r} is too long",
                                key="contact.invalid_field_value", name=name,
                                max=MAX_FIELD_VALUE)
@@ -257,7 +258,8 @@ def clean_phones(phones: Iterable[ContactPhone]) -> tuple[ContactPhone, ...]:
     return tuple(unique.values())
 
 
-def _clean_draft(draft: ContactDraft) -> ContactDraft:
+def clean_draft(draft: ContactDraft) -> ContactDraft:
+    """Every value of ``draft`` checked and cleaned; raises ``InvalidValue``."""
     kind = parse_kind(draft.kind)
     if kind is ContactKind.COMPANY and draft.company_id is not None:
         raise InvalidValue("a company cannot belong to a company",
@@ -365,7 +367,7 @@ _INSERT_CONTACT = ("INSERT INTO contacts (kind, name, name_key, search_key, comp
 
 async def create_contact(db: Database, draft: ContactDraft) -> Contact:
     """Store a new contact; raises ``InvalidValue`` for any unacceptable value."""
-    draft = _clean_draft(draft)
+    draft = clean_draft(draft)
     now = clock.to_db(clock.utc_now())
     async with db.transaction() as tx:
         company_name = await _check_links(tx, draft, None)
@@ -417,25 +419,30 @@ async def _rekey_people(tx: Transaction, company_id: int, company_name: str | No
 
 async def update_contact(db: Database, contact_id: int, draft: ContactDraft) -> Contact:
     """Replace every value of a contact (phones, tags and lists included)."""
-    draft = _clean_draft(draft)
     async with db.transaction() as tx:
-        before = await tx.fetchone("SELECT name FROM contacts WHERE id = ?", (contact_id,))
-        if before is None:
-            raise NotFound(f"contact {contact_id} does not exist", key="contact.not_found")
-        company_name = await _check_links(tx, draft, contact_id)
-        name_key, key = _keys(draft, company_name)
-        await tx.execute(
-            "UPDATE contacts SET kind = ?, name = ?, name_key = ?, search_key = ?,"
-            " company_id = ?, email = ?, owner_id = ?, fields = ?, updated_at = ?"
-            " WHERE id = ?",
-            (draft.kind.value, draft.name, name_key, key, draft.company_id,
-             draft.email, draft.owner_id, json.dumps(dict(draft.fields), ensure_ascii=False),
-             clock.to_db(clock.utc_now()), contact_id),
-        )
-        await _write_parts(tx, contact_id, draft)
-        if draft.kind is ContactKind.COMPANY and before["name"] != draft.name:
-            await _rekey_people(tx, contact_id, draft.name)
-        contact = await _get(tx, contact_id)
+        return await update_in(tx, contact_id, draft)
+
+
+async def update_in(tx: Transaction, contact_id: int, draft: ContactDraft) -> Contact:
+    """``update_contact`` inside the caller's transaction (an import batch)."""
+    draft = clean_draft(draft)
+    before = await tx.fetchone("SELECT name FROM contacts WHERE id = ?", (contact_id,))
+    if before is None:
+        raise NotFound(f"contact {contact_id} does not exist", key="contact.not_found")
+    company_name = await _check_links(tx, draft, contact_id)
+    name_key, key = _keys(draft, company_name)
+    await tx.execute(
+        "UPDATE contacts SET kind = ?, name = ?, name_key = ?, search_key = ?,"
+        " company_id = ?, email = ?, owner_id = ?, fields = ?, updated_at = ?"
+        " WHERE id = ?",
+        (draft.kind.value, draft.name, name_key, key, draft.company_id,
+         draft.email, draft.owner_id, json.dumps(dict(draft.fields), ensure_ascii=False),
+         clock.to_db(clock.utc_now()), contact_id),
+    )
+    await _write_parts(tx, contact_id, draft)
+    if draft.kind is ContactKind.COMPANY and before["name"] != draft.name:
+        await _rekey_people(tx, contact_id, draft.name)
+    contact = await _get(tx, contact_id)
     assert contact is not None
     return contact
 
@@ -481,6 +488,11 @@ async def delete_contact(db: Database, contact_id: int) -> bool:
 
 async def get_contact(db: Database, contact_id: int) -> Contact | None:
     return await _get(db, contact_id)
+
+
+async def load(tx: _Reader, contact_id: int) -> Contact | None:
+    """``get_contact`` inside a transaction."""
+    return await _get(tx, contact_id)
 
 
 async def _get(tx: _Reader, contact_id: int) -> Contact | None:
@@ -551,6 +563,38 @@ async def contacts_with_numbers(db: Database, keys: Sequence[str],
         [*keys, limit],
     )
     return [ContactRef(int(row["id"]), row["name"], row["company_name"]) for row in rows]
+
+
+def draft_of(contact: Contact) -> ContactDraft:
+    """What a stored contact is made of, to be changed and saved again."""
+    return ContactDraft(kind=contact.kind, name=contact.name, company_id=contact.company_id,
+                        email=contact.email, owner_id=contact.owner_id,
+                        fields=dict(contact.fields), tags=contact.tags, lists=contact.lists,
+                        phones=contact.phones)
+
+
+# Beyond any character a folded name can hold: the end of a prefix range.
+MAX_CHAR = "\U0010ffff"
+MAX_COMPANY_QUERY = MAX_NAME
+
+
+async def companies_starting(db: Database, typed: str, limit: int) -> list[ContactRef]:
+    """The first ``limit`` companies whose name begins with ``typed`` (ignoring case and
+    accents), by name: a range on ``contacts_kind_name``, whatever the number of
+    contacts."""
+    prefix = fold(_clean_line(typed))[:MAX_COMPANY_QUERY]
+    rows = await db.fetchall(
+        "SELECT id, name FROM contacts WHERE kind = 'company' AND name_key >= ?"
+        " AND name_key < ? ORDER BY name_key, id LIMIT ?", (prefix, prefix + MAX_CHAR, limit))
+    return [ContactRef(int(row["id"]), row["name"], None) for row in rows]
+
+
+async def company_named(db: _Reader, name: str) -> ContactRef | None:
+    """The company called ``name`` (ignoring case and accents; the oldest if several)."""
+    row = await db.fetchone(
+        "SELECT id, name FROM contacts WHERE kind = 'company' AND name_key = ?"
+        " ORDER BY id LIMIT 1", (fold(_clean_line(name)),))
+    return None if row is None else ContactRef(int(row["id"]), row["name"], None)
 
 
 async def list_companies(db: Database, limit: int | None = None) -> list[ContactRef]:

@@ -3,7 +3,8 @@
     headset serve [--config FILE]              run the server (first run: admin printed)
     headset user add NAME [--role R] [...]     create a user; password from stdin
     headset sip set NAME --extension E [...]   set a user's SIP account; password from stdin
-    headset contacts import FILE [--map C=T]   import contacts from a CSV file
+    headset contacts import FILE [--map C=T] [--on-duplicate skip|update|create]
+                                             import contacts from a CSV file
 
 Passwords are read from standard input (one line), never from arguments, which other
 users of the machine can see in the process list.

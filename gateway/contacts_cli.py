@@ -1,7 +1,8 @@
 """``headset contacts import FILE``: the contact import from a terminal.
 
 Same core as the page (crm/contact_import.py): columns guessed from their titles, changed
-with ``--map "Column title=target"``, a progress bar on standard error, the summary and
+with ``--map "Column title=target"``, duplicates skipped, updated or created as
+``--on-duplicate`` says (skip by default), a progress bar on standard error, the summary and
 the first row errors on standard output. Exit status 0 when the import ran (even with
 rows skipped), 1 when the file, the mapping or the owner cannot be used (nothing stored).
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from crm import contact_import, deployment, users
-from crm.contact_import import ImportOptions, ImportProgress, Target
+from crm.contact_import import ImportOptions, ImportProgress, OnDuplicate, Target
 from crm.db import open_database
 from crm.errors import CrmError
 from gateway.settings import Settings
@@ -33,6 +34,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imp.add_argument("--map", action="append", default=[], metavar="COLUMN=TARGET",
                      help="send a column to a target: " + ", ".join(t.value for t in Target))
     imp.add_argument("--owner", default="", help="username owning the imported contacts")
+    imp.add_argument("--on-duplicate", default=OnDuplicate.SKIP.value,
+                     choices=[m.value for m in OnDuplicate],
+                     help="a row whose phone number or email a contact (or an earlier row)"
+                          " already has: skip it (default), update that contact, or"
+                          " create it anyway")
 
 
 def progress_bar(progress: ImportProgress) -> str:
@@ -85,7 +91,9 @@ async def run(settings: Settings, args: argparse.Namespace, out: TextIO = sys.st
         # The numbering an admin saved on the settings page, as the web import uses.
         plan = await deployment.load(db, deployment.defaults_from(settings))
         options = ImportOptions(region=plan.region, area_code=plan.area_code,
-                                owner_id=owner_id)
+                                owner_id=owner_id,
+                                on_duplicate=contact_import.parse_on_duplicate(
+                                    args.on_duplicate))
         result = await contact_import.run_import(db, table, mapping, options, show)
     finally:
         await db.close()
@@ -98,6 +106,14 @@ async def run(settings: Settings, args: argparse.Namespace, out: TextIO = sys.st
               file=out)
     if len(result.errors) > ERRORS_PRINTED:
         print(f"  ... and {len(result.errors) - ERRORS_PRINTED} more", file=out)
+    duplicates = result.skipped + result.updated + result.created_anyway
+    if duplicates:
+        print(f"{duplicates} duplicates: {result.skipped} skipped, {result.updated} updated,"
+              f" {result.created_anyway} created anyway.", file=out)
+    for note in result.duplicates[:ERRORS_PRINTED]:
+        print(f"  row {note.row}: {_message(note.key, dict(note.params))}", file=out)
+    if len(result.duplicates) > ERRORS_PRINTED:
+        print(f"  ... and {len(result.duplicates) - ERRORS_PRINTED} more", file=out)
     return 0
 
 

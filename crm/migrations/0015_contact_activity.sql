@@ -1,4 +1,5 @@
--- The contact list's "last activity" and "disposition" filters at a million contacts.
+-- The contact list's "last activity" and "disposition" filters at a million contacts,
+-- and the email lookup that finds an import's duplicates.
 --
 -- A contact's calls are call records linked to it (call_records.contact_id, or the
 -- contact the agent picked in the call window, call_work.contact_id, which wins).
@@ -39,3 +40,6 @@ WHERE contacts.id = d.contact_id;
 CREATE INDEX contacts_last_activity ON contacts (last_activity_at);
 CREATE INDEX contacts_last_disposition ON contacts (last_disposition_id);
 
+
+-- An import finds the contacts that already have a row's email (crm/contact_import.py).
+CREATE INDEX contacts_email ON contacts (lower(email)) WHERE email <> '';

@@ -9,7 +9,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from crm import contact_search, contacts, users
-from crm.contact_search import ContactFilter
+from crm.contact_search import ContactFilter, Cursor
 from crm.contacts import (
     ContactDraft,
     ContactKind,
@@ -188,13 +188,14 @@ async def _names(db: Database, where: ContactFilter, **kwargs: object) -> list[s
     return [c.name for c in page.contacts]
 
 
-@pytest.fixture(params=["by ids", "walking the name index", "short walk, then by ids"])
+@pytest.fixture(params=["walking the index", "by ids", "short walk, then the rest of it"])
 def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every way of running a search must find the same contacts."""
-    if request.param != "by ids":
-        monkeypatch.setattr(contact_search, "NARROW", -1)
-    if request.param == "short walk, then by ids":
+    if request.param == "by ids":
+        monkeypatch.setattr(contact_search, "WALK_ROWS", 0)
+    if request.param == "short walk, then the rest of it":
         monkeypatch.setattr(contact_search, "WALK_ROWS", 1)
+        monkeypatch.setattr(contact_search, "NARROW", -1)
     return str(request.param)
 
 
@@ -232,7 +233,8 @@ async def test_search_by_company_follows_renames_and_deletes(db: Database,
     acme = await contacts.create_contact(db, ContactDraft(kind=ContactKind.COMPANY,
                                                           name="Acme Łódź"))
     ana = await contacts.create_contact(db, person("Ana", company_id=acme.id))
-    assert await _names(db, ContactFilter(query="lodz")) == ["Acme Łódź", "Ana"]
+    # A search lists the newest contacts first.
+    assert await _names(db, ContactFilter(query="lodz")) == ["Ana", "Acme Łódź"]
     await contacts.update_contact(db, acme.id, ContactDraft(kind=ContactKind.COMPANY,
                                                             name="Zeta Kraków"))
     assert await _names(db, ContactFilter(query="lodz")) == []
@@ -253,7 +255,8 @@ def test_search_plans() -> None:
     assert words is not None and words.ids_params == ('"ana"',)
     assert words.check_params == ("%ana%", '%"x%')
     prefix = contact_search.plan_search("Jo", "ES")
-    assert prefix is not None and prefix.ids is None and prefix.check_params[0] == "jo"
+    assert prefix is not None and prefix.ids_params == prefix.check_params
+    assert prefix.check_params[0] == "jo"
 
 
 def test_the_narrowest_small_set_drives_the_query() -> None:
@@ -282,13 +285,36 @@ async def test_filters_and_stable_pagination(db: Database, strategy: str) -> Non
             "Same Name", company_id=acme.id if i % 2 else None,
             owner_id=owner.id if i < 3 else None,
             tags=("VIP",) if i % 3 == 0 else (), lists=("Marzo",) if i == 4 else ()))
-    first = await contact_search.list_contacts(db, page=1, per_page=3)
-    second = await contact_search.list_contacts(db, page=2, per_page=3)
-    third = await contact_search.list_contacts(db, page=3, per_page=3)
+    first = await contact_search.list_contacts(db, per_page=3)
+    second = await contact_search.list_contacts(db, cursor=Cursor(first.contacts[-1].id),
+                                                per_page=3)
+    third = await contact_search.list_contacts(db, cursor=Cursor(second.contacts[-1].id),
+                                               per_page=3)
     ids = [c.id for page in (first, second, third) for c in page.contacts]
     assert len(ids) == 8 == len(set(ids))
     assert first.has_next and second.has_next and not third.has_next
+    assert not first.has_prev and second.has_prev and third.has_prev
     assert first.contacts[0].name == "Acme"
+    # Back from the third page: the second again, and from the second: the first.
+    back = await contact_search.list_contacts(
+        db, cursor=Cursor(third.contacts[0].id, before=True), per_page=3)
+    assert back == second
+    assert (await contact_search.list_contacts(
+        db, cursor=Cursor(second.contacts[0].id, before=True), per_page=3)).contacts == (
+        first.contacts)
+    # The same pages with a filter, in both orders (by name; newest first for a search).
+    for where in (ContactFilter(tag="vip"), ContactFilter(query="same")):
+        pages, cursor = [], None
+        while True:
+            page = await contact_search.list_contacts(db, where, cursor=cursor, per_page=2)
+            pages.append([c.id for c in page.contacts])
+            if not page.has_next:
+                break
+            cursor = Cursor(page.contacts[-1].id)
+        flat = [i for ids_ in pages for i in ids_]
+        assert len(flat) == len(set(flat)) == (3 if where.tag else 7)
+        if where.query:
+            assert flat == sorted(flat, reverse=True)
     # The company filter shows the company and its people.
     assert len(await _names(db, ContactFilter(company_id=acme.id))) == 4
     assert len(await _names(db, ContactFilter(tag="vip"))) == 3
@@ -297,7 +323,8 @@ async def test_filters_and_stable_pagination(db: Database, strategy: str) -> Non
     assert [c.name for c in await contacts.list_companies(db)] == ["Acme"]
     assert await contacts.tag_names(db) == ["VIP"]
     assert await contacts.list_names(db) == ["Marzo"]
-    empty = await contact_search.list_contacts(db, page=99)
+    empty = await contact_search.list_contacts(db, ContactFilter(query="same"),
+                                               cursor=Cursor(1))
     assert empty.contacts == () and not empty.has_next
 
 

@@ -95,8 +95,14 @@ async def test_list_search_filters_and_pages(client: Client) -> None:
     assert first.count('<tr>') == 1 + contact_search.PER_PAGE
     assert "Acme Ltda" in first and 'rel="next"' in first and 'rel="prev"' not in first
     assert 'data-dial="+5511900000000"' in first and "(11) 90000-0000" in first
-    second = await (await client.get("/contacts?page=2", headers=HTML)).text()
+    next_url = re.search(r'href="([^"]+)" rel="next"', first)
+    assert next_url is not None and "after=" in next_url[1]
+    second = await (await client.get(next_url[1].replace("&amp;", "&"), headers=HTML)).text()
     assert "Pessoa 29" in second and 'rel="prev"' in second and 'rel="next"' not in second
+    prev_url = re.search(r'href="([^"]+)" rel="prev"', second)
+    assert prev_url is not None and "before=" in prev_url[1]
+    back = await (await client.get(prev_url[1].replace("&amp;", "&"), headers=HTML)).text()
+    assert back.count('<tr>') == 1 + contact_search.PER_PAGE and "Acme Ltda" in back
     found = await (await client.get("/contacts?q=pessoa+07", headers=HTML)).text()
     assert "Pessoa 07" in found and "Pessoa 08" not in found
     by_number = await (await client.get("/contacts?q=90007-0000", headers=HTML)).text()
@@ -107,10 +113,14 @@ async def test_list_search_filters_and_pages(client: Client) -> None:
     assert by_company.count('<tr>') == 1 + 4
     nothing = await (await client.get("/contacts?q=zzz", headers=HTML)).text()
     assert "No contacts match this search." in nothing
-    # Junk in the query string is ignored, not an error.
-    odd = await client.get("/contacts?page=-1&company=x&owner=99999999999999999999999",
+    # A page cursor that is junk starts over; a filter value that is junk is an error.
+    assert (await client.get("/contacts?after=-1&before=x", headers=HTML)).status == 200
+    odd = await client.get("/contacts?company=x&owner=99999999999999999999999",
                            headers=HTML)
-    assert odd.status == 200
+    assert odd.status == 400
+    text = await odd.text()
+    assert text.count("That choice is not in the list") == 4  # summary + field, twice
+    assert '<th scope="row">' not in text
 
 
 async def test_invalid_form_rerenders_and_changes_nothing(client: Client) -> None:

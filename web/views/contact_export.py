@@ -20,8 +20,9 @@ from crm.users import Role
 from web import formatting
 from web.appkeys import DB
 from web.auth import current_lang, role_required
+from web.forms import FormErrors
 from web.i18n import translate
-from web.views.contacts import filter_of, numbering
+from web.views.contacts import company_and_disposition, numbering, read_filter
 
 EXPORT_ROLES = (Role.ADMIN, Role.SUPERVISOR)
 DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t"}
@@ -62,7 +63,12 @@ async def export_contacts(request: web.Request) -> web.StreamResponse:
     """The contacts the list would show with these filters, every page of them."""
     region, area_code = numbering(request)
     lang = current_lang(request)
-    where = filter_of(request.query)
+    errors = FormErrors()
+    where = await company_and_disposition(request.app[DB], read_filter(request.query, errors),
+                                          request.query.get("company_name", ""), errors)
+    if errors:
+        first = next(iter(errors.values()))
+        raise web.HTTPBadRequest(text=translate(lang, first.key, **first.params))
     response = web.StreamResponse(headers=_download_headers("contacts.csv"))
     await response.prepare(request)
     async for chunk in contact_export.export_lines(

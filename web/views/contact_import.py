@@ -4,9 +4,11 @@ Administrators and supervisors import (a bulk change to everyone's contact list)
 add contacts one at a time. Each upload becomes an ``ImportJob`` kept in memory, private
 to the user who uploaded it, that moves through three steps shown on one page,
 ``/contacts/import/{job}``: mapping (columns guessed, changeable), running (a progress
-bar the page polls at ``.../progress``, JSON) and done (counts and row errors, also as a
-CSV file). The import runs as an asyncio task the application owns: it is cancelled
-when the application stops (``cancel_imports``), and a closed tab does not stop it.
+bar the page polls at ``.../progress``, JSON) and done (counts, row errors and
+duplicates, also as a CSV file). What to do with a row whose number or email a contact
+already has is chosen with the mapping (skip by default). The import runs as an
+asyncio task the application owns: it is cancelled when the application stops
+(``cancel_imports``), and a closed tab does not stop it.
 
 Uploads are read as a stream with their own size cap (crm.contact_import.MAX_BYTES),
 because a 100,000-row file is bigger than the server's 1 MB form limit. For that the
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from aiohttp import BodyPartReader, web
 
 from crm import contact_import, users
-from crm.contact_import import CsvTable, ImportOptions, ImportProgress, Target
+from crm.contact_import import CsvTable, ImportOptions, ImportProgress, OnDuplicate, Target
 from crm.errors import CrmError, InvalidValue
 from crm.users import Role
 from web import csrf
@@ -66,6 +68,7 @@ class ImportJob:
     created: float = field(default_factory=time.monotonic)
     step: Step = Step.MAPPING
     progress: ImportProgress | None = None
+    on_duplicate: OnDuplicate = OnDuplicate.SKIP
     failure: CrmError | None = None
     task: asyncio.Task[None] | None = None
 
@@ -225,6 +228,9 @@ async def _render_job(request: web.Request, job: ImportJob, error: CrmError | No
         "owners": [u for u in await users.list_users(request.app[DB]) if u.active],
         "progress": progress,
         "errors_shown": progress.errors[:ERRORS_SHOWN],
+        "duplicates_shown": progress.duplicates[:ERRORS_SHOWN],
+        "duplicate_modes": [m.value for m in OnDuplicate],
+        "on_duplicate": job.on_duplicate.value,
         "error": error,
         "failure": job.failure,
     }, status=status)
@@ -256,8 +262,15 @@ async def job_submit(request: web.Request) -> web.StreamResponse:
         job.mapping = tuple(mapping)
         return await _render_job(request, job, exc, 400)
     job.mapping = tuple(mapping)
+    mode = form.get("on_duplicate", OnDuplicate.SKIP.value)
+    try:
+        job.on_duplicate = contact_import.parse_on_duplicate(mode if isinstance(mode, str)
+                                                             else "")
+    except CrmError as exc:
+        return await _render_job(request, job, exc, 400)
     region, area_code = numbering(request)
-    options = ImportOptions(region=region, area_code=area_code, owner_id=owner_id)
+    options = ImportOptions(region=region, area_code=area_code, owner_id=owner_id,
+                            on_duplicate=job.on_duplicate)
     job.step = Step.RUNNING
     job.progress = ImportProgress(total=len(job.table.rows))
     job.task = asyncio.get_running_loop().create_task(_run(request.app, job, options),
@@ -272,6 +285,8 @@ async def job_progress(request: web.Request) -> web.StreamResponse:
     return web.json_response({
         "step": job.step.value, "percent": progress.percent, "done": progress.done,
         "total": progress.total, "imported": progress.imported, "failed": progress.failed,
+        "skipped": progress.skipped, "updated": progress.updated,
+        "created_anyway": progress.created_anyway,
     })
 
 
@@ -280,7 +295,8 @@ async def job_errors(request: web.Request) -> web.StreamResponse:
     """The row errors as a CSV file (row, column, message in the user's language)."""
     job = _job(request)
     lang = current_lang(request)
-    errors = job.progress.errors if job.progress else []
+    # Row errors, then what was done with each duplicate.
+    errors = [*job.progress.errors, *job.progress.duplicates] if job.progress else []
     rows = [[translate(lang, "contacts.import.errors.row"),
              translate(lang, "contacts.import.errors.column"),
              translate(lang, "contacts.import.errors.problem")]]

@@ -10,22 +10,34 @@ there, each a ``tel:`` link carrying its E.164 in ``data-dial`` for the softphon
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from crm import contact_search, contacts, phone_numbers, users
-from crm.contact_search import ContactFilter
-from crm.contacts import Contact, ContactDraft, ContactKind, ContactPhone, ContactRef
+from crm import (
+    call_history,
+    call_records,
+    clock,
+    contact_activity,
+    contact_search,
+    contacts,
+    disposition_catalog,
+    phone_numbers,
+    users,
+)
+from crm.contact_search import ContactFilter, Cursor
+from crm.contacts import Contact, ContactDraft, ContactKind, ContactPhone
 from crm.db import Database
 from crm.errors import CrmError, InvalidValue
 from crm.users import Role
+from web import formatting
 from web.appkeys import DB, DEPLOYMENT
-from web.auth import login_required, require_user, role_required
+from web.auth import current_lang, login_required, require_user, role_required
 from web.forms import FormErrors, text
+from web.i18n import translate
 from web.templating import render
 from web.views.login import see_other
 
@@ -34,8 +46,8 @@ DELETE_ROLES = (Role.ADMIN, Role.SUPERVISOR)
 BULK_ROLES = (Role.ADMIN, Role.SUPERVISOR)
 # Rows a form may post; more than MAX_PHONES so the "too many" message can be shown.
 MAX_PHONE_ROWS = contacts.MAX_PHONES + 5
-MAX_PAGE = 100_000
-MAX_COMPANY_CHOICES = 300
+# Companies the company field's autocomplete offers per answer.
+COMPANY_SUGGESTIONS = 10
 NOTICES = {
     "created": "contacts.notice.created",
     "saved": "contacts.notice.saved",
@@ -45,12 +57,15 @@ NOTICES = {
 # Which form field an error from crm.contacts belongs to.
 _FIELD_OF_KEY = {
     "contact.invalid_kind": "kind",
-    "contact.company_of_company": "company_id",
-    "contact.company_not_found": "company_id",
+    "contact.company_of_company": "company_name",
+    "contact.company_not_found": "company_name",
     "contact.company_has_people": "kind",
     "contact.owner_not_found": "owner_id",
     "contact.too_many_phones": "phones",
 }
+# The list's filter fields, in the form's order, as the URL names them.
+FILTER_FIELDS = ("q", "company_name", "company", "tag", "list", "owner", "activity",
+                 "active_from", "active_to", "disposition")
 
 
 @dataclass(frozen=True)
@@ -98,15 +113,84 @@ def _contact_url(contact_id: int, done: str | None = None) -> str:
     return f"/contacts/{contact_id}" + (f"?done={done}" if done else "")
 
 
-def filter_of(query: Mapping[str, str]) -> ContactFilter:
-    """The list's filters from its URL (the export takes the same)."""
+def _id_field(query: Mapping[str, str], name: str, errors: FormErrors,
+              field: str = "") -> int | None:
+    """An id picked from a list (``field``: the input the error belongs to)."""
+    raw = query.get(name, "").strip()
+    if not raw:
+        return None
+    value = _int(raw)
+    if value is None:
+        errors.add(field or name, "contacts.error.bad_choice")
+    return value
+
+
+def _activity(query: Mapping[str, str], errors: FormErrors
+              ) -> contact_activity.ActivitySpan | None:
+    """The "last call" filter, its error put on the field at fault."""
+    start, end = query.get("active_from", ""), query.get("active_to", "")
+    try:
+        return contact_activity.read_activity(query.get("activity", ""), start, end,
+                                              clock.utc_now(), formatting.deployment_zone())
+    except InvalidValue as exc:
+        field = "activity"
+        if exc.key == "history.error.range":
+            field = "active_to"
+        elif exc.key == "history.error.bad_date":
+            field = "active_from" if start.strip() and exc.params.get("value") == \
+                start.strip()[:call_history.MAX_DATE_INPUT] else "active_to"
+        errors.add(field, exc.key, **exc.params)
+        return None
+
+
+def read_filter(query: Mapping[str, str], errors: FormErrors) -> ContactFilter:
+    """The list's filters from its URL (the export takes the same); a value that cannot
+    be read is an error on its field and filters nothing. The company is its id (the
+    autocomplete's pick); ``company_and_disposition`` checks both exist."""
     return ContactFilter(
         query=query.get("q", "")[: contact_search.MAX_QUERY],
-        company_id=_int(query.get("company", "")),
+        company_id=_id_field(query, "company", errors, "company_name") if query.get(
+            "company_name", query.get("company", "")).strip() else None,
         tag=query.get("tag", "")[: contacts.MAX_TAG],
         list=query.get("list", "")[: contacts.MAX_LIST],
-        owner_id=_int(query.get("owner", "")),
+        owner_id=_id_field(query, "owner", errors),
+        activity=_activity(query, errors),
+        disposition_id=_id_field(query, "disposition", errors),
     )
+
+
+async def company_and_disposition(db: Database, where: ContactFilter, typed_company: str,
+                                  errors: FormErrors) -> ContactFilter:
+    """``where`` with its company found by the name typed when no pick came with it
+    (a page without script), and an error for a company or disposition that does not
+    exist."""
+    if where.company_id is None and typed_company.strip() and "company_name" not in errors:
+        found = await contacts.company_named(db, typed_company[: contacts.MAX_NAME])
+        if found is None:
+            errors.add("company_name", "contacts.error.unknown_company",
+                       company=typed_company.strip()[:60])
+        else:
+            where = replace(where, company_id=found.id)
+    elif where.company_id is not None:
+        chosen = await contacts.get_contact(db, where.company_id)
+        if chosen is None or not chosen.is_company:
+            errors.add("company_name", "contacts.error.unknown_company",
+                       company=typed_company.strip()[:60])
+            where = replace(where, company_id=None)
+    if where.disposition_id is not None and where.disposition_id not in {
+            d.id for d in await disposition_catalog.list_dispositions(db)}:
+        errors.add("disposition", "contacts.error.unknown_disposition")
+        where = replace(where, disposition_id=None)
+    return where
+
+
+def _cursor(query: Mapping[str, str]) -> Cursor | None:
+    """The page's cursor from the pager's links (junk: the first page)."""
+    for name, before in (("after", False), ("before", True)):
+        value = _int(query.get(name, ""))
+        if value is not None:
+            return Cursor(value, before)
+    return None
 
 
 @login_required
@@ -114,32 +198,46 @@ async def contact_list(request: web.Request) -> web.StreamResponse:
     db = request.app[DB]
     region, area_code = _plan(request)
     query = request.query
-    where = filter_of(query)
-    page_number = _int(query.get("page", ""), MAX_PAGE) or 1
-    page = await contact_search.list_contacts(db, where, page=page_number, region=region,
-                                        area_code=area_code)
+    errors = FormErrors()
+    where = await company_and_disposition(db, read_filter(query, errors),
+                                          query.get("company_name", ""), errors)
+    if where.activity is not None:
+        # Calls the gateway recorded since the last look count too (as on /history).
+        await call_records.link_pending(db, region, area_code)
+    page = None
+    if not errors:
+        page = await contact_search.list_contacts(db, where, cursor=_cursor(query),
+                                                  region=region, area_code=area_code)
     # "Add this number to an existing contact": the caller-ID screen links here.
     add_number = _e164_or_none(query.get("add_number", ""), region, area_code)
-    filters = {"q": where.query, "company": query.get("company", ""), "tag": where.tag,
-               "list": where.list, "owner": query.get("owner", "")}
+    filters = {name: query.get(name, "")[:200] for name in FILTER_FIELDS}
+    if where.company_id is not None and not errors:
+        company = await contacts.get_contact(db, where.company_id)
+        filters["company"] = str(where.company_id)
+        filters["company_name"] = company.name if company else filters["company_name"]
     kept = {k: v for k, v in filters.items() if v}
     if add_number:
         kept["add_number"] = add_number
 
-    def page_url(number: int) -> str:
-        return "/contacts?" + urlencode({**kept, "page": str(number)})
+    def page_url(**cursor: int | None) -> str:
+        extra = {k: str(v) for k, v in cursor.items() if v is not None}
+        return "/contacts" + ("?" + urlencode({**kept, **extra}) if kept or extra else "")
 
     return render("contacts.html", request, {
-        "rows": [(c, phone_views(request, c)) for c in page.contacts],
+        "rows": [(c, phone_views(request, c)) for c in page.contacts] if page else [],
         "filters": filters,
+        "errors": errors,
         "filtered": bool(kept.keys() - {"add_number"}),
-        "companies": await _company_choices(db, where.company_id),
+        "newest_first": where.newest_first,
         "tags": await contacts.tag_names(db),
         "lists": await contacts.list_names(db),
         "owners": [u for u in await users.list_users(db) if u.active],
-        "page": page.page,
-        "prev_url": page_url(page.page - 1) if page.page > 1 else None,
-        "next_url": page_url(page.page + 1) if page.has_next else None,
+        "recencies": [r.value for r in contact_activity.Recency],
+        "dispositions": await disposition_catalog.list_dispositions(db),
+        "first_url": page_url() if page and page.has_prev else None,
+        "prev_url": page_url(before=page.first_id) if page and page.has_prev else None,
+        "next_url": page_url(after=page.last_id) if page and page.has_next else None,
+        "paged": bool(_cursor(query)),
         "add_number": add_number,
         "add_number_shown": phone_numbers.display(add_number, region) if add_number else "",
         "notice": NOTICES.get(query.get("done", "")),
@@ -147,18 +245,26 @@ async def contact_list(request: web.Request) -> web.StreamResponse:
         "can_bulk": require_user(request).role in BULK_ROLES,
         "export_url": "/contacts/export?" + urlencode(
             {k: v for k, v in kept.items() if k != "add_number"}),
-    })
+    }, status=INVALID if errors else 200)
 
 
-async def _company_choices(db: Database, selected: int | None) -> list[ContactRef]:
-    """The company filter's choices: the first ``MAX_COMPANY_CHOICES`` by name, and the
-    one filtered by (a page must not carry every company of a million contacts)."""
-    companies = await contacts.list_companies(db, MAX_COMPANY_CHOICES)
-    if selected is not None and all(c.id != selected for c in companies):
-        chosen = await contacts.get_contact(db, selected)
-        if chosen is not None and chosen.is_company:
-            companies.append(ContactRef(chosen.id, chosen.name, None))
-    return companies
+@login_required
+async def company_suggestions(request: web.Request) -> web.StreamResponse:
+    """``GET /contacts/companies?q=...``: the companies whose name begins with what was
+    typed, for the company field's autocomplete: ``{"companies": [{"id", "name"}],
+    "more": bool}``. A range on an index, so as quick with a million contacts."""
+    typed = request.query.get("q", "")
+    if len(typed) > contacts.MAX_COMPANY_QUERY or contacts.has_control(typed):
+        message = translate(current_lang(request), "contacts.error.bad_company_query",
+                            max=contacts.MAX_COMPANY_QUERY)
+        return web.json_response({"error": message}, status=INVALID,
+                                 headers={"Cache-Control": "no-store"})
+    found = await contacts.companies_starting(request.app[DB], typed,
+                                              COMPANY_SUGGESTIONS + 1)
+    return web.json_response({
+        "companies": [{"id": c.id, "name": c.name} for c in found[:COMPANY_SUGGESTIONS]],
+        "more": len(found) > COMPANY_SUGGESTIONS,
+    }, headers={"Cache-Control": "no-store"})
 
 
 def _e164_or_none(raw: str, region: str, area_code: str) -> str | None:
@@ -172,14 +278,17 @@ def _e164_or_none(raw: str, region: str, area_code: str) -> str | None:
 
 
 def _blank_values() -> dict[str, Any]:
-    return {"kind": ContactKind.PERSON.value, "name": "", "company_id": "", "email": "",
+    return {"kind": ContactKind.PERSON.value, "name": "", "company_id": "",
+            "company_name": "", "company_create": "", "email": "",
             "owner_id": "", "tags": "", "lists": "", "fields": "", "phones": []}
 
 
 def _values_of(contact: Contact, request: web.Request) -> dict[str, Any]:
     return {
         "kind": contact.kind.value, "name": contact.name,
-        "company_id": str(contact.company_id or ""), "email": contact.email,
+        "company_id": str(contact.company_id or ""),
+        "company_name": contact.company_name or "", "company_create": "",
+        "email": contact.email,
         "owner_id": str(contact.owner_id or ""), "tags": ", ".join(contact.tags),
         "lists": ", ".join(contact.lists), "fields": contacts.format_fields(contact.fields),
         "phones": [{"label": p.label, "number": p.shown} for p in phone_views(request, contact)],
@@ -197,8 +306,6 @@ async def _form_page(request: web.Request, template: str, values: dict[str, Any]
                      errors: FormErrors, *, contact: Contact | None = None,
                      status: int = 200, extra_row: bool = True) -> web.Response:
     db = request.app[DB]
-    companies = [c for c in await contacts.list_companies(db)
-                 if contact is None or c.id != contact.id]
     phones = values["phones"]
     return render(template, request, {
         "contact": contact,
@@ -207,7 +314,6 @@ async def _form_page(request: web.Request, template: str, values: dict[str, Any]
         "errors": errors,
         "kinds": [k.value for k in ContactKind],
         "labels": [label.value for label in contacts.PhoneLabel],
-        "companies": companies,
         "owners": [u for u in await users.list_users(db) if u.active],
         "can_delete": can_delete(request),
         "notice": NOTICES.get(request.query.get("done", "")) if status == 200 else None,
@@ -218,7 +324,8 @@ async def _form_page(request: web.Request, template: str, values: dict[str, Any]
 def _read_form(form: MultiDictProxy[str | Any]) -> dict[str, Any]:
     """The typed values; phone rows left empty or ticked "remove" are dropped."""
     values: dict[str, Any] = {name: text(form, name).strip() for name in
-              ("kind", "name", "company_id", "email", "owner_id", "tags", "lists")}
+              ("kind", "name", "company_id", "company_name", "company_create", "email",
+               "owner_id", "tags", "lists")}
     values["fields"] = text(form, "fields")
     values["phones"] = [
         {"label": text(form, f"phone_label_{i}"), "number": text(form, f"phone_number_{i}")}
@@ -228,8 +335,48 @@ def _read_form(form: MultiDictProxy[str | Any]) -> dict[str, Any]:
     return values
 
 
+async def _company(db: Database, values: dict[str, Any],
+                   errors: FormErrors) -> tuple[int | None, str]:
+    """The company the form names: (its id, "") when it exists, (None, name) when the
+    user chose to create it, (None, "") for none or after recording an error.
+
+    The autocomplete sends the id of the company picked; without script, or when the
+    name was typed over, the name alone finds it (ignoring case and accents)."""
+    name = values["company_name"]
+    if not name:
+        return None, ""
+    chosen = _int(values["company_id"]) if values["company_id"] else None
+    if chosen is not None:
+        company = await contacts.get_contact(db, chosen)
+        if company is not None and company.is_company and contacts.fold(
+                company.name) == contacts.fold(name):
+            return chosen, ""
+    found = await contacts.company_named(db, name[: contacts.MAX_NAME])
+    if found is not None:
+        return found.id, ""
+    if values["company_create"] != "1":
+        errors.add("company_name", "contacts.error.company_to_create", company=name[:60])
+        return None, ""
+    clean = errors.catch("company_name", contacts.clean_name, name)
+    return None, clean or ""
+
+
+async def _with_company(request: web.Request, draft: ContactDraft | None, new_company: str,
+                        errors: FormErrors) -> ContactDraft | None:
+    """The draft linked to a company created now, only once the rest of the form is
+    acceptable (an invalid form changes nothing)."""
+    if draft is None or not new_company:
+        return draft
+    if draft.kind is ContactKind.COMPANY:
+        errors.add("company_name", "contact.company_of_company")
+        return None
+    company = await contacts.create_contact(request.app[DB], ContactDraft(
+        kind=ContactKind.COMPANY, name=new_company, owner_id=require_user(request).id))
+    return replace(draft, company_id=company.id)
+
+
 def _clean(values: dict[str, Any], region: str, area_code: str,
-           errors: FormErrors) -> ContactDraft | None:
+           errors: FormErrors, company_id: int | None = None) -> ContactDraft | None:
     """Check every field, recording errors; the draft when all are acceptable."""
     kind = errors.catch("kind", contacts.parse_kind, values["kind"])
     name = errors.catch("name", contacts.clean_name, values["name"])
@@ -237,11 +384,8 @@ def _clean(values: dict[str, Any], region: str, area_code: str,
     tags = errors.catch("tags", contacts.clean_tags, contacts.split_names(values["tags"]))
     lists = errors.catch("lists", contacts.clean_lists, contacts.split_names(values["lists"]))
     fields = errors.catch("fields", contacts.parse_fields, values["fields"])
-    company_id = _int(values["company_id"]) if values["company_id"] else None
-    if values["company_id"] and company_id is None:
-        errors.add("company_id", "contact.company_not_found")
     if kind is ContactKind.COMPANY and company_id is not None:
-        errors.add("company_id", "contact.company_of_company")
+        errors.add("company_name", "contact.company_of_company")
     owner_id = _int(values["owner_id"]) if values["owner_id"] else None
     if values["owner_id"] and owner_id is None:
         errors.add("owner_id", "contact.owner_not_found")
@@ -284,7 +428,9 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
     if form.get("action") == "more_phones":
         return await _form_page(request, "contact_new.html", values, FormErrors())
     errors = FormErrors()
-    draft = _clean(values, region, area_code, errors)
+    company_id, new_company = await _company(request.app[DB], values, errors)
+    draft = await _with_company(request, _clean(values, region, area_code, errors,
+                                                company_id), new_company, errors)
     if draft is not None:
         try:
             contact = await contacts.create_contact(request.app[DB], draft)
@@ -313,7 +459,9 @@ async def edit_submit(request: web.Request) -> web.StreamResponse:
         return await _form_page(request, "contact_edit.html", values, FormErrors(),
                                 contact=contact)
     errors = FormErrors()
-    draft = _clean(values, region, area_code, errors)
+    company_id, new_company = await _company(request.app[DB], values, errors)
+    draft = await _with_company(request, _clean(values, region, area_code, errors,
+                                                company_id), new_company, errors)
     if draft is not None:
         try:
             await contacts.update_contact(request.app[DB], contact.id, draft)
