@@ -38,7 +38,9 @@ class Query:
     user_id: int | None = None       # None: everyone's
     since: datetime | None = None    # due at or after
     until: datetime | None = None    # due before
-    queue: str = ""
+    queue: str = ""                  # free text (callbacks from before queues existed)
+    queue_id: int | None = None      # one queue's callbacks
+    campaign_id: int | None = None   # one campaign's callbacks
     phone: str = ""
     contact: str = ""                # a contact's name, or "#<id>"
     reason: str = ""
@@ -64,13 +66,32 @@ async def _assemble(tx: Database | Transaction, rows: Sequence[Row]) -> list[Cal
     for r in await tx.fetchall(f"SELECT callback_id, name, url FROM callback_links WHERE"
                                f" callback_id IN ({marks}) ORDER BY callback_id, position", ids):
         links.setdefault(int(r["callback_id"]), []).append(Link(r["name"], r["url"]))
+    names = await _queue_names(tx, rows)
     return [Callback(
-        id=int(r["id"]), user_id=int(r["user_id"]), queue=r["queue"],
+        id=int(r["id"]), user_id=int(r["user_id"]),
+        queue=str(names.get((r["queue_id"], r["campaign_id"]), r["queue"])),
+        queue_id=r["queue_id"], campaign_id=r["campaign_id"],
         contact_id=r["contact_id"], due_at=clock.from_db(r["due_at"]),
         expiry_seconds=int(r["expiry_seconds"]), phones=tuple(phones.get(int(r["id"]), ())),
         reason=r["reason"], links=tuple(links.get(int(r["id"]), ())), state=State(r["state"]),
         created_by=r["created_by"], created_at=clock.from_db(r["created_at"]),
         closed_at=clock.from_db_optional(r["closed_at"])) for r in rows]
+
+
+async def _queue_names(tx: Database | Transaction,
+                       rows: Sequence[Row]) -> dict[tuple[int | None, int | None], str]:
+    """The current names of the queues and campaigns these callbacks refer to (renamed
+    since: the new name), keyed by (queue_id, campaign_id)."""
+    names: dict[tuple[int | None, int | None], str] = {}
+    for table, column in (("queues", "queue_id"), ("campaigns", "campaign_id")):
+        ids = sorted({int(r[column]) for r in rows if r[column] is not None})
+        if ids:
+            for found in await tx.fetchall(
+                    f"SELECT id, name FROM {table} WHERE id IN ({', '.join('?' * len(ids))})",
+                    ids):
+                key = (int(found["id"]), None) if table == "queues" else (None, int(found["id"]))
+                names[key] = found["name"]
+    return names
 
 
 async def create(db: Database, new: NewCallback, by_user_id: int, now: datetime,
@@ -87,10 +108,11 @@ async def create(db: Database, new: NewCallback, by_user_id: int, now: datetime,
         row = await tx.fetchone(
             "INSERT INTO callbacks (user_id, queue, queue_key, contact_id, due_at,"
             " expiry_seconds, reason, reason_key, state, created_by, created_at,"
-            " source_call_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING *",
+            " source_call_id, queue_id, campaign_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING *",
             (new.user_id, new.queue, fold(new.queue), new.contact_id, clock.to_db(new.due_at),
              new.expiry_seconds, new.reason, fold(new.reason), by_user_id, when,
-             source_call_id))
+             source_call_id, new.queue_id, new.campaign_id))
         assert row is not None
         callback_id = int(row["id"])
         for position, number in enumerate(new.phones):
@@ -194,6 +216,12 @@ async def search(db: Database, query: Query) -> list[Callback]:
     if query.queue.strip():
         where.append("cb.queue_key LIKE ? ESCAPE '\\'")
         params.append(_like(fold(query.queue.strip())))
+    if query.queue_id is not None:
+        where.append("cb.queue_id = ?")
+        params.append(query.queue_id)
+    if query.campaign_id is not None:
+        where.append("cb.campaign_id = ?")
+        params.append(query.campaign_id)
     if query.reason.strip():
         where.append("cb.reason_key LIKE ? ESCAPE '\\'")
         params.append(_like(fold(query.reason.strip())))

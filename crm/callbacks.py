@@ -140,6 +140,10 @@ class NewCallback:
     phones: tuple[str, ...]
     reason: str
     links: tuple[Link, ...]
+    # The queue or campaign it belongs to (``queue`` then holds its name); both None for
+    # none, or for a free-text name from before queues existed.
+    queue_id: int | None = None
+    campaign_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,8 @@ class Callback:
     created_by: int | None
     created_at: datetime
     closed_at: datetime | None
+    queue_id: int | None = None
+    campaign_id: int | None = None
 
     @property
     def expires_at(self) -> datetime:

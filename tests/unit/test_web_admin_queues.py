@@ -4,12 +4,12 @@ and of logging in to them through /api/agent/state."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from crm import agent_state_store, disposition_catalog, queue_store, users
+from crm import agent_state_store, callback_store, disposition_catalog, queue_store, users
 from crm.agent_states import Status
 from crm.dispositions import Kind as DispositionKind
 from crm.dispositions import Scenario, offered
@@ -258,3 +258,38 @@ async def test_a_disposition_can_be_limited_to_a_live_campaign(client: Client) -
     assert offered([made], Scenario.MANUAL, None) == []
     page = await (await client.get("/admin/dispositions", headers=HTML)).text()
     assert "Renovaciones" in page.split("Renovó", 1)[1].split("</th>", 1)[0]
+
+
+async def test_callbacks_pick_a_queue_or_campaign_and_filter_by_it(client: Client) -> None:
+    db = client.app[DB]
+    live = await queue_store.save_campaign(db, None, "Cobranças", CampaignState.ACTIVE, None,
+                                           None, False, [])
+    old = await queue_store.save_campaign(db, None, "Antigua", CampaignState.ACTIVE, None,
+                                          None, False, [])
+    await queue_store.set_archived(db, Kind.CAMPAIGN, old.id, True)
+    await login(client, "agent")
+    page = await (await client.get("/callbacks/new", headers=HTML)).text()
+    assert f'value="{live.ref}"' in page and f'value="{old.ref}"' not in page
+    token = csrf_in(page)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    form = {"csrf_token": token, "due": tomorrow, "expiry": "3600",
+            "phone_0": "911 23 45 67", "reason": "Quote"}
+    for value, words in ((old.ref, "is archived"), ("campaign:999", "does not exist"),
+                         ("Ventas", "does not exist")):
+        bad = await client.post("/callbacks/new", headers=HTML, data=form | {"queue": value})
+        assert bad.status == 400 and words in await bad.text(), value
+    assert await callback_store.search(db, callback_store.Query()) == []
+    resp = await client.post("/callbacks/new", headers=HTML, allow_redirects=False,
+                             data=form | {"queue": live.ref})
+    assert resp.status == 303
+    (made,) = await callback_store.search(db, callback_store.Query())
+    assert (made.campaign_id, made.queue_id, made.queue) == (live.id, None, "Cobranças")
+    # Renamed later: the callback shows the campaign's current name; the filter finds it.
+    await queue_store.save_campaign(db, live.id, "Cobranças 2027", CampaignState.ACTIVE, None,
+                                    None, False, [])
+    listing = await (await client.get(f"/callbacks?queue={live.ref}", headers=HTML)).text()
+    assert "Cobranças 2027" in listing and f'data-callback="{made.id}"' in listing
+    other = await (await client.get(f"/callbacks?queue={old.ref}", headers=HTML)).text()
+    assert 'data-callback="' not in other
+    bad = await client.get("/callbacks?queue=queue:999", headers=HTML)
+    assert bad.status == 400 and "does not exist" in await bad.text()

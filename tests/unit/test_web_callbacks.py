@@ -15,6 +15,7 @@ from crm.call_flow import Answered, Ended
 from crm.callbacks import NewCallback, State
 from crm.contacts import ContactDraft, ContactKind, ContactPhone, PhoneLabel
 from crm.db import Database
+from crm.queue_store import save_queue
 from crm.tickets import ActionDraft, TicketDraft
 from gateway.settings import Settings
 from tests.support.web_client import Client, page_client
@@ -70,7 +71,7 @@ def _local(at: datetime) -> str:
 
 def _form(token: str, **fields: str) -> dict[str, str]:
     data = {"csrf_token": token, "due": _local(clock.utc_now() + timedelta(days=1)),
-            "expiry": "3600", "phone_0": "911 23 45 67", "queue": "Ventas",
+            "expiry": "3600", "phone_0": "911 23 45 67", "queue": "",
             "reason": "Wants a quote"}
     data.update(fields)
     return data
@@ -100,9 +101,10 @@ async def _act(client: Client, callback_id: int, action: str, *, token: bool = T
 
 
 async def test_create_then_listed_with_dial_links_and_links(client: Client) -> None:
+    ventas = await save_queue(_db(client), None, "Ventas", "", [])
     await login(client, "agent")
     status, _ = await _create(client, phone_1="600 11 12 22", link_name_0="Order",
-                              link_url_0="https://shop.example/o/9")
+                              link_url_0="https://shop.example/o/9", queue=ventas.ref)
     assert status == 303
     page = await _page(client, "/callbacks?done=created")
     assert "Callback scheduled." in page

@@ -22,6 +22,7 @@ language, and stores nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -317,6 +318,8 @@ async def finish(request: web.Request) -> web.StreamResponse:
             user_id=user.id, remote_number=record.remote_number, contact_id=work.contact_id,
             due_at=submission.callback_at, region=here.region, area_code=here.area_code)
         if planned is not None:  # at most one per call (a second finish finds it)
+            # The callback belongs to the call's campaign or queue.
+            planned = replace(planned, queue_id=work.queue_id, campaign_id=work.campaign_id)
             await callback_store.create(db, planned, user.id, now, source_call_id=record.id)
     lines = request.app.get(LINES)
     if lines is not None:  # the softphone lifts "finish your last call first" at once

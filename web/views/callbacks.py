@@ -9,7 +9,7 @@ Someone else's callback answers 404 to an agent, as if it did not exist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from urllib.parse import urlencode
 
@@ -24,9 +24,9 @@ from crm.callbacks import (
     InvalidCallback,
     Urgency,
 )
-from crm.errors import InvalidValue, NotFound
+from crm.errors import CrmError, InvalidValue, NotFound
 from crm.users import User
-from web import formatting, i18n
+from web import formatting, i18n, queue_choice
 from web.appkeys import DB
 from web.auth import current_lang, login_required, require_user
 from web.deployment_setup import live
@@ -189,10 +189,22 @@ async def panel(request: web.Request) -> web.StreamResponse:
             until = day_start(end + timedelta(days=1), tz)
     if since is not None and until is not None and since >= until:
         errors.add("to", "callbacks.error.range_order")
+    # The select sends a queue or campaign; other text (a link from before queues
+    # existed) still finds callbacks whose free-text queue contains it.
+    queue, queue_text = queue_choice.Chosen(), ""
+    if queue_choice.is_ref(filters["queue"]):
+        try:
+            queue = await queue_choice.chosen(request.app[DB], filters["queue"],
+                                              live_only=False)
+        except CrmError as exc:
+            errors.add("queue", exc.key, **exc.params)
+    else:
+        queue_text = filters["queue"]
     rows: list[Callback] = []
     if not errors:
         rows = await callback_store.search(request.app[DB], callback_store.Query(
-            user_id=agent, since=since, until=until, queue=filters["queue"],
+            user_id=agent, since=since, until=until, queue=queue_text,
+            queue_id=queue.queue_id, campaign_id=queue.campaign_id,
             phone=filters["phone"], contact=filters["contact"], reason=filters["reason"],
             pending_only=filters["closed"] != "1"))
     now = clock.utc_now()
@@ -205,6 +217,7 @@ async def panel(request: web.Request) -> web.StreamResponse:
                            for u in Urgency},
         "filters": filters,
         "errors": errors,
+        "queue_choices": await queue_choice.choices(request.app[DB], include_archived=True),
         "agents": people,
         "assignees": [u for u in people if u.active],
         "can_manage": manage,
@@ -233,6 +246,7 @@ async def _render_form(request: web.Request, values: dict[str, object], errors: 
         "values": values, "errors": errors, "contact": contact,
         "agents": await users.list_users(request.app[DB]) if manage else [],
         "can_manage": manage,
+        "queue_choices": await queue_choice.choices(request.app[DB], include_archived=False),
         "min_expiry": formatting.format_number(callbacks.MIN_EXPIRY, current_lang(request)),
         "max_expiry": formatting.format_number(callbacks.MAX_EXPIRY, current_lang(request)),
         "max_phones": callbacks.MAX_PHONES,
@@ -292,10 +306,16 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
     if isinstance(contact, str):
         errors.add("contact_id", contact)
         contact = None
+    queue = queue_choice.Chosen()
+    try:
+        queue = await queue_choice.chosen(request.app[DB], text(form, "queue"), live_only=True)
+    except CrmError as exc:
+        errors.add("queue", exc.key, **exc.params)
     d = live(request.app)
+    new = None
     try:
         new = callbacks.validate(
-            user_id=owner, queue=text(form, "queue"),
+            user_id=owner, queue=queue.name,
             contact_id=contact.id if contact else None, due=text(form, "due"),
             expiry=text(form, "expiry"), phones=phones, reason=text(form, "reason"),
             links=links, region=d.region, area_code=d.area_code, zone=zone(),
@@ -304,8 +324,9 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
         for name, (key, params) in exc.errors.items():
             field = "phone_0" if name == "phones" else name.replace("link_", "link_name_")
             errors.setdefault(field, FieldError(key, params))
-    if errors:
+    if errors or new is None:
         return await _render_form(request, values, errors, contact, status=400)
+    new = replace(new, queue_id=queue.queue_id, campaign_id=queue.campaign_id)
     await callback_store.create(request.app[DB], new, user.id, clock.utc_now())
     return see_other("/callbacks?done=created")
 
