@@ -11,10 +11,9 @@ time to the end of that minute).
 ``build_query`` is pure: filter + ``Viewer`` + page -> SQL and parameters. The
 authorization rule lives there, in one place, so no page can forget it: an agent sees
 only their own calls, whatever agent the filter names; supervisors and admins see
-everyone's. Each filter field is one entry in ``_CLAUSES``; a later filter (queue or
-campaign, once those exist) is one more field, one more clause and one more
-``read_filter`` line, with no change to the pages' plumbing (the disposition filter was
-added that way).
+everyone's. Each filter field is one entry in ``_CLAUSES``; a later filter is one more
+field, one more clause and one more ``read_filter`` line, with no change to the pages'
+plumbing (the disposition and the queue-or-campaign filters were added that way).
 
 ``fetch_page`` and ``fetch_all`` are the thin adapters that run the query.
 """
@@ -31,6 +30,8 @@ from crm import clock, contacts, phone_numbers
 from crm.call_flow import DIRECTIONS, CallState, Direction, Outcome
 from crm.db import Database, Row
 from crm.errors import InvalidValue
+from crm.queues import Kind as QueueKind
+from crm.queues import parse_ref
 from crm.viewer import Viewer
 
 T = TypeVar("T")
@@ -58,6 +59,8 @@ class HistoryFilter:
     list: str = ""
     outcome: Outcome | None = None
     disposition_id: int | None = None
+    queue_id: int | None = None       # calls that came through this queue
+    campaign_id: int | None = None    # calls of this campaign
     # The remote number: its E.164 keys (crm.phone_numbers.match_keys), or an extension.
     number_keys: tuple[str, ...] = ()
     extension: str = ""
@@ -154,10 +157,20 @@ def parse_number(text: str, region: str, area_code: str = "") -> tuple[tuple[str
     return phone_numbers.match_keys(number.value), ""
 
 
+def parse_queue(text: str) -> tuple[int | None, int | None]:
+    """A queue-or-campaign select's value (``queue:3``, ``campaign:7``, '' = any) as
+    (queue_id, campaign_id)."""
+    ref = parse_ref(text)
+    if ref is None:
+        return None, None
+    kind, item_id = ref
+    return (item_id, None) if kind is QueueKind.QUEUE else (None, item_id)
+
+
 def read_filter(params: Mapping[str, str], zone: tzinfo, region: str = "",
                 area_code: str = "") -> FilterReading:
     """The filter the form ``params`` ask for (keys: direction, from, to, number, contact,
-    agent, company, list, outcome, disposition), with an error per field that could not be
+    agent, company, list, outcome, disposition, queue), with an error per field that could not be
     read; a field in error filters nothing. ``region``/``area_code`` read the number."""
     errors: dict[str, InvalidValue] = {}
 
@@ -177,6 +190,8 @@ def read_filter(params: Mapping[str, str], zone: tzinfo, region: str = "",
     until = None if to is None else to[0] + to[1].value
     nothing: tuple[tuple[str, ...], str] = ((), "")
     keys, extension = read("number", lambda t: parse_number(t, region, area_code), nothing)
+    no_queue: tuple[int | None, int | None] = (None, None)
+    queue = read("queue", parse_queue, no_queue)
     found = HistoryFilter(
         direction=read("direction", parse_direction, None),
         since=None if since is None else since[0],
@@ -187,6 +202,8 @@ def read_filter(params: Mapping[str, str], zone: tzinfo, region: str = "",
         list=read("list", parse_list, ""),
         outcome=read("outcome", parse_outcome, None),
         disposition_id=read("disposition", parse_id, None),
+        queue_id=queue[0],
+        campaign_id=queue[1],
         number_keys=keys,
         extension=extension,
     )
@@ -260,10 +277,18 @@ def _disposition(f: HistoryFilter) -> Clause | None:
     return ("w.disposition_id = ?", (f.disposition_id,))
 
 
-# One entry per filter field (queue/campaign: add theirs here).
+def _queue(f: HistoryFilter) -> Clause | None:
+    if f.queue_id is not None:
+        return ("w.queue_id = ?", (f.queue_id,))
+    if f.campaign_id is not None:
+        return ("w.campaign_id = ?", (f.campaign_id,))
+    return None
+
+
+# One entry per filter field.
 _CLAUSES: tuple[Callable[[HistoryFilter], Clause | None], ...] = (
     _direction, _since, _until, _number, _contact, _agent, _company, _list, _outcome,
-    _disposition,
+    _disposition, _queue,
 )
 
 _SELECT = (

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from crm import agent_state_store, callback_store, disposition_catalog, queue_store, users
+from crm import (
+    agent_state_store,
+    call_records,
+    call_work,
+    callback_store,
+    disposition_catalog,
+    queue_store,
+    users,
+)
 from crm.agent_states import Status
 from crm.dispositions import Kind as DispositionKind
 from crm.dispositions import Scenario, offered
@@ -292,4 +300,33 @@ async def test_callbacks_pick_a_queue_or_campaign_and_filter_by_it(client: Clien
     other = await (await client.get(f"/callbacks?queue={old.ref}", headers=HTML)).text()
     assert 'data-callback="' not in other
     bad = await client.get("/callbacks?queue=queue:999", headers=HTML)
+    assert bad.status == 400 and "does not exist" in await bad.text()
+
+
+async def test_history_filters_by_queue_or_campaign(client: Client) -> None:
+    db = client.app[DB]
+    agent = await _uid(client, "agent")
+    queue = await queue_store.save_queue(db, None, "Soporte", "600", [agent])
+    campaign = await queue_store.save_campaign(db, None, "Renovaciones", CampaignState.ACTIVE,
+                                               None, None, False, [agent])
+    now = datetime.now(UTC)
+    for call_id, direction, number, kinds in (
+            ("in-queue", "inbound", "+34911000001", {"queue_id": queue.id}),
+            ("out-campaign", "outbound", "+34911000002", {"campaign_id": campaign.id}),
+            ("plain", "outbound", "+34911000003", {})):
+        await call_records.create(db, call_id, agent, direction, "1001", number, "", now)
+        await call_work.start(db, call_id, agent, None, now, **kinds)
+    await login(client, "agent")
+    page = await (await client.get("/history", headers=HTML)).text()
+    assert f'value="{queue.ref}"' in page and f'value="{campaign.ref}"' in page
+
+    async def numbers(query: str) -> set[str]:
+        text = await (await client.get(f"/history/export.csv?{query}")).text()
+        return {n for n in ("+34911000001", "+34911000002", "+34911000003")
+                if n[1:] in text.replace(" ", "")}
+
+    assert await numbers("") == {"+34911000001", "+34911000002", "+34911000003"}
+    assert await numbers(f"queue={queue.ref}") == {"+34911000001"}
+    assert await numbers(f"queue={campaign.ref}") == {"+34911000002"}
+    bad = await client.get("/history?queue=team:1", headers=HTML)
     assert bad.status == 400 and "does not exist" in await bad.text()

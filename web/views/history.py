@@ -26,7 +26,7 @@ from crm import (
 from crm.call_flow import Outcome
 from crm.call_history import FilterReading, HistoryCall, HistoryFilter, Viewer
 from crm.users import User
-from web import formatting, i18n
+from web import formatting, i18n, queue_choice
 from web.appkeys import DB, DEPLOYMENT
 from web.auth import current_lang, login_required, require_user
 from web.forms import FormErrors
@@ -37,7 +37,7 @@ INVALID = 400
 CONTACT_CALLS = 10
 # The query-string names the filter form uses (crm.call_history.read_filter reads them).
 FILTER_FIELDS = ("direction", "from", "to", "number", "contact", "agent", "company", "list",
-                 "outcome", "disposition")
+                 "outcome", "disposition", "queue")
 
 
 def _plan(request: web.Request) -> tuple[str, str]:
@@ -89,6 +89,7 @@ async def _form_options(request: web.Request, user: User,
         "lists": await contacts.list_names(db),
         "outcomes": [o.value for o in Outcome],
         "dispositions": await disposition_catalog.list_dispositions(db),
+        "queue_choices": await queue_choice.choices(db, include_archived=True),
         "contact": contact,
     }
 
