@@ -11,11 +11,12 @@ that is normally 0:
   with the next one and would leave a surplus of 1 for the rest of the call: it is
   dropped instead (``DROP_THEN_PLAY``: its slot was already concealed). A lost frame
   never turns up, and costs nothing afterwards.
-- **Jitter**: when underruns come often (``RAISE_AFTER`` separate ones within ``WINDOW``
-  pulls; a run of empty pulls is a pause, counted once), the arrivals straddle the
-  pull and dropping late frames would conceal every other one, so the target goes up
-  by one frame (up to ``MAX_TARGET``) and late frames are kept.
-- **Recovery**: after ``CALM`` pulls with no underrun the target comes back down, and a
+- **Jitter**: when late frames come often (``RAISE_AFTER`` within ``WINDOW`` pulls), the
+  arrivals straddle the pull and dropping them would conceal every other frame, so the
+  target goes up by one frame (up to ``MAX_TARGET``) and late frames are kept. Loss
+  alone (an empty pull with no late frame after it) never raises it: it would only
+  add delay that loss does not need.
+- **Recovery**: after ``CALM`` pulls with no late frame the target comes back down, and a
   surplus above the target at every pull for ``TRIM_AFTER`` pulls is trimmed by one
   frame (``DROP_THEN_PLAY``), so delay added by a disturbance never stays for the call.
 
@@ -38,17 +39,17 @@ class Pull(enum.Enum):
 class DepthPolicy:
     """Decides each pull from the number of frames waiting (see module docstring)."""
 
-    WINDOW = 50  # pulls (1 s) over which underruns are counted
-    RAISE_AFTER = 3  # underruns in WINDOW that mean jitter, not a stray late frame
+    WINDOW = 50  # pulls (1 s) over which late frames are counted
+    RAISE_AFTER = 3  # late frames in WINDOW that mean jitter, not a stray one
     MAX_TARGET = 2
-    CALM = 150  # pulls (3 s) with no underrun before the target comes down
+    CALM = 150  # pulls (3 s) with no late frame before the target comes down
     TRIM_AFTER = 25  # pulls (0.5 s) of surplus above the target before trimming
 
     def __init__(self) -> None:
         self.target = 0
         self._pulls = 0
-        self._underruns: deque[int] = deque()
-        self._last_underrun = -self.CALM
+        self._late: deque[int] = deque()
+        self._last_late = -self.CALM
         self._concealed_last = False
         self._above = 0
         self.concealed = 0
@@ -58,30 +59,31 @@ class DepthPolicy:
     def decide(self, waiting: int) -> Pull:
         self._pulls += 1
         pulls = self._pulls
-        while self._underruns and self._underruns[0] <= pulls - self.WINDOW:
-            self._underruns.popleft()
         if waiting == 0:
-            if not self._concealed_last:
-                # A run of empty pulls is the producer pausing (or not started): once.
-                self._underruns.append(pulls)
-            self._last_underrun = pulls
-            if len(self._underruns) >= self.RAISE_AFTER and self.target < self.MAX_TARGET:
-                self.target += 1
-                self._underruns.clear()
             self._concealed_last = True
             self._above = 0
             self.concealed += 1
             return Pull.CONCEAL
-        if self.target and pulls - self._last_underrun >= self.CALM:
+        while self._late and self._late[0] <= pulls - self.WINDOW:
+            self._late.popleft()
+        if self.target and pulls - self._last_late >= self.CALM:
             self.target -= 1
-            self._last_underrun = pulls  # one step down per calm period
+            self._last_late = pulls  # one step down per calm period
         surplus = waiting - 1
-        late_frame = self._concealed_last and surplus > self.target
-        self._concealed_last = False
-        if late_frame:
+        if self._concealed_last and surplus > self.target:
+            # The frame whose slot was just concealed has turned up, late. (A lost frame
+            # never does: loss alone never raises the target.)
+            self._concealed_last = False
             self._above = 0
+            self._late.append(pulls)
+            self._last_late = pulls
+            if len(self._late) >= self.RAISE_AFTER and self.target < self.MAX_TARGET:
+                self.target += 1
+                self._late.clear()
+                return Pull.PLAY
             self.dropped_late += 1
             return Pull.DROP_THEN_PLAY
+        self._concealed_last = False
         if surplus > self.target:
             self._above += 1
             if self._above >= self.TRIM_AFTER:
