@@ -23,6 +23,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from sip_bridge.account import Account, account_config, is_wildcard
 from sip_bridge.audio_port import CallAudio
 from sip_bridge.call import Call
 from sip_bridge.port_pool import PortPool
+from sip_bridge.refusal_pacer import RefusalPacer
 from sip_bridge.screening import screen, source_host
 from sip_bridge.uri import parse_remote
 
@@ -123,6 +125,8 @@ class SipEngine:
         self._to_refuse: list[tuple[Call, int]] = []
         # Refused calls, kept until pjsua reports them DISCONNECTED.
         self._refused: dict[str, Call] = {}
+        # Refusals wait their turn so a flood cannot exhaust pjsip's ioqueue.
+        self._pacer = RefusalPacer()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -158,7 +162,8 @@ class SipEngine:
         # A method of its own, not inline in _run: a Call left in a local of _run's frame
         # outlived libDestroy and aborted the worker at exit (pjsua_call_set_user_data
         # asserts in ~Call once pjsua is gone).
-        while self._to_refuse:
+        now = time.monotonic()
+        while self._to_refuse and self._pacer.allow(now):
             call, code = self._to_refuse.pop(0)
             if call.isActive():
                 self._hangup(call, code)

@@ -291,6 +291,9 @@ class RawSip:
         self.send(data)
         deadline = time.monotonic() + timeout
         probe: Reply | None = None
+        # Retransmitted as a UAC does over UDP (RFC 3261 timer E): after a flood the
+        # worker's receive buffer may have been full when the probe arrived.
+        interval = 0.5
         while True:
             if probe is not None and not self._unfinished_invites():
                 return probe
@@ -298,10 +301,13 @@ class RawSip:
             if remaining <= 0:
                 raise TimeoutError(f"no answer to the probe OPTIONS from {self.source}, or "
                                    f"INVITEs left unanswered: {self._unfinished_invites()}")
-            self.sock.settimeout(remaining)
+            self.sock.settimeout(min(remaining, interval))
             try:
                 reply = parse_reply(self.sock.recv(65535))
             except TimeoutError:
+                if probe is None:
+                    self.send(data)
+                    interval = min(interval * 2, 4.0)
                 continue
             if reply.call_id == call_id and reply.status is not None and reply.status >= 200:
                 probe = reply

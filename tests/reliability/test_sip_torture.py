@@ -37,6 +37,9 @@ PBX_HOST = "127.0.0.1"  # Kamailio, the configured registrar
 STRANGER_HOST = "127.0.0.2"
 FLOOD = 8  # unACKed INVITEs per burst from the stranger: twice pjsua's call slots
 FLOOD_MAX = 4000  # INVITEs at most while the real call sets up
+# Scanner INVITEs the PBX relays: refused as fast as they came, a sustained flood of them
+# exhausted pjsip's ioqueue and aborted the worker (sip_bridge/refusal_pacer.py).
+PBX_FLOOD = 1600
 # What a worker's stderr shows when it dies inside pjsip or pjsua (faulthandler, assert).
 CRASH_MARKS = ("Fatal Python error", "Assertion", "Segmentation fault", "Aborted")
 
@@ -62,19 +65,21 @@ def _replies_to(sock: RawSip, corpus: list[Torture]) -> dict[str, list[Reply]]:
     return out
 
 
-def _flood(target: str, source: str) -> list[Torture]:
-    """``FLOOD`` distinct INVITEs as a scanner's sweep sends them; never ACKed."""
+def _flood(target: str, source: str, count: int = FLOOD) -> list[Torture]:
+    """``count`` distinct INVITEs as a scanner's sweep sends them."""
     invites: list[Torture] = []
-    while len(invites) < FLOOD:
+    while len(invites) < count:
         invites += [t for t in scanner_probes(target, source, "1001") if t.method == "INVITE"]
-    return invites[:FLOOD]
+    return invites[:count]
 
 
-def _flood_until(sock: RawSip, target: str, stop: threading.Event) -> int:
-    """Bursts of ``_flood`` until ``stop``; returns how many INVITEs were sent. Without
-    the socket filter, a PBX INVITE read in the same turn as 4 of these got 486."""
+def _flood_until(sock: RawSip, target: str, stop: threading.Event,
+                 most: int = FLOOD_MAX) -> int:
+    """Bursts of ``_flood`` until ``stop`` or ``most`` INVITEs; returns how many were
+    sent. Without the socket filter, a PBX INVITE read in the same turn as 4 of a
+    stranger's got 486."""
     sent = 0
-    while not stop.is_set() and sent < FLOOD_MAX:
+    while not stop.is_set() and sent < most:
         for invite in _flood(target, sock.source):
             sock.send(invite.data)
         sent += FLOOD
@@ -113,6 +118,8 @@ async def test_torture_and_scanners_leave_the_worker_working(
                      if t.method != "INVITE" or t.name.startswith("missing-")]
                     + scanner_probes(target, pbx.source, "1001"))
         _send_all(pbx, from_pbx)
+        relayed = await asyncio.to_thread(_flood_until, pbx, target, threading.Event(),
+                                          PBX_FLOOD)
         pbx_probe = await _drain(pbx)
         # Then the stranger's whole corpus, and INVITEs it never ACKs flooding in while
         # a real call arrives through the PBX: it rings the agent and carries the
@@ -145,7 +152,7 @@ async def test_torture_and_scanners_leave_the_worker_working(
         stranger.close()
         pbx.close()
 
-    assert flooded >= FLOOD
+    assert flooded >= FLOOD and relayed >= PBX_FLOOD
     assert pbx_probe.status == 200 and after_probe.status == 200
     assert to_stranger == [], f"{len(to_stranger)} answers to a stranger: {to_stranger[:2]}"
     # Replies to the PBX are SIP responses; none accepts a call.
