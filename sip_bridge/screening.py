@@ -4,6 +4,10 @@ A worker's SIP port is reachable by anyone who can reach the machine, and SIP sc
 sweep the internet for exactly such ports. Only the configured PBX/registrar (and any
 extra trusted addresses, such as a trunk's) may offer calls; known scanner user agents are
 refused even from there. A refused INVITE gets 403 and never reaches the agent.
+
+Datagrams from other addresses normally never get this far: the socket filter drops
+them before pjsip reads them (sip_bridge/source_filter.py). This check stays for where
+the filter cannot be attached, and for scanners that the PBX relays.
 """
 
 from __future__ import annotations
