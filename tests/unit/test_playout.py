@@ -69,6 +69,7 @@ phases = st.floats(min_value=0.01, max_value=0.99)
 offsets = st.floats(min_value=0.0, max_value=0.98)
 
 
+@settings(max_examples=40, deadline=None)
 @given(offsets, phases, st.integers(min_value=50, max_value=400))
 def test_steady_arrivals_play_every_frame_at_the_least_delay(c: float, phase: float,
                                                               n: int) -> None:
@@ -81,6 +82,7 @@ def test_steady_arrivals_play_every_frame_at_the_least_delay(c: float, phase: fl
         round(steady_delay(c, phase), 6)}
 
 
+@settings(max_examples=40, deadline=None)
 @given(offsets, phases, st.sets(st.integers(min_value=1, max_value=498), max_size=60))
 def test_losses_cost_a_concealed_slot_each_and_never_delay_what_follows(
         c: float, phase: float, lost: set[int]) -> None:
@@ -94,7 +96,7 @@ def test_losses_cost_a_concealed_slot_each_and_never_delay_what_follows(
     assert run.queue.policy.target == 0  # loss alone never buys delay
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(min_value=0.0, max_value=4.0), min_size=1, max_size=300),
        offsets, phases, st.sets(st.integers(min_value=0, max_value=299), max_size=30))
 def test_after_any_disturbance_the_delay_comes_back_to_the_least(
