@@ -4,8 +4,10 @@ each sent as one burst.
 
 From elsewhere nothing is answered at all (the socket filter drops it before pjsip:
 sip_bridge/source_filter.py), not even a flood of INVITEs that are never ACKed, which
-used to hold pjsua's 4 call slots. From the PBX's address every reply is a sane SIP
-response and nothing rings. Afterwards the worker is the same process, still answers
+used to take pjsua's 4 call slots (a PBX INVITE read in the same turn got 486) and, kept
+up, abort the worker. From the PBX's address every reply is a sane SIP response and
+nothing rings, even while it relays a flood of scanner INVITEs (refusals are paced:
+sip_bridge/refusal_pacer.py). Afterwards the worker is the same process, still answers
 the supervisor and the PBX, a real call rings the agent and carries audio, no call
 reached the agent's tab, no SIP call is left in the worker, no reply or log line carries
 a SIP password, and the worker leaves without an abort when the gateway closes.
