@@ -79,15 +79,18 @@ async def change(db: Database, user_id: int, event: Event, source: Source,
         result = apply(await _read(tx, user_id), event, at, pause_code_id)
         if result.changed:
             await _write_state(tx, user_id, result.state, source, when)
+        moved = False
         if event is Event.LOGIN and (result.changed or source != "system"):
             queues, campaigns = await queue_store.memberships(tx, user_id)
             current = await _logins(tx, user_id)
-            await _set_logins(tx, user_id, current,
-                              login_all(queues, campaigns, today or at.date(),
-                                        current.chosen_campaign), source, when)
+            moved = await _set_logins(tx, user_id, current,
+                                      login_all(queues, campaigns, today or at.date(),
+                                                current.chosen_campaign), source, when)
         elif event is Event.LOGOUT:
-            await _set_logins(tx, user_id, await _logins(tx, user_id), Logins(), source, when)
-    return result
+            moved = await _set_logins(tx, user_id, await _logins(tx, user_id), Logins(),
+                                      source, when)
+    # A change of queues alone is a change too: the agent's tabs must hear of it.
+    return Change(result.state, changed=True) if moved and not result.changed else result
 
 
 async def _write_state(tx: Transaction, user_id: int, new: AgentState, source: Source,
@@ -130,8 +133,9 @@ async def _logins(tx: Database | Transaction, user_id: int) -> Logins:
 
 
 async def _set_logins(tx: Transaction, user_id: int, old: Logins, new: Logins,
-                      source: Source, when: str) -> None:
-    """Write the difference between two sets of logins, one log row per change."""
+                      source: Source, when: str) -> bool:
+    """Write the difference between two sets of logins, one log row per change; whether
+    there was any."""
     for kind, before, after in ((Kind.QUEUE, old.queues, new.queues),
                                 (Kind.CAMPAIGN, old.campaigns, new.campaigns)):
         table, column = (("agent_queue_logins", "queue_id") if kind is Kind.QUEUE
@@ -149,6 +153,7 @@ async def _set_logins(tx: Transaction, user_id: int, old: Logins, new: Logins,
     if new.chosen_campaign != old.chosen_campaign:
         await tx.execute("UPDATE agent_states SET campaign_id = ? WHERE user_id = ?",
                          (new.chosen_campaign, user_id))
+    return new != old
 
 
 async def logins(db: Database, user_id: int) -> Logins:

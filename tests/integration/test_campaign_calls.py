@@ -110,3 +110,14 @@ async def test_a_queue_call_rings_only_an_agent_logged_in_to_that_queue(
         await agent.send(signalling.RejectCall(call_id=ringing["call_id"]))
         await agent.wait_call("ended", since=mark)
 
+    # **1 on the keypad logs in to all the agent's queues again: now Ventas rings too.
+    mark = len(agent.events)
+    await agent.send(signalling.Dial(target="**1"))
+    await agent.wait_event(lambda e: e["type"] == "agent_state", since=mark)
+    assert (await agent_state_store.logins(gateway.db, me)).queues == {support.id, sales.id}
+    mark = len(agent.events)
+    with QueueCaller(lab.kamailio.hostport, "1001", "+34910000601"):
+        ringing = await agent.wait_call("ringing", since=mark)
+        await agent.send(signalling.RejectCall(call_id=ringing["call_id"]))
+        await agent.wait_call("ended", since=mark)
+
