@@ -201,6 +201,13 @@ async def test_agents_log_in_to_their_queues_with_clear_refusals(client: Client)
         assert status == 400 and answer["error"] == key, body
         assert answer["message"] and "{" not in str(answer["message"])
     assert (await agent_state_store.get(db, agent)).status is Status.LOGGED_OUT
+    # In the agent's own language.
+    await users.update_user(db, agent, language="pl")
+    status, answer = await _post_state(client, {"event": "login",
+                                                "queue": f"queue:{theirs.id}"}, token)
+    assert status == 400 and answer["message"] == (
+        "Nie należysz do „Ventas”. Poproś supervisora o dodanie.")
+    await users.update_user(db, agent, language="en")
     assert await agent_state_store.logins(db, agent) == type(
         await agent_state_store.logins(db, agent))()
     status, answer = await _post_state(client, {"event": "login", "queue": f"queue:{mine.id}"},
