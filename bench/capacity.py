@@ -48,6 +48,7 @@ import json
 import math
 import os
 import platform
+import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -181,7 +182,7 @@ def capacity_settings(tmp: Path, registrar: str, codec: str, agents: int,
     RTP_PORTS_PER_WORKER RTP ports per worker (``Supervisor._slot_limit``)."""
     workers = math.ceil(agents / agents_per_worker) + 1
     sip_low = free_udp_port_range(workers)
-    rtp_low = free_udp_port_range(workers * RTP_PORTS_PER_WORKER)
+    rtp_low = free_port_run(workers * RTP_PORTS_PER_WORKER)
     return Settings(
         data_dir=str(tmp),
         codecs=CodecSettings(browser=(codec,), sip=("pcmu",)),
@@ -192,6 +193,27 @@ def capacity_settings(tmp: Path, registrar: str, codec: str, agents: int,
             rtp_ports=(rtp_low, rtp_low + workers * RTP_PORTS_PER_WORKER - 1),
             agents_per_worker=agents_per_worker, ping_timeout=10.0),
     )
+
+
+def free_port_run(n: int) -> int:
+    """First port of ``n`` consecutive free UDP ports: a long run (thousands, for dozens
+    of workers) is rarely found from a random start, so try every 1000th base too."""
+    with contextlib.suppress(RuntimeError):
+        return free_udp_port_range(n)
+    for base in range(10000, 65536 - n, 1000):
+        socks: list[socket.socket] = []
+        try:
+            for port in range(base, base + n):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError(f"no run of {n} free UDP ports found")
 
 
 @dataclasses.dataclass

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.call_cost import BenchAgent, worker_pids
-from bench.capacity import ECHO_NUMBER, REPO, Rig, load_average
+from bench.capacity import ECHO_NUMBER, REPO, Rig, autogroup, load_average, set_niceness
 from bench.procstat import pss_mib, rss_mib
 from crm import call_records
 from crm.call_flow import CallState
@@ -282,7 +282,8 @@ def latest_capacity(codec: str) -> int | None:
 def print_table(result: Json, cfg: Json) -> None:
     print(f"\nSoak: {result['calls_concurrent']} agents calling ({cfg['codec']} to the "
           f"browser, PCMU to SIP) for {result['seconds'] / 60:g} min, calls of "
-          f"{cfg['hold']} s; {cfg['cpus']} CPUs; load average at start "
+          f"{cfg['hold']} s; {cfg['cpus']} CPUs; niceness {cfg['niceness']} "
+          f"({cfg['autogroup']}); load average at start "
           f"{cfg['load_start']}, at end {cfg['load_end']}\n")
     print(f"  calls dialled {result['calls_dialled']}, connected "
           f"{result['calls_connected']}, failed {len(result['failures'])}"
@@ -324,8 +325,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds")
     parser.add_argument("--agents-per-worker", type=int, default=2)
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--nice", type=int, default=0,
+                        help="niceness of the benchmark and its session (see bench.capacity)")
     parser.add_argument("--json", type=Path, help="default: bench/results/soak-TIME.json")
     args = parser.parse_args()
+    set_niceness(args.nice)
     calls = args.calls
     if calls is None:
         capacity = latest_capacity(args.codec)
@@ -335,6 +339,7 @@ def main() -> None:
     low, _, high = args.hold.partition("-")
     hold = (float(low), float(high or low))
     cfg: Json = {"codec": args.codec, "hold": args.hold, "cpus": os.cpu_count(),
+                 "niceness": os.getpriority(os.PRIO_PROCESS, 0), "autogroup": autogroup(),
                  "python": platform.python_version(), "load_start": load_average(),
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     # The rig's options: its own, plus what Rig reads from the capacity arguments.

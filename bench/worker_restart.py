@@ -44,7 +44,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.call_cost import percentiles
-from bench.capacity import ECHO_NUMBER, EchoLine, capacity_settings, load_average
+from bench.capacity import (
+    ECHO_NUMBER,
+    EchoLine,
+    autogroup,
+    capacity_settings,
+    load_average,
+    set_niceness,
+)
 from crm.db import open_database
 from crm.secret_key import load_or_create_key
 from gateway import signalling
@@ -237,7 +244,7 @@ async def run(args: argparse.Namespace) -> Json:
     restrict_host_addresses(["127.0.0.1"])
     results: Json = {"config": {"kills": args.kills, "cpus": os.cpu_count(),
                                 "python": platform.python_version(),
-                                "load_start": load_average(),
+                                "load_start": load_average(), "autogroup": autogroup(),
                                 "started": time.strftime("%Y-%m-%dT%H:%M:%S")}}
     rounds: list[Json] = []
     with tempfile.TemporaryDirectory(prefix="bench-restart-") as tmp:
@@ -273,7 +280,8 @@ def print_table(results: Json) -> None:
     cfg = results["config"]
     s = results["summary_ms"]
     print(f"\nWorker killed with SIGKILL mid-call, {cfg['kills']} times ({cfg['cpus']} CPUs, "
-          f"Python {cfg['python']}); load average at start {cfg['load_start']}, "
+          f"Python {cfg['python']}, {cfg['autogroup']}); load average at start "
+          f"{cfg['load_start']}, "
           f"at end {cfg['load_end']}\n")
     print(f"  {'from the kill to ... (ms)':48}{'p50':>8}{'p95':>8}{'max':>8}{'n':>5}")
     labels = {
@@ -304,9 +312,12 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--baseline", type=int, default=5, help="bare phone starts")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="niceness of the benchmark and its session (see bench.capacity)")
     parser.add_argument("--json", type=Path,
                         help="default: bench/results/worker-restart-TIME.json")
     args = parser.parse_args()
+    set_niceness(args.nice)
     results = asyncio.run(run(args))
     print_table(results)
     path = args.json or REPO / "bench" / "results" / time.strftime(
