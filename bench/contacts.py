@@ -13,7 +13,11 @@
 3. The contact list through real HTTP: an aiohttp server on 127.0.0.1 with the real
    pages, a logged-in session, ``GET /contacts?...`` for representative searches (name
    prefix, a word, mid-word, a number typed in part and whole, a list filter, a list
-   filter with a search), p50/p95. Baseline: the unfiltered first page.
+   filter with a search, last call and disposition filters, page 20 reached by following
+   the pager's "next" links), p50/p95, and the company autocomplete (``GET
+   /contacts/companies?q=...``). Baseline: the unfiltered first page. The contacts' last
+   call and disposition (which the server keeps from call records, crm/contact_activity.py)
+   are written directly for one contact in five, spread over 120 days.
 4. Import: R rows (default 20,000) through ``crm.contact_import`` into the same database,
    rows/s; baseline: the same rows only checked (``build_batch``), no writes.
 """
@@ -24,6 +28,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import sqlite3
 import sys
 import tempfile
@@ -55,6 +60,7 @@ LAST = ("García", "Fernández", "Silva", "Nowak", "Kowalski", "Wiśniewski", "P
 FIRMS = ("Transportes", "Logística", "Seguros", "Telecom", "Energía", "Consultoria",
          "Hurtownia", "Farmacia", "Construcciones", "Usługi")
 TAGS = ("VIP", "Moroso", "Nuevo")
+DISPOSITIONS = ("Venta", "No interesado", "Volver a llamar")
 LISTS = 20
 COMPANY_EVERY = 50
 REGION = "ES"
@@ -145,6 +151,39 @@ def generate(path: Path, count: int, seed: int = 7) -> list[str]:
     return sample
 
 
+def add_activity(path: Path) -> None:
+    """Give one contact in five a last call (0-119 days ago) and one in ten a last
+    disposition, as crm/contact_activity.py keeps them; once per database."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        if conn.execute("SELECT 1 FROM contacts WHERE last_activity_at IS NOT NULL"
+                        " LIMIT 1").fetchone():
+            return
+        conn.execute("BEGIN")
+        now = clock.to_db(clock.utc_now())
+        conn.execute("INSERT INTO disposition_categories (name, name_key, kind, created_at)"
+                     " VALUES ('Bench', 'bench', 'success', ?)", (now,))
+        category = conn.execute("SELECT MAX(id) FROM disposition_categories").fetchone()[0]
+        for name in DISPOSITIONS:
+            conn.execute("INSERT INTO dispositions (category_id, name, name_key, created_at)"
+                         " VALUES (?, ?, ?, ?)", (category, name, fold(name), now))
+        ids = [row[0] for row in conn.execute(
+            f"SELECT id FROM dispositions WHERE name IN ({', '.join('?' * len(DISPOSITIONS))})"
+            " ORDER BY id", DISPOSITIONS)]
+        conn.execute(
+            "UPDATE contacts SET last_activity_at = strftime('%Y-%m-%dT%H:%M:%S', 'now',"
+            " '-' || (id * 7 % 120) || ' days') || '.000+00:00' WHERE id % 5 = 0")
+        for i, disposition in enumerate(ids):
+            conn.execute("UPDATE contacts SET last_disposition_id = ?,"
+                         " last_disposition_at = last_activity_at"
+                         " WHERE id % 10 = 0 AND id / 10 % ? = ?",
+                         (disposition, len(ids), i))
+        conn.execute("COMMIT")
+        conn.execute("ANALYZE")
+    finally:
+        conn.close()
+
+
 def national(e164: str) -> str:
     """How a Spanish PBX presents the number: 9 digits, grouped."""
     digits = e164.removeprefix("+34")
@@ -182,6 +221,9 @@ async def caller_id(db: Database, numbers: list[str], lookups: int) -> Json:
             "baseline_select1_p99_ms": percentile(floor, 0.99)}
 
 
+NEXT = re.compile(r'href="([^"]+)" rel="next"')
+
+
 def _csrf(html: str) -> str:
     marker = 'name="csrf_token" value="'
     start = html.index(marker) + len(marker)
@@ -212,7 +254,17 @@ async def http_search(settings: Settings, queries: dict[str, dict[str, str]],
                 "next": "/contacts"}) as resp:
                 assert resp.status == 200 and "/contacts/new" in await resp.text()
             for label, params in queries.items():
-                url = f"{base}/contacts?{urlencode(params)}"
+                pages = int(params.pop("pages", "1"))
+                path = "/contacts"
+                url = f"{base}{path}?{urlencode(params)}"
+                if label.startswith("company autocomplete"):
+                    url = f"{base}/contacts/companies?{urlencode(params)}"
+                for _ in range(pages - 1):
+                    # Page N through the pager's links, as a person gets there.
+                    async with http.get(url, headers={"Accept": "text/html"}) as resp:
+                        found = NEXT.search(await resp.text())
+                    assert found is not None, label
+                    url = base + found[1].replace("&amp;", "&")
                 rows = 0
 
                 async def fetch(url: str = url) -> None:
@@ -220,10 +272,11 @@ async def http_search(settings: Settings, queries: dict[str, dict[str, str]],
                     async with http.get(url, headers={"Accept": "text/html"}) as resp:
                         body = await resp.text()
                         assert resp.status == 200, (resp.status, body[:200])
-                        rows = body.count('<th scope="row">')
+                        rows = (body.count('<th scope="row">') if "/contacts?" in url
+                                or url.endswith("/contacts") else body.count('"id"'))
 
                 spent = await timed(fetch, requests)
-                results[label] = {"query": urlencode(params), "rows": rows,
+                results[label] = {"query": url.removeprefix(base), "rows": rows,
                                   "p50_ms": percentile(spent, 0.5),
                                   "p95_ms": percentile(spent, 0.95)}
     finally:
@@ -247,6 +300,7 @@ async def import_rate(db: Database, rows: int) -> Json:
     result = await contact_import.run_import(db, table, mapping, options)
     spent = time.perf_counter() - start
     return {"rows": rows, "imported": result.imported, "failed": result.failed,
+            "duplicates_skipped": result.skipped,
             "rows_per_s": rows / spent, "seconds": spent,
             "baseline_check_only_rows_per_s": rows / checked}
 
@@ -274,6 +328,11 @@ async def run(args: argparse.Namespace) -> Json:
             generated = time.perf_counter() - start
             print(f"generated {args.contacts} contacts in {generated:.1f} s", file=sys.stderr)
         db = await open_database(settings.database_path)
+        await db.close()
+        add_activity(Path(settings.database_path))
+        first_disposition = sqlite3.connect(settings.database_path).execute(
+            "SELECT MIN(id) FROM dispositions WHERE name = ?", (DISPOSITIONS[0],)).fetchone()[0]
+        db = await open_database(settings.database_path)
         try:
             cid = await caller_id(db, numbers, args.lookups)
         finally:
@@ -290,7 +349,17 @@ async def run(args: argparse.Namespace) -> Json:
             "number, national": {"q": national(some)},
             "list filter": {"list": "Campaña 8"},
             "list filter + search": {"list": "Campaña 8", "q": "lopez"},
-            "tag filter, page 20": {"tag": "VIP", "page": "20"},
+            "tag filter, page 20": {"tag": "VIP", "pages": "20"},
+            "search, page 20": {"q": "garcia", "pages": "20"},
+            "last call within 7 days": {"activity": "7d"},
+            "never called": {"activity": "never"},
+            "last call in a date range": {"active_from": "2026-01-01",
+                                          "active_to": "2026-12-31"},
+            "disposition": {"disposition": str(first_disposition)},
+            "list + disposition + 90 days": {"list": "Campaña 0",
+                                             "disposition": str(first_disposition),
+                                             "activity": "90d"},
+            "company autocomplete (3 letters)": {"q": "tra"},
         }
         search = await http_search(settings, queries, args.requests)
         db = await open_database(settings.database_path)
@@ -317,7 +386,8 @@ def report(results: Json) -> None:
         print(f"  {label:<36}{row['rows']:>5} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f}")
     imp = results["import"]
     print(f"\nImport of {imp['rows']:,} rows: {imp['rows_per_s']:,.0f} rows/s"
-          f" ({imp['imported']:,} imported, {imp['failed']} skipped, {imp['seconds']:.1f} s);"
+          f" ({imp['imported']:,} imported, {imp['failed']} with errors,"
+          f" {imp['duplicates_skipped']} duplicates skipped, {imp['seconds']:.1f} s);"
           f" baseline, checking only: {imp['baseline_check_only_rows_per_s']:,.0f} rows/s")
 
 

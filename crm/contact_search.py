@@ -113,6 +113,9 @@ class Condition:
     ids_params: tuple[object, ...] = ()
     # Columns of ``contacts`` the check reads (besides id): what a walk must hand on.
     columns: tuple[str, ...] = ()
+    # Cheap to count with a cap, and usually matching few (a typed number): count it
+    # before walking.
+    selective: bool = False
 
 
 # A condition matching at most this many contacts drives the query (its ids fetched and
@@ -159,14 +162,14 @@ def plan_search(query: str, region: str, area_code: str = "") -> Condition | Non
         keys = _number_keys(text, region, area_code)
         if not keys:
             return Condition(_KEY_HAS, (_like(digits),), _FTS, (_phrase(digits),),
-                             _SEARCHED)
+                             _SEARCHED, selective=True)
         marks = ", ".join("?" * len(keys))
         return Condition(
             f"({_KEY_HAS} OR EXISTS (SELECT 1 FROM contact_phones p"
             f" WHERE p.contact_id = c.id AND p.e164 IN ({marks})))",
             (_like(digits), *keys),
             f"{_FTS} UNION SELECT contact_id FROM contact_phones WHERE e164 IN ({marks})",
-            (_phrase(digits), *keys), _SEARCHED)
+            (_phrase(digits), *keys), _SEARCHED, selective=True)
     words = fold(text).split()
     long_words = [w for w in words if len(w) >= MIN_INDEXED]
     if not long_words:
@@ -235,17 +238,37 @@ def choose_driver(sizes: list[int | None]) -> int | None:
     return min(narrow)[1] if narrow else None
 
 
-async def _sizes(db: Database, found: list[Condition]) -> list[int | None]:
-    """How many contacts each condition's ids name, counted up to ``NARROW + 1``."""
+async def _sizes(db: Database, found: list[Condition],
+                 cap: int | None = None) -> list[int | None]:
+    """How many contacts each condition's ids name, counted up to ``cap`` (by default
+    ``NARROW + 1``)."""
     sizes: list[int | None] = []
     for condition in found:
         if condition.ids is None:
             sizes.append(None)
             continue
         row = await db.fetchone(f"SELECT COUNT(*) AS n FROM ({condition.ids} LIMIT ?)",
-                                [*condition.ids_params, NARROW + 1])
+                                [*condition.ids_params, NARROW + 1 if cap is None else cap])
         sizes.append(int(row["n"]) if row else None)
     return sizes
+
+
+# Rows a search walks on, after the bounded walk found some matches, rather than count.
+SEARCH_WALK_MORE = 40_000
+# Filters without a search are ranges and lookups on plain indexes, cheap to count this
+# far: enough to compare a driver's size with what the walk is likely still to read.
+FILTER_COUNT_CAP = 200_000
+
+
+def cheaper_driver(sizes: list[int | None], walked: int, hits: int, wanted: int) -> int | None:
+    """After a walk of ``walked`` rows found ``hits`` of the ``wanted``: the condition
+    whose ids cost less to fetch and order than walking on at that rate would, if any."""
+    known = [(size, i) for i, size in enumerate(sizes) if size is not None]
+    if not known:
+        return None
+    size, best = min(known)
+    still = (wanted - hits) * walked / hits if hits else float("inf")
+    return best if size < still else None
 
 
 def _clause(found: list[Condition], driver: int | None) -> tuple[str, list[object]]:
@@ -331,6 +354,12 @@ async def _page_ids(db: Database, found: list[Condition], order: _Order,
 
     if not any(condition.ids is not None for condition in found):
         return await query(None)   # nothing to look up: the order's index is the list
+    if order is BY_NAME or any(condition.selective for condition in found):
+        # Filters and typed numbers are index lookups, cheap to count up to NARROW:
+        # a narrow one drives at once.
+        driver = choose_driver(await _sizes(db, found))
+        if driver is not None:
+            return await query(driver)
     # Walk a bounded stretch of the order's index from the cursor, testing each row.
     # No ORDER BY outside: SQLite runs the inner query as a co-routine and hands its rows
     # on in its order, so the outer one stops after a page instead of reading (and
@@ -343,10 +372,18 @@ async def _page_ids(db: Database, found: list[Condition], order: _Order,
         f" WHERE {clause} LIMIT ?", [*start_params, WALK_ROWS, *params, limit])
     if len(rows) == limit:
         return [int(row["id"]) for row in rows]
-    sizes = await _sizes(db, found)
-    # The narrowest condition drives if it is narrow enough; otherwise the rest of the
-    # walk, unbounded (sparse matches of broad conditions: the slow case).
-    return await query(choose_driver(sizes))
+    if order is BY_NAME:
+        # Filters only: count them properly, and let the smallest drive when the rest
+        # of the walk, at the rate it found matches, would read more rows.
+        sizes = await _sizes(db, found, FILTER_COUNT_CAP)
+        return await query(cheaper_driver(sizes, WALK_ROWS, len(rows), limit))
+    # A search that found some: walking on at that rate is cheap enough (the table is
+    # read in order); counting a common word's trigram matches is not.
+    if rows and (limit - len(rows)) * WALK_ROWS / len(rows) <= SEARCH_WALK_MORE:
+        return await query(None)
+    # Sparse: the narrowest condition drives if it is narrow enough; otherwise the rest
+    # of the walk, unbounded (sparse matches of broad conditions: the slow case).
+    return await query(choose_driver(await _sizes(db, found)))
 
 
 async def list_contacts(

@@ -259,6 +259,15 @@ def test_search_plans() -> None:
     assert prefix.check_params[0] == "jo"
 
 
+def test_a_driver_cheaper_than_the_rest_of_the_walk() -> None:
+    # 10 of 26 found in 1,000 rows: about 1,600 more to read; a set of 500 is cheaper.
+    assert contact_search.cheaper_driver([None, 3000, 500], 1000, 10, 26) == 2
+    assert contact_search.cheaper_driver([3000, 2000], 1000, 10, 26) is None
+    # Nothing found at all: any set is cheaper than reading every row.
+    assert contact_search.cheaper_driver([50_000], 1000, 0, 26) == 0
+    assert contact_search.cheaper_driver([None], 1000, 0, 26) is None
+
+
 def test_the_narrowest_small_set_drives_the_query() -> None:
     narrow = contact_search.NARROW
     assert contact_search.choose_driver([None, 10, 3]) == 2

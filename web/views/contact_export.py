@@ -68,7 +68,10 @@ async def export_contacts(request: web.Request) -> web.StreamResponse:
                                           request.query.get("company_name", ""), errors)
     if errors:
         first = next(iter(errors.values()))
-        raise web.HTTPBadRequest(text=translate(lang, first.key, **first.params))
+        # Said as it is (not the generic error page): the link came from the list's
+        # filters, and this says which one to change.
+        return web.Response(status=400, text=translate(lang, first.key, **first.params),
+                            headers={"Cache-Control": "no-store"})
     response = web.StreamResponse(headers=_download_headers("contacts.csv"))
     await response.prepare(request)
     async for chunk in contact_export.export_lines(
