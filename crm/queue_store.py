@@ -209,6 +209,8 @@ async def save_campaign(db: Database, campaign_id: int | None, name: str,
                 (clean, fold(clean), state.value, start, end, stamp, campaign_id))
         await _set_policy(tx, campaign_id, must_disposition, stamp)
         await _set_members(tx, Kind.CAMPAIGN, campaign_id, members)
+        if state is CampaignState.PAUSED:  # nobody works a paused campaign
+            await _log_out_everyone(tx, Kind.CAMPAIGN, campaign_id)
         await _adopt_callbacks(tx, Kind.CAMPAIGN, campaign_id, clean)
     campaign = await get_campaign(db, campaign_id)
     assert campaign is not None
@@ -236,8 +238,7 @@ async def set_archived(db: Database, kind: Kind, item_id: int, archived: bool) -
     Bringing back a queue whose PBX number another live queue took meanwhile is a
     ``Conflict``.
     """
-    table, _, column = _TABLES[kind]
-    logins = "agent_queue_logins" if kind is Kind.QUEUE else "agent_campaign_logins"
+    table = _TABLES[kind][0]
     async with db.transaction() as tx:
         row = await tx.fetchone(f"SELECT * FROM {table} WHERE id = ?", (item_id,))
         if row is None:
@@ -248,10 +249,27 @@ async def set_archived(db: Database, kind: Kind, item_id: int, archived: bool) -
                          (clock.to_db(clock.utc_now()) if archived else None,
                           clock.to_db(clock.utc_now()), item_id))
         if archived:
-            await tx.execute(f"DELETE FROM {logins} WHERE {column} = ?", (item_id,))
-            if kind is Kind.CAMPAIGN:
-                await tx.execute("UPDATE agent_states SET campaign_id = NULL"
-                                 " WHERE campaign_id = ?", (item_id,))
+            await _log_out_everyone(tx, kind, item_id)
+
+
+async def _log_out_everyone(tx: Transaction, kind: Kind, item_id: int) -> None:
+    """Take every agent out of a queue or campaign no one may work any more, and say so
+    in the state log as crm/agent_state_store.py does for an agent's own logout (same
+    transaction: that module imports this one, so the rows are written here)."""
+    column = _TABLES[kind][2]
+    logins = "agent_queue_logins" if kind is Kind.QUEUE else "agent_campaign_logins"
+    when = clock.to_db(clock.utc_now())
+    for r in await tx.fetchall(f"SELECT user_id FROM {logins} WHERE {column} = ?", (item_id,)):
+        await tx.execute(
+            f"UPDATE agent_state_log SET ended_at = ? WHERE user_id = ? AND {column} = ?"
+            " AND ended_at IS NULL", (when, r["user_id"], item_id))
+        await tx.execute(
+            f"INSERT INTO agent_state_log (user_id, status, source, started_at, {column})"
+            " VALUES (?, 'logged_out', 'system', ?, ?)", (r["user_id"], when, item_id))
+    await tx.execute(f"DELETE FROM {logins} WHERE {column} = ?", (item_id,))
+    if kind is Kind.CAMPAIGN:
+        await tx.execute("UPDATE agent_states SET campaign_id = NULL WHERE campaign_id = ?",
+                         (item_id,))
 
 
 async def get_item(tx: Database | Transaction, kind: Kind,

@@ -171,10 +171,16 @@ async def test_queues_and_campaigns_are_stored_with_members(db: Database) -> Non
 async def test_archived_queues_leave_choices_and_logins(db: Database) -> None:
     ana = await _user(db, "ana")
     queue = await queue_store.save_queue(db, None, "Soporte", "600", [ana])
-    await agent_state_store.change(db, ana, Event.LOGIN, "page", at=T0, today=TODAY)
+    before = clock.utc_now()
+    await agent_state_store.change(db, ana, Event.LOGIN, "page", today=TODAY)
     assert (await agent_state_store.logins(db, ana)).queues == {queue.id}
     await queue_store.set_archived(db, Kind.QUEUE, queue.id, True)
     assert (await agent_state_store.logins(db, ana)).queues == frozenset()
+    (opened, closed) = await agent_state_store.item_log(db, ana, before,
+                                                       clock.utc_now() + timedelta(1))
+    assert (opened.status, closed.status, closed.source) == (
+        Status.AVAILABLE, Status.LOGGED_OUT, "system")
+    assert opened.ended_at == closed.started_at and closed.queue_id == queue.id
     assert await queue_store.queue_for_number(db, "600") is None
     assert await queue_store.memberships(db, ana) == ([], [])
     # Its number is free for another queue; bringing the old one back then conflicts.
@@ -228,6 +234,11 @@ async def test_queue_logins_follow_the_status_and_are_logged(db: Database) -> No
     assert await agent_state_store.outbound_campaign(db, ana) == c1.id
     with pytest.raises(InvalidValue):
         await agent_state_store.choose_campaign(db, ana, c2.id)
+    # Pausing the campaign takes everyone out of it.
+    await queue_store.save_campaign(db, c1.id, "C1", CampaignState.PAUSED, None, None, True,
+                                    [ana])
+    assert (await agent_state_store.logins(db, ana)).campaigns == frozenset()
+    assert await agent_state_store.outbound_campaign(db, ana) is None
     await agent_state_store.change(db, ana, Event.LOGOUT, "page", at=T0 + timedelta(2))
     assert await agent_state_store.logins(db, ana) == Logins()
     entries = await agent_state_store.item_log(db, ana, T0 - timedelta(1), T0 + timedelta(3))
