@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import itertools
 import math
 import time
 from collections import deque
@@ -55,7 +56,7 @@ class RtcClient:
         self.pc.addTrack(self.mic)
         # (arrival time, samples): the line sends nothing when no call is on it, so
         # only what arrived recently counts as heard.
-        self._heard: deque[tuple[float, np.ndarray]] = deque(maxlen=100)
+        self._heard: deque[tuple[float, np.ndarray]] = deque(maxlen=250)
         self._reader: asyncio.Task[None] | None = None
         self.pc.on("track", self._on_track)
 
@@ -79,6 +80,24 @@ class RtcClient:
         if len(frames) < seconds * 50 * 0.5:
             return False
         return tone_present(np.concatenate(frames), LISTEN_RATE, freq)
+
+    def tone_continuity(self, freq: float, since: float, until: float) -> tuple[int, int, float]:
+        """(frames received, frames holding ``freq``, longest stretch in ms with no frame
+        holding it) between ``since`` and ``until`` (``time.monotonic()`` values)."""
+        frames = [(at, samples) for at, samples in self._heard if since <= at <= until]
+        heard = [at for at, samples in frames
+                 if tone_present(samples, LISTEN_RATE, freq, tolerance_hz=60)]
+        edges = [since, *heard, until]
+        longest = max(b - a for a, b in itertools.pairwise(edges))
+        return len(frames), len(heard), 1000 * longest
+
+    async def wait_received_after(self, moment: float, timeout: float = 10) -> None:
+        """Until a frame arrives after ``moment`` (audio up to then is all in)."""
+        deadline = time.monotonic() + timeout
+        while not (self._heard and self._heard[-1][0] > moment):
+            if time.monotonic() > deadline:
+                raise TimeoutError("no audio from the gateway")
+            await asyncio.sleep(0.02)  # one frame time: polling the received audio
 
     async def wait_hears(self, freq: float, timeout: float = 5) -> bool:
         deadline = time.monotonic() + timeout
