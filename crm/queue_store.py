@@ -103,10 +103,7 @@ async def _set_members(tx: Transaction, kind: Kind, item_id: int,
         await tx.execute(f"INSERT INTO {members} ({column}, user_id) VALUES (?, ?)",
                          (item_id, user_id))
     # Someone taken off a queue is logged out of it at once.
-    logins = "agent_queue_logins" if kind is Kind.QUEUE else "agent_campaign_logins"
-    keep = ", ".join("?" * len(wanted)) or "NULL"
-    await tx.execute(f"DELETE FROM {logins} WHERE {column} = ? AND user_id NOT IN ({keep})",
-                     (item_id, *wanted))
+    await _log_out_everyone(tx, kind, item_id, keep=wanted)
 
 
 async def _adopt_callbacks(tx: Transaction, kind: Kind, item_id: int, name: str) -> None:
@@ -252,24 +249,29 @@ async def set_archived(db: Database, kind: Kind, item_id: int, archived: bool) -
             await _log_out_everyone(tx, kind, item_id)
 
 
-async def _log_out_everyone(tx: Transaction, kind: Kind, item_id: int) -> None:
-    """Take every agent out of a queue or campaign no one may work any more, and say so
+async def _log_out_everyone(tx: Transaction, kind: Kind, item_id: int,
+                            keep: Iterable[int] = ()) -> None:
+    """Take every agent but ``keep`` out of a queue or campaign, and say so
     in the state log as crm/agent_state_store.py does for an agent's own logout (same
     transaction: that module imports this one, so the rows are written here)."""
     column = _TABLES[kind][2]
     logins = "agent_queue_logins" if kind is Kind.QUEUE else "agent_campaign_logins"
     when = clock.to_db(clock.utc_now())
+    staying = set(keep)
     for r in await tx.fetchall(f"SELECT user_id FROM {logins} WHERE {column} = ?", (item_id,)):
+        if r["user_id"] in staying:
+            continue
+        await tx.execute(
+            f"DELETE FROM {logins} WHERE {column} = ? AND user_id = ?", (item_id, r["user_id"]))
         await tx.execute(
             f"UPDATE agent_state_log SET ended_at = ? WHERE user_id = ? AND {column} = ?"
             " AND ended_at IS NULL", (when, r["user_id"], item_id))
         await tx.execute(
             f"INSERT INTO agent_state_log (user_id, status, source, started_at, {column})"
             " VALUES (?, 'logged_out', 'system', ?, ?)", (r["user_id"], when, item_id))
-    await tx.execute(f"DELETE FROM {logins} WHERE {column} = ?", (item_id,))
-    if kind is Kind.CAMPAIGN:
-        await tx.execute("UPDATE agent_states SET campaign_id = NULL WHERE campaign_id = ?",
-                         (item_id,))
+        if kind is Kind.CAMPAIGN:
+            await tx.execute("UPDATE agent_states SET campaign_id = NULL"
+                             " WHERE user_id = ? AND campaign_id = ?", (r["user_id"], item_id))
 
 
 async def get_item(tx: Database | Transaction, kind: Kind,

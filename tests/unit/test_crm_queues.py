@@ -234,11 +234,6 @@ async def test_queue_logins_follow_the_status_and_are_logged(db: Database) -> No
     assert await agent_state_store.outbound_campaign(db, ana) == c1.id
     with pytest.raises(InvalidValue):
         await agent_state_store.choose_campaign(db, ana, c2.id)
-    # Pausing the campaign takes everyone out of it.
-    await queue_store.save_campaign(db, c1.id, "C1", CampaignState.PAUSED, None, None, True,
-                                    [ana])
-    assert (await agent_state_store.logins(db, ana)).campaigns == frozenset()
-    assert await agent_state_store.outbound_campaign(db, ana) is None
     await agent_state_store.change(db, ana, Event.LOGOUT, "page", at=T0 + timedelta(2))
     assert await agent_state_store.logins(db, ana) == Logins()
     entries = await agent_state_store.item_log(db, ana, T0 - timedelta(1), T0 + timedelta(3))
@@ -248,6 +243,27 @@ async def test_queue_logins_follow_the_status_and_are_logged(db: Database) -> No
     # The overall log is unchanged in shape: one open row, no queue rows in it.
     overall = await agent_state_store.log(db, ana, T0 - timedelta(1), T0 + timedelta(3))
     assert [e.status for e in overall] == [Status.AVAILABLE, Status.LOGGED_OUT]
+
+    # Taken off a campaign's members: logged out of it, the others stay.
+    bea = await _user(db, "bea")
+    await queue_store.save_campaign(db, c1.id, "C1", CampaignState.ACTIVE, None, None, True,
+                                    [ana, bea])
+    await agent_state_store.change(db, bea, Event.LOGIN, "page", today=TODAY)
+    await queue_store.save_campaign(db, c1.id, "C1", CampaignState.ACTIVE, None, None, True,
+                                    [bea])
+    assert (await agent_state_store.logins(db, ana)).campaigns == frozenset()
+    assert (await agent_state_store.logins(db, bea)).campaigns == {c1.id}
+    assert await agent_state_store.outbound_campaign(db, bea) == c1.id
+    await queue_store.save_campaign(db, c1.id, "C1", CampaignState.ACTIVE, None, None, True,
+                                    [ana, bea])
+    await agent_state_store.change(db, ana, Event.LOGIN, "page", today=TODAY)
+    assert (await agent_state_store.logins(db, ana)).campaigns == {c1.id, c2.id}
+    # Pausing the campaign takes everyone out of it.
+    await queue_store.save_campaign(db, c1.id, "C1", CampaignState.PAUSED, None, None, True,
+                                    [ana])
+    assert (await agent_state_store.logins(db, ana)).campaigns == {c2.id}
+    assert (await agent_state_store.logins(db, bea)).campaigns == frozenset()
+    assert await agent_state_store.outbound_campaign(db, ana) == c2.id
 
 
 async def test_a_campaign_with_mandatory_disposition_blocks_and_one_without_does_not(
