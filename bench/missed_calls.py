@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -35,12 +36,20 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from crm import clock, missed_call_pages, missed_call_store, users
-from crm.db import Database, open_database
+from crm.db import Database, database_ctx, open_database
 from crm.missed_call_pages import Cursor
 from crm.missed_calls import RowFilter, View, select
+from gateway.settings import Settings
 from tests.support.gateway import FAST_HASHING
+from web.appkeys import SETTINGS
+from web.setup import setup_web
 
 REGION = "ES"
 
@@ -101,7 +110,8 @@ async def timed(fn: Callable[[], Awaitable[object]], runs: int) -> dict[str, flo
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
-        db = await open_database(Path(tmp) / "bench.sqlite3")
+        settings = Settings(data_dir=tmp, region=REGION)
+        db = await open_database(settings.database_path)
         try:
             started = time.perf_counter()
             sizes = await generate(db, args.per_day, args.days, args.callers, rng)
@@ -161,7 +171,54 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             }
         finally:
             await db.close()
+        assert deep is not None
+        result["http"] = await http_pages(settings, deep, args.runs)
     return result
+
+
+async def http_pages(settings: Settings, deep: Cursor, runs: int) -> dict[str, Any]:
+    """The /missed pages through HTTP, as a browser asks for them (the badge warmed up
+    first: it is recounted at most every 10 s, whichever page asks)."""
+    app = web.Application()
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(database_ctx)
+    setup_web(app, hashing=FAST_HASHING)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    html = {"Accept": "text/html"}
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            base = str(server.make_url("")).rstrip("/")
+            page = await (await http.get(f"{base}/login", headers=html)).text()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+            assert token is not None
+            resp = await http.post(f"{base}/login", headers=html, allow_redirects=False, data={
+                "username": "agent0", "password": "bench password 1",
+                "csrf_token": token[1], "next": "/"})
+            assert resp.status == 303, resp.status
+            badge_started = time.perf_counter()
+            await (await http.get(f"{base}/", headers=html)).read()
+            badge_ms = (time.perf_counter() - badge_started) * 1000
+
+            def get(path: str) -> Callable[[], Awaitable[object]]:
+                async def run() -> object:
+                    async with http.get(base + path, headers=html) as answer:
+                        assert answer.status == 200, (path, answer.status)
+                        return await answer.read()
+                return run
+
+            figures: dict[str, Any] = {"first_page_with_badge_recount_ms": round(badge_ms, 1)}
+            for name, path in (
+                    ("http_missed_active", "/missed"),
+                    ("http_missed_all", "/missed?view=all"),
+                    ("http_missed_all_21st", "/missed?" + urlencode(
+                        {"view": "all", "before": deep.token(), "page": "21"})),
+                    ("http_missed_removed", "/missed?view=removed"),
+                    ("http_missed_hidden", "/missed?view=hidden")):
+                figures[name] = await timed(get(path), runs)
+            return figures
+    finally:
+        await server.close()
 
 
 def print_table(figures: dict[str, Any]) -> None:
@@ -169,10 +226,13 @@ def print_table(figures: dict[str, Any]) -> None:
     print(f"{sizes['call_records']} call records, {sizes['unanswered_inbound_legs']}"
           f" unanswered inbound legs; rows: {figures['rows']}")
     print(f"{'what':<28}{'p50 ms':>10}{'p95 ms':>10}")
-    lines = {**figures["pages"], **{k: figures[k] for k in (
+    http = {k: v for k, v in figures["http"].items() if isinstance(v, dict)}
+    lines = {**figures["pages"], **http, **{k: figures[k] for k in (
         "load_rows", "load_open_rows", "baseline_select_1", "baseline_count_seeds")}}
     for name, timing in lines.items():
         print(f"{name:<28}{timing['p50_ms']:>10.1f}{timing['p95_ms']:>10.1f}")
+    print("first page after start (badge recount included):"
+          f" {figures['http']['first_page_with_badge_recount_ms']} ms")
 
 
 if __name__ == "__main__":

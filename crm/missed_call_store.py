@@ -33,6 +33,14 @@ def _at(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+_ACTION_COLUMNS = "caller_key, kind, user_id, at, sms_result, gateway_status"
+
+
+def _action(row: Row) -> Action:
+    return Action(row["caller_key"], ActionKind(row["kind"]), row["user_id"],
+                  clock.from_db(row["at"]), row["sms_result"], row["gateway_status"])
+
+
 def _leg(row: Row) -> Leg:
     started = _at(row["started_at"])
     assert started is not None
@@ -101,11 +109,10 @@ async def load_rows(db: Database, numbering: Numbering, *, since: datetime,
     for chunk in _chunks(keys):
         marks = ", ".join("?" for _ in chunk)
         for row in await db.fetchall(
-                "SELECT caller_key, kind, user_id, at FROM missed_call_actions"
+                f"SELECT {_ACTION_COLUMNS} FROM missed_call_actions"
                 f" WHERE caller_key IN ({marks}) AND at >= ? ORDER BY id",
                 (*chunk, clock.to_db(since))):
-            actions.append(Action(row["caller_key"], ActionKind(row["kind"]),
-                                  row["user_id"], clock.from_db(row["at"])))
+            actions.append(_action(row))
     mine = [leg for leg in legs.values() if numbering.key(leg.remote_number) in keys]
     return fold(mine, actions, numbering.key, now, timedelta(days=retention_days))
 
@@ -132,11 +139,10 @@ async def fold_keys(db: Database, numbering: Numbering, keys: set[str], raw: set
     for chunk in _chunks(keys):
         marks = ", ".join("?" for _ in chunk)
         for row in await db.fetchall(
-                "SELECT caller_key, kind, user_id, at FROM missed_call_actions"
+                f"SELECT {_ACTION_COLUMNS} FROM missed_call_actions"
                 f" WHERE caller_key IN ({marks}) AND at >= ? ORDER BY id",
                 (*chunk, clock.to_db(history))):
-            actions.append(Action(row["caller_key"], ActionKind(row["kind"]),
-                                  row["user_id"], clock.from_db(row["at"])))
+            actions.append(_action(row))
     return fold(list(legs.values()), actions, numbering.key, now, retention)
 
 
@@ -193,22 +199,24 @@ async def load_open_rows(db: Database, numbering: Numbering, *, now: datetime,
     for chunk in _chunks(keys):
         marks = ", ".join("?" for _ in chunk)
         for row in await db.fetchall(
-                "SELECT caller_key, kind, user_id, at FROM missed_call_actions"
+                f"SELECT {_ACTION_COLUMNS} FROM missed_call_actions"
                 f" WHERE caller_key IN ({marks}) AND at >= ? ORDER BY id",
                 (*chunk, clock.to_db(since))):
             if row["at"] > reached.get(row["caller_key"], ""):
-                actions.append(Action(row["caller_key"], ActionKind(row["kind"]),
-                                      row["user_id"], clock.from_db(row["at"])))
+                actions.append(_action(row))
     rows = fold(list(legs.values()), actions, numbering.key, now,
                 timedelta(days=retention_days))
     return [row for row in rows if row.closure is None]
 
 
 async def add_action(db: Database, key: str, kind: ActionKind, user_id: int,
-                     at: datetime) -> None:
+                     at: datetime, sms_result: str = "",
+                     gateway_status: int | None = None) -> None:
+    """Record what a person did to a row (for an SMS, how it went)."""
     await db.execute(
-        "INSERT INTO missed_call_actions (caller_key, kind, user_id, at) VALUES (?, ?, ?, ?)",
-        (key, kind.value, user_id, clock.to_db(at)))
+        "INSERT INTO missed_call_actions (caller_key, kind, user_id, at, sms_result,"
+        " gateway_status) VALUES (?, ?, ?, ?, ?, ?)",
+        (key, kind.value, user_id, clock.to_db(at), sms_result, gateway_status))
 
 
 # -- e-mail subscriptions and notices ------------------------------------------------------

@@ -117,12 +117,22 @@ class Leg:
     outcome: str | None = None
 
 
+class SmsResult(enum.StrEnum):
+    """How an SMS from a row went ('' on old rows: recorded by hand)."""
+
+    MANUAL = "manual"            # no gateway: the agent sent it from a phone
+    SENT = "sent"                # the gateway accepted it
+    FAILED = "failed"            # the gateway refused it or did not answer
+
+
 @dataclass(frozen=True)
 class Action:
     caller_key: str
     kind: ActionKind
     user_id: int | None
     at: datetime
+    sms_result: str = ""
+    gateway_status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,8 @@ class Entry:
     outcome: str = ""
     # Missed attempts: how many agents' phones rang.
     legs: int = 0
+    # SMS attempts: the gateway's HTTP status, if it answered.
+    gateway_status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +178,7 @@ class MissedRow:
         for entry in reversed(self.timeline):
             if entry.kind is EntryKind.CALLBACK:
                 return LastStatus.CALLED_BACK
-            if entry.kind is EntryKind.SMS:
+            if entry.kind is EntryKind.SMS and entry.outcome != SmsResult.FAILED:
                 return LastStatus.SMS_SENT
         return LastStatus.NO_ATTEMPT
 
@@ -350,7 +362,9 @@ def _events(legs: Sequence[Leg], actions: Iterable[Action]) -> list[_Timed]:
     for action in actions:
         event = _ACTION_EVENT[action.kind]
         timed.append(_Timed(action.at, event,
-                            Entry(_ENTRY_OF[event], action.at, action.user_id)))
+                            Entry(_ENTRY_OF[event], action.at, action.user_id,
+                                  outcome=action.sms_result,
+                                  gateway_status=action.gateway_status)))
     # Same instant: a missed attempt before what answers it.
     order = {_Event.MISSED: 0}
     timed.sort(key=lambda t: (t.at, order.get(t.event, 1)))

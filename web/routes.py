@@ -11,6 +11,7 @@ from web.views import admin_queues as admin_queue_views
 from web.views import (
     admin_settings,
     admin_sip,
+    admin_sms,
     admin_users,
     agent_state,
     callerid_api,
@@ -22,6 +23,7 @@ from web.views import (
     profile,
     supervision,
 )
+from web.views import agent_state_report as agent_state_report_views
 from web.views import calendar as calendar_views
 from web.views import call_window as call_window_views
 from web.views import callbacks as callback_views
@@ -87,6 +89,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/admin/settings", admin_settings.settings_page, name="admin_settings")
     app.router.add_post("/admin/settings", admin_settings.settings_submit)
     app.router.add_post("/admin/settings/test-mail", admin_settings.test_mail_submit)
+    app.router.add_get("/admin/sms", admin_sms.sms_page, name="admin_sms")
+    app.router.add_post("/admin/sms", admin_sms.sms_submit)
     app.router.add_get("/missed", missed.missed_list, name="missed")
     app.router.add_post("/missed/action", missed.action_submit)
     app.router.add_get("/missed/stats", missed.stats_page, name="missed_stats")
@@ -111,6 +115,10 @@ def setup_routes(app: web.Application) -> None:
                        name="contact_delete")
     app.router.add_post(r"/contacts/{contact_id:\d+}/delete", contacts.delete_submit)
     app.router.add_get("/agents", supervision.agents_board, name="agents_board")
+    app.router.add_get("/reports/agent-states", agent_state_report_views.report_page,
+                       name="report_agent_states")
+    app.router.add_get("/reports/agent-states.csv", agent_state_report_views.report_csv,
+                       name="report_agent_states_csv")
     app.router.add_get("/admin", supervision.admin_hub, name="admin_hub")
     app.router.add_get("/api/agent/state", agent_state.get_state, name="agent_state")
     app.router.add_post("/api/agent/state", agent_state.change_state)

@@ -57,9 +57,11 @@ async def _history(db: Database, rng: random.Random, now: datetime, calls: int) 
             db, numbering.key(rng.choice(NUMBERS)), rng.choice(list(ActionKind)), agent.id,
             now - timedelta(seconds=rng.randrange(35 * 86_400)))
     # Hidden rows are found another way: make sure there are some.
-    for number in NUMBERS[:4]:
-        await missed_call_store.add_action(db, numbering.key(number), ActionKind.HIDE,
-                                           agent.id, now - timedelta(seconds=1))
+    listed = await missed_call_store.load_open_rows(db, numbering, now=now,
+                                                    retention_days=RETENTION)
+    for row in listed[:2]:
+        await missed_call_store.add_action(db, row.key, ActionKind.HIDE, agent.id,
+                                           now - timedelta(seconds=1))
 
 
 async def _walk(db: Database, where: RowFilter, limit: int, now: datetime) -> list[MissedRow]:
@@ -84,7 +86,7 @@ def _ids(rows: list[MissedRow]) -> list[tuple[object, ...]]:
     return [(r.key, r.last_at, r.count, r.view, r.closure, len(r.timeline)) for r in rows]
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", range(2))
 async def test_pages_walk_the_whole_view_as_the_full_fold_lists_it(db: Database,
                                                                    seed: int) -> None:
     rng = random.Random(seed)

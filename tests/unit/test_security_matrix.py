@@ -1,5 +1,6 @@
 """Every route of the real app x {anonymous, agent, supervisor, admin} x {GET, write with
-and without the CSRF token}, and no answer anywhere carrying a SIP or SMTP password.
+and without the CSRF token}, and no answer anywhere carrying a SIP or SMTP password or the
+SMS gateway's token.
 
 The routes come from ``app.router`` of ``gateway.app.create_app``, so a route someone adds
 is checked the day it appears; ``POLICY`` says who may use it, by path prefix, and a
@@ -34,7 +35,8 @@ from web.webkeys import LOGIN_LIMITER, PASSWORD_HASHING
 
 SIP_SECRET = "sipSECRET-7c1f-matrix"
 SMTP_SECRET = "smtpSECRET-44aa-matrix"
-SECRETS = (SIP_SECRET, SMTP_SECRET)
+SMS_SECRET = "smsSECRET-91bc-matrix"
+SECRETS = (SIP_SECRET, SMTP_SECRET, SMS_SECRET)
 
 
 class Access(enum.Enum):
@@ -71,6 +73,7 @@ POLICY: list[tuple[str, str, Access]] = [
     ("*", r"^/callbacks(/|$)", Access.ANY),
     ("GET", r"^/calendar(\.ics)?$", Access.ANY),
     ("GET", r"^/agents$", Access.STAFF),
+    ("GET", r"^/reports/agent-states(\.csv)?$", Access.STAFF),
     ("GET", r"^/admin$", Access.STAFF),
     # Supervisors see the user list, read-only.
     ("GET", r"^/admin/users$", Access.STAFF),
@@ -203,6 +206,12 @@ async def matrix(tmp_path: Path) -> AsyncIterator[Matrix]:
         resp = await root.post(f"{url}/admin/settings", headers=HTML, allow_redirects=False,
                                data={**SETTINGS_FORM, "csrf_token": tokens["root"],
                                      "smtp_password": SMTP_SECRET})
+        assert resp.status == 303, await resp.text()
+        resp = await root.post(f"{url}/admin/sms", headers=HTML, allow_redirects=False,
+                               data={"csrf_token": tokens["root"], "url": "https://sms.example.com/",
+                                     "method": "POST", "body_format": "text",
+                                     "body_template": "{to} {text}", "message": "Hi",
+                                     "token": SMS_SECRET})
         assert resp.status == 303, await resp.text()
         yield Matrix(server, app, ids, clients, tokens)
     finally:

@@ -12,24 +12,38 @@ caller got through) changes nothing and says so.
 from __future__ import annotations
 
 import enum
+import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from babel import dates
 from babel.numbers import format_percent
 
-from crm import clock, contacts, missed_call_pages, missed_call_store, phone_numbers, users
+from crm import (
+    clock,
+    contacts,
+    missed_call_pages,
+    missed_call_store,
+    phone_numbers,
+    sms_gateway,
+    sms_sender,
+    users,
+)
 from crm.deployment import Deployment
+from crm.errors import InvalidValue
 from crm.missed_call_pages import Cursor
 from crm.missed_calls import (
     ActionKind,
+    Entry,
     EntryKind,
     LastStatus,
     MissedRow,
     Removal,
     RowFilter,
+    SmsResult,
     View,
     action_fits,
     allowed,
@@ -37,6 +51,7 @@ from crm.missed_calls import (
     select,
     stats,
 )
+from crm.secret_key import SecretKeyError
 from web import formatting
 from web.appkeys import DB
 from web.auth import current_lang, login_required, require_user
@@ -45,10 +60,37 @@ from web.forms import text
 from web.missed_badge import active_count, invalidate
 from web.templating import render
 from web.views.login import see_other
+from web.webkeys import SECRET_BOX
 
 MAX_RANGE_DAYS = 366
 NOTICES = {kind.value: f"missed.notice.{kind.value}" for kind in ActionKind}
 NOTICES["stale"] = "missed.notice.stale"
+NOTICES["sms_sent"] = "missed.notice.sms_sent"
+# What went wrong with an SMS, said in an alert: done -> message key.
+FAILURES = {"sms_failed": "missed.sms.failed", "sms_text": "missed.sms.bad_text",
+            "sms_not_a_number": "missed.sms.not_a_number"}
+_CODE = re.compile(r"^([1-5][0-9]{2}|[A-Za-z]{1,40})$")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Failure:
+    key: str
+    params: dict[str, object]
+
+
+def _failure(done: str, code: str) -> Failure | None:
+    """The alert for a failed SMS; the code from the URL shown only if it is a status or
+    an exception's name (nothing else from a link reaches the page)."""
+    key = FAILURES.get(done)
+    if key is None:
+        return None
+    if done == "sms_failed":
+        if code.isdigit() and _CODE.match(code):
+            return Failure("missed.sms.failed_status", {"status": code})
+        return Failure("missed.sms.failed_no_answer",
+                       {"reason": code if _CODE.match(code) else "?"})
+    return Failure(key, {})
 
 
 def _locale(lang: str) -> str:
@@ -83,6 +125,7 @@ class EntryView:
     iso: str
     who: str
     outcome_key: str
+    outcome_params: dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -107,8 +150,19 @@ class RowView:
 _ENTRY_LABELS = {kind: f"missed.entry.{kind.value}" for kind in EntryKind}
 
 
-def _outcome_key(kind: EntryKind, outcome: str) -> str:
-    """The call's outcome, where it adds to the entry's label ("Missed call" says it)."""
+def _entry_label(entry: Entry) -> str:
+    if entry.kind is EntryKind.SMS and entry.outcome == SmsResult.FAILED:
+        return "missed.entry.sms_failed"
+    return _ENTRY_LABELS[entry.kind]
+
+
+def _outcome_key(kind: EntryKind, outcome: str, status: int | None = None) -> str:
+    """The call's outcome (or how an SMS went), where it adds to the entry's label
+    ("Missed call" says it)."""
+    if kind is EntryKind.SMS:
+        if outcome in (SmsResult.SENT, SmsResult.FAILED):
+            return f"missed.sms_result.{outcome}" if status else "missed.sms_result.no_answer"
+        return "missed.sms_result.manual"
     if not outcome or (kind is EntryKind.MISSED and outcome == "missed"):
         return ""
     return f"call.outcome.{outcome}"
@@ -125,9 +179,10 @@ async def _row_views(request: web.Request, rows: list[MissedRow]) -> list[RowVie
         if row.key.startswith("+"):
             refs = await contacts.contacts_with_numbers(db, phone_numbers.match_keys(row.key), 1)
         timeline = [EntryView(
-            label_key=_ENTRY_LABELS[entry.kind], when=_when(entry.at, lang),
+            label_key=_entry_label(entry), when=_when(entry.at, lang),
             iso=entry.at.isoformat(), who=names.get(entry.user_id, "") if entry.user_id else "",
-            outcome_key=_outcome_key(entry.kind, entry.outcome))
+            outcome_key=_outcome_key(entry.kind, entry.outcome, entry.gateway_status),
+            outcome_params={"status": entry.gateway_status or ""})
             for entry in reversed(row.timeline)]
         views.append(RowView(
             key=row.key,
@@ -237,6 +292,7 @@ async def missed_list(request: web.Request) -> web.StreamResponse:
               View.HIDDEN.value: await missed_call_pages.hidden_count(
                   request.app[DB], _numbering(d), now=now,
                   retention_days=d.missed_retention_days)}
+    sms = await sms_gateway.load(request.app[DB])
     kept: dict[str, str] = {}
     if status:
         kept["status"] = status
@@ -266,6 +322,9 @@ async def missed_list(request: web.Request) -> web.StreamResponse:
         "back": request.rel_url.path_qs,
         "can_manage": can_manage(user.role),
         "notice": NOTICES.get(request.query.get("done", "")),
+        "failure": _failure(request.query.get("done", ""), request.query.get("code", "")),
+        "sms_gateway": sms.configured,
+        "sms_message": sms.message,
         "error": period.error if period is not None else "",
     })
 
@@ -278,11 +337,13 @@ def _back(form_value: str) -> str:
     return "/missed"
 
 
-def _with_done(location: str, done: str) -> str:
+def _with_done(location: str, done: str, code: str = "") -> str:
     base = location.split("#", 1)[0]
-    parts = [p for p in base.partition("?")[2].split("&") if p and not p.startswith("done=")]
+    parts = [p for p in base.partition("?")[2].split("&")
+             if p and not p.startswith(("done=", "code="))]
     path = base.partition("?")[0]
-    return path + "?" + "&".join([*parts, f"done={done}"])
+    extra = [f"code={quote(code)}"] if code else []
+    return path + "?" + "&".join([*parts, f"done={done}", *extra])
 
 
 @login_required
@@ -303,9 +364,47 @@ async def action_submit(request: web.Request) -> web.StreamResponse:
                                               retention_days=d.missed_retention_days)
     if not action_fits(kind, row):
         return see_other(_with_done(back, "stale"))
+    if kind is ActionKind.SMS:
+        return await _sms(request, user.id, key, text(form, "sms_text"), back)
     await missed_call_store.add_action(request.app[DB], key, kind, user.id, clock.utc_now())
     invalidate(request.app)
     return see_other(_with_done(back, kind.value))
+
+
+async def _sms(request: web.Request, user_id: int, key: str, typed: str,
+               back: str) -> web.StreamResponse:
+    """Send the SMS through the gateway and record how it went; with no gateway, record
+    an SMS sent by hand. A bad text or a key that is no phone number records nothing."""
+    db = request.app[DB]
+    gateway = await sms_gateway.load(db)
+    if not gateway.configured:
+        await missed_call_store.add_action(db, key, ActionKind.SMS, user_id, clock.utc_now(),
+                                           SmsResult.MANUAL)
+        invalidate(request.app)
+        return see_other(_with_done(back, "sms"))
+    if not key.startswith("+"):
+        return see_other(_with_done(back, "sms_not_a_number"))
+    try:
+        message = sms_gateway.clean_message(typed or gateway.message)
+    except InvalidValue:
+        return see_other(_with_done(back, "sms_text"))
+    try:
+        token = (request.app[SECRET_BOX].decrypt(gateway.token_encrypted)
+                 if gateway.has_token else "")
+        result = await sms_sender.send(gateway, token, key, message)
+    except SecretKeyError:
+        result = sms_sender.SendResult(False, None, "SecretKeyError")
+    await missed_call_store.add_action(
+        db, key, ActionKind.SMS, user_id, clock.utc_now(),
+        SmsResult.SENT if result.ok else SmsResult.FAILED, result.status)
+    invalidate(request.app)
+    # The status or the exception's class name only: never the gateway's text.
+    log.info("SMS from a missed-call row: %s %s", "sent" if result.ok else "failed",
+             result.status if result.status is not None else result.reason)
+    if result.ok:
+        return see_other(_with_done(back, "sms_sent"))
+    return see_other(_with_done(back, "sms_failed",
+                                str(result.status) if result.status else result.reason))
 
 
 @login_required
