@@ -10,7 +10,8 @@ Audio paths, all in the worker's PCM format (``gateway/pcm.py``):
     leg.pop() as each frame is ready -> LineTrack -> codec rate -> aiortc encoder -> browser
 
 Both resampling steps hand on whole 20 ms frames the moment they are complete
-(``Aligner``): a frame held back for the next one's first samples would add 20 ms.
+(``webrtc/resampling.py``): a frame held back for the next one's first samples would add
+20 ms.
 Where each millisecond goes can be recorded on request (``webrtc/media_timing.py``).
 """
 
@@ -38,6 +39,7 @@ from gateway.pcm import FRAME_MS, SAMPLE_RATE, SAMPLES_PER_FRAME, SILENCE
 from gateway.quality import RtpCounters
 from webrtc import jitter, media_timing
 from webrtc.pacing import FollowClock
+from webrtc.resampling import CODEC_FORMAT, Aligner
 
 log = logging.getLogger(__name__)
 
@@ -62,50 +64,6 @@ class MediaLeg(Protocol):
         """Call ``wake()`` (from any thread) when a frame for the browser is ready;
         ``record(stage, seconds)`` with each frame's wait (webrtc/media_timing.py)."""
         ...
-
-
-# Opus and G.711 encoders resample to their own rate in whole packets (aiortc's
-# resampler with frame_size): fed 16 kHz, the resampler's first output falls a few
-# samples short of a packet, and from then on every packet waits for the next frame's
-# first samples: 20 ms more delay toward the browser. Fed at the codec's rate and layout
-# in whole packets, the encoder has nothing to wait for.
-_CODEC_FORMAT = {"audio/opus": (48000, "stereo"), "audio/pcmu": (8000, "mono"),
-                 "audio/pcma": (8000, "mono")}
-
-
-class Aligner:
-    """Resamples 16 kHz PCM to whole frames of another rate with no frame held back.
-
-    A resampler's first output is short by its filter delay; if the short piece waited
-    for the next one to make a whole frame, every frame after it would be late by most
-    of a frame. The short piece is padded with silence at the front instead, once.
-    """
-
-    def __init__(self, rate: int, layout: str, samples: int) -> None:
-        self._resampler = av.AudioResampler(format="s16", layout=layout, rate=rate)
-        self.rate = rate
-        self.layout = layout
-        self.samples = samples
-        self._bytes = samples * 2 * (2 if layout == "stereo" else 1)
-        self._pending = bytearray()
-        self._primed = False
-
-    def convert(self, frame: av.AudioFrame) -> list[bytes]:
-        """Whole output frames (bytes) from one input frame."""
-        for out in self._resampler.resample(frame):
-            # Planes are padded: take only the real samples.
-            channels = 2 if self.layout == "stereo" else 1
-            self._pending += bytes(out.planes[0])[: out.samples * 2 * channels]
-        if not self._primed and self._pending:
-            self._primed = True
-            short = -len(self._pending) % self._bytes
-            self._pending[:0] = bytes(short)
-        whole = len(self._pending) // self._bytes * self._bytes
-        if not whole:
-            return []
-        chunks = [bytes(self._pending[i:i + self._bytes]) for i in range(0, whole, self._bytes)]
-        del self._pending[:whole]
-        return chunks
 
 
 class LineTrack(MediaStreamTrack):
@@ -139,8 +97,8 @@ class LineTrack(MediaStreamTrack):
         self._returned_at: float | None = None
 
     def encode_as(self, mime_type: str) -> None:
-        """Hand the encoder frames at its codec's own rate (see ``_CODEC_FORMAT``)."""
-        fmt = _CODEC_FORMAT.get(mime_type.lower())
+        """Hand the encoder frames at its codec's own rate (see ``webrtc/resampling.py``)."""
+        fmt = CODEC_FORMAT.get(mime_type.lower())
         if fmt is not None:
             rate, layout = fmt
             self._aligner = Aligner(rate, layout, rate * FRAME_MS // 1000)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from webrtc import media_timing
-from webrtc.line import Aligner
 from webrtc.pacing import FollowClock
+from webrtc.resampling import Aligner
 
 
 def test_follow_clock_waits_for_the_other_clock_with_grace_then_keeps_time() -> None:
