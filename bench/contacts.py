@@ -287,8 +287,13 @@ async def http_search(settings: Settings, queries: dict[str, dict[str, str]],
 async def import_rate(db: Database, rows: int) -> Json:
     lines = ["Nombre;Apellidos;Móvil;Empresa;Etiquetas;Lista"]
     rnd = random.Random(5)
+    # Numbers this database has not seen (a reused one has every earlier run's import):
+    # duplicates would be skipped, and the rate would not be an import's.
+    top = await db.fetchone("SELECT COALESCE(MAX(id), 0) AS n FROM contacts")
+    offset = 7 * int(top["n"]) if top else 0
     for i in range(rows):
-        lines.append(f"{rnd.choice(FIRST)};{rnd.choice(LAST)};6{(i * 104729) % 10**8:08d};"
+        number = (offset + i * 104729) % 10**8
+        lines.append(f"{rnd.choice(FIRST)};{rnd.choice(LAST)};6{number:08d};"
                      f"{rnd.choice(FIRMS)} {i % 300};Importado;Campaña importada {i % 5}")
     table = contact_import.read_table(("\n".join(lines) + "\n").encode())
     mapping = contact_import.guess_mapping(table.headers)

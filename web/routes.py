@@ -98,6 +98,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/contacts", contacts.contact_list, name="contacts")
     app.router.add_get("/contacts/new", contacts.new_form, name="contact_new")
     app.router.add_post("/contacts/new", contacts.new_submit)
+    app.router.add_get("/contacts/companies", contacts.company_suggestions,
+                       name="company_suggestions")
     app.router.add_get("/contacts/export", contact_export_views.export_contacts,
                        name="contact_export")
     contact_import_views.setup_imports(app)

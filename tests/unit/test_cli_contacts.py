@@ -70,3 +70,21 @@ def test_unreadable_files_and_bad_options_exit_non_zero(tmp_path: Path) -> None:
     owner = _headset(tmp_path, "contacts", "import", str(good), "--owner", "ghost")
     assert owner.returncode == 1 and "ghost" in owner.stderr
     assert "imported" not in owner.stdout
+    wrong_mode = _headset(tmp_path, "contacts", "import", str(good), "--on-duplicate", "merge")
+    assert wrong_mode.returncode == 2 and "--on-duplicate" in wrong_mode.stderr
+
+
+def test_duplicates_are_skipped_updated_or_created(tmp_path: Path) -> None:
+    source = tmp_path / "kontakty.csv"
+    source.write_text("Imię;Komórka;E-mail\nJan;601 000 001;jan@firma.pl\n"
+                      "Janek;601 000 001;\nEwa;;JAN@FIRMA.PL\n", encoding="utf-8")
+    first = _headset(tmp_path, "contacts", "import", str(source))
+    assert first.returncode == 0, first.stderr
+    assert "1 contacts imported, 0 rows skipped, out of 3." in first.stdout
+    assert "2 duplicates: 2 skipped, 0 updated, 0 created anyway." in first.stdout
+    assert "row 3: Skipped: +48601000001 is already in row 2." in first.stdout
+    again = _headset(tmp_path, "contacts", "import", str(source), "--on-duplicate=update")
+    assert "0 contacts imported" in again.stdout
+    assert "3 duplicates: 0 skipped, 3 updated, 0 created anyway." in again.stdout
+    anyway = _headset(tmp_path, "contacts", "import", str(source), "--on-duplicate=create")
+    assert "3 contacts imported" in anyway.stdout and "3 created anyway" in anyway.stdout

@@ -66,6 +66,7 @@ POLICY: list[tuple[str, str, Access]] = [
     ("*", r"^/contacts/export$", Access.STAFF),
     ("*", r"^/contacts/import(/|$)", Access.STAFF),
     ("*", r"^/contacts/\{contact_id\}/delete$", Access.STAFF),
+    ("GET", r"^/contacts/companies$", Access.ANY),
     ("*", r"^/contacts(/|$)", Access.ANY),
     # Agents reach only their own tickets: others' answer 404 (test_web_tickets.py).
     ("*", r"^/tickets(/|$)", Access.ANY),
