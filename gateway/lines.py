@@ -9,6 +9,10 @@ sent to the agent's worker; reports from workers are applied to the call records
 Reports are processed one at a time from a queue, in arrival order, so a call's
 "connected" is never written before its "ringing". Closing the last tab starts a grace
 period; if no tab returns, the agent goes offline and any call is hung up.
+
+Only one of an agent's tabs owns the line (gateway/line_owner.py decides which): it alone
+gets the agent's events and may send commands; the others get ``line_owner`` here=false
+and wait for "Use here" (``take_line``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from gateway.agent_presence import CodeRefused
 from gateway.consult import ConsultEvent, ConsultState, IllegalConsult, next_state
 from gateway.dialplan import InvalidNumber, parse_agent_code, parse_dial_string
 from gateway.leg_events import leg_event, registration_reason
+from gateway.line_owner import Change, LineOwnership
 from gateway.settings import Settings
 from gateway.supervisor import Supervisor, WorkerProcess, WorkerUnavailable
 from sip_bridge.uri import request_uri
@@ -46,13 +51,18 @@ log = logging.getLogger(__name__)
 
 Translate = Callable[[str, str], str]
 
+# How long the line waits for its tab to come back (a dropped socket reconnecting)
+# before another open tab of the agent gets it.
+OWNER_HOLD_SECONDS = 3.0
+
 
 class Session:
     """One browser tab's WebSocket: an outgoing queue drained by the socket handler."""
 
-    def __init__(self, user: User, lang: str) -> None:
+    def __init__(self, user: User, lang: str, tab: str = "") -> None:
         self.user = user
         self.lang = lang
+        self.tab = tab
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=256)
 
     def send(self, event: signalling.Event) -> None:
@@ -103,10 +113,13 @@ class AgentLine:
     echo_only: bool = False
     grace: asyncio.TimerHandle | None = None
     calls: dict[str, LiveCall] = field(default_factory=dict)
+    ownership: LineOwnership[Session] = field(default_factory=LineOwnership)
+    owner_hold: asyncio.TimerHandle | None = None
 
     def broadcast(self, event: signalling.Event) -> None:
-        for session in self.sessions:
-            session.send(event)
+        # The agent's events go to the tab that owns the line only (module docstring).
+        if self.ownership.owner is not None:
+            self.ownership.owner.send(event)
 
 
 class Lines:
@@ -142,6 +155,8 @@ class Lines:
         for agent in self._agents.values():
             if agent.grace is not None:
                 agent.grace.cancel()
+            if agent.owner_hold is not None:
+                agent.owner_hold.cancel()
         await self.supervisor.close()
         if self._consumer is not None:
             await self._inbox.join()
@@ -159,13 +174,14 @@ class Lines:
 
     # -- sessions -----------------------------------------------------------------------
 
-    def connect(self, user: User, lang: str) -> Session:
+    def connect(self, user: User, lang: str, tab: str = "") -> Session:
+        """A tab's socket opened; ``tab`` is the id the tab keeps across reloads."""
         agent = self._agents.setdefault(user.id, AgentLine(user))
         agent.user = user
         if agent.grace is not None:
             agent.grace.cancel()
             agent.grace = None
-        session = Session(user, lang)
+        session = Session(user, lang, tab)
         agent.sessions.add(session)
         session.send(signalling.Hello(
             user=user.display_name or user.username,
@@ -173,12 +189,35 @@ class Lines:
             echo_number=self._settings.echo_number,
             ice_servers=self._ice_servers(),
         ))
-        session.send(signalling.LineEvent(state=agent.line_state, reason=agent.line_reason))
-        for call in agent.calls.values():
-            session.send(self._call_event(call))
-        # Through the report queue: the lookup needs the database, this method does not wait.
-        self._inbox.put_nowait(lambda: self._send_work(agent, session))
+        change = agent.ownership.connect(session, tab)
+        if change.gained is not session:
+            session.send(signalling.LineOwnerEvent(here=False))
+        self._owner_changed(agent, change)
         return session
+
+    def _owner_changed(self, agent: AgentLine, change: Change[Session]) -> None:
+        """Tell the tabs a change of owner: the new one gets the line's whole state (as
+        after a reload, so it re-attaches its audio), the old one stops its media."""
+        if change.lost is not None:
+            if agent.offer_from is change.lost:
+                agent.offer_from = None
+            change.lost.send(signalling.LineOwnerEvent(here=False))
+        session = change.gained
+        if session is not None:
+            session.send(signalling.LineOwnerEvent(here=True))
+            session.send(signalling.LineEvent(state=agent.line_state,
+                                              reason=agent.line_reason))
+            for call in agent.calls.values():
+                session.send(self._call_event(call))
+            # Through the report queue: the lookup needs the database, this method does
+            # not wait.
+            self._inbox.put_nowait(lambda: self._send_work(agent, session))
+        if change.hold:
+            if agent.owner_hold is not None:
+                agent.owner_hold.cancel()
+            agent.owner_hold = asyncio.get_running_loop().call_later(
+                OWNER_HOLD_SECONDS,
+                lambda: self._owner_changed(agent, agent.ownership.hold_expired()))
 
     def disconnect(self, session: Session) -> None:
         agent = self._agents.get(session.user.id)
@@ -187,6 +226,7 @@ class Lines:
         agent.sessions.discard(session)
         if agent.offer_from is session:
             agent.offer_from = None
+        self._owner_changed(agent, agent.ownership.disconnect(session))
         if not agent.sessions and agent.online:
             agent.grace = asyncio.get_running_loop().call_later(
                 self._settings.offline_grace, lambda: self._inbox.put_nowait(
@@ -234,9 +274,14 @@ class Lines:
     async def handle(self, session: Session, command: signalling.Command) -> None:
         agent = self._agents[session.user.id]
         try:
+            if not agent.ownership.is_owner(session) and not isinstance(
+                    command, signalling.Ping | signalling.TakeLine):
+                raise _Refused("line_in_other_tab")
             match command:
                 case signalling.Ping():
                     session.send(signalling.Pong())
+                case signalling.TakeLine():
+                    self._owner_changed(agent, agent.ownership.take(session))
                 case signalling.Online():
                     await self._go_online(agent)
                     await self._follow_line(agent, online=True)
@@ -782,7 +827,7 @@ class Lines:
             await self.work_changed(user_id)
 
     async def _send_work(self, agent: AgentLine, session: Session) -> None:
-        if session in agent.sessions:
+        if agent.ownership.is_owner(session):
             blocking = await self._blocking(agent.user.id, fail_open=True)
             session.send(signalling.WorkEvent(blocking_call_id=blocking or ""))
             state = await agent_state_store.get(self._db, agent.user.id)

@@ -26,11 +26,16 @@ Commands (browser -> server)::
                                 Replaces); both of the agent's calls end
     consult_back {call_id}      hang up the consult call and take the caller off hold
     consult_conference {call_id}  3-way: the caller, the consulted target and the agent
+    take_line                   "Use here": this tab takes the agent's line (and a live
+                                call's audio) from the tab that had it
     ping                        keep-alive; answered with pong
 
 Events (server -> browser)::
 
     hello {user, dialer, echo_number, ice_servers}   after the socket opens
+    line_owner {here}                       after hello and when it changes: whether this
+                                            tab owns the line (gateway/line_owner.py); a
+                                            tab that does not gets no other event
     caller_ids {numbers}                    after hello: the numbers the agent may present
     line {state, reason}                    offline / registering / registered / failed
     answer_sdp {sdp}                        the worker's answer to ``offer``
@@ -138,9 +143,13 @@ class Ping(_Command, frozen=True, tag="ping"):
     pass
 
 
+class TakeLine(_Command, frozen=True, tag="take_line"):
+    pass
+
+
 Command = (
     Online | Offline | Offer | Dial | AnswerCall | RejectCall | Hangup | Dtmf | Hold | Unhold
-    | Transfer | Consult | ConsultComplete | ConsultBack | ConsultConference | Ping
+    | Transfer | Consult | ConsultComplete | ConsultBack | ConsultConference | Ping | TakeLine
 )
 
 _decoder = msgspec.json.Decoder(Command)
@@ -211,6 +220,10 @@ class Hello(_Event, frozen=True, tag="hello"):
     dialer: bool = False
     echo_number: str = ""
     ice_servers: list[IceServer] = []
+
+
+class LineOwnerEvent(_Event, frozen=True, tag="line_owner"):
+    here: bool = True
 
 
 class LineEvent(_Event, frozen=True, tag="line"):
@@ -285,8 +298,8 @@ class Pong(_Event, frozen=True, tag="pong"):
     pass
 
 
-Event = (Hello | LineEvent | AnswerSdp | CallEvent | ErrorEvent | WorkEvent | AgentStateEvent
-         | CallerIdsEvent | QualityEvent | Pong)
+Event = (Hello | LineOwnerEvent | LineEvent | AnswerSdp | CallEvent | ErrorEvent | WorkEvent
+         | AgentStateEvent | CallerIdsEvent | QualityEvent | Pong)
 
 _encoder = msgspec.json.Encoder()
 

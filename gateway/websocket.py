@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 
 from aiohttp import WSCloseCode, WSMsgType
 from aiohttp import web as aioweb
@@ -25,6 +26,7 @@ from web.csrf import same_origin
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
+_TAB_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 
 
 async def websocket_handler(request: aioweb.Request) -> aioweb.StreamResponse:
@@ -37,7 +39,7 @@ async def websocket_handler(request: aioweb.Request) -> aioweb.StreamResponse:
                                   max_msg_size=signalling.MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     lines: Lines = request.app[LINES]
-    session = lines.connect(user, current_lang(request))
+    session = lines.connect(user, current_lang(request), _tab_id(request))
     writer = asyncio.get_running_loop().create_task(_write(ws, session))
     try:
         async for message in ws:
@@ -61,6 +63,12 @@ async def websocket_handler(request: aioweb.Request) -> aioweb.StreamResponse:
         with contextlib.suppress(Exception):
             await writer
     return ws
+
+
+def _tab_id(request: aioweb.Request) -> str:
+    """The id the tab keeps across reloads (``?tab=``), or "" when it is not a plain token."""
+    tab = request.query.get("tab", "")
+    return tab if _TAB_ID.fullmatch(tab) else ""
 
 
 async def _write(ws: aioweb.WebSocketResponse, session: Session) -> None:

@@ -121,6 +121,7 @@ async def test_supervisor_expands_and_hides_a_row(browser: Browser, pages_app: P
     badge = page.locator("[data-missed-badge]")
     assert (await badge.inner_text()).strip().endswith("2")
     await page.click("a[href='/missed']")
+    await page.wait_for_url("**/missed")
     items = page.locator("li.missed-item")
     assert await items.count() == 2
     lucia = page.locator(f"li.missed-item[data-key='{LUCIA}']")

@@ -1,38 +1,222 @@
-"""A call outlives the CRM pages: the agent moves through three pages mid-call and the
-customer (a real pjsua2 phone through Kamailio) stays on the line with audio both ways.
+"""A call outlives the CRM pages: the agent moves between pages mid-call (links, back and
+forward, a form sent) and the audio never stops, both ways, with a real pjsua2 phone
+through Kamailio as the customer. Pages are swapped in the same document (soft
+navigation, web/static/soft-nav.js), so the softphone's peer connection is never
+re-opened; a second tab of the same agent waits until "Use here" moves the line to it.
 
-Each page load opens a new line to the same call (DESIGN.md decision 3), so the agent
-hears ~1.3 s of silence per page today (measured 1.3-1.7 s from click to tone); keeping
-the page's peer connection across navigation is the planned improvement."""
+How "never stops" is measured: the page records what the softphone plays (MediaRecorder
+on its remote stream; the recording survives only if the document does), and the far end
+keeps every frame it receives; both are searched for the longest stretch without the
+other side's tone, 20 ms at a time.
+
+Set HEADSET_SCREENSHOTS=<folder> to keep light and dark screenshots of the waiting tab.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
+import itertools
+import os
+import re
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
 
-from playwright.async_api import Browser
+import av
+import numpy as np
+from playwright.async_api import Browser, Page
 
 from tests.browser.conftest import BROWSER_TONE, login
 from tests.browser.test_softphone import ROOT, call_to_a_phone, go_online, hears, state
 from tests.conftest import Lab
+from tests.lab.tone import tone_present
 from tests.support.server import RunningServer
 
+PHONE_TONE = 1500
+# The longest break in the tone, either way, that still counts as "the audio went on".
+MAX_GAP_MS = 200
 
-async def test_moving_between_three_pages_keeps_the_call_and_its_audio(
+START_RECORDING = """() => {
+  const stream = document.getElementById("softphone-remote-audio").srcObject;
+  const chunks = [];
+  const recorder = new MediaRecorder(stream, { mimeType: "audio/webm;codecs=opus" });
+  recorder.ondataavailable = (event) => chunks.push(event.data);
+  recorder.start(500);
+  window.__navTest = { recorder, chunks, pc: null };
+  return import("/static/softphone-boot.js")
+    .then((boot) => { window.__navTest.pc = boot.softphone.pc; });
+}"""
+
+STOP_RECORDING = """async () => {
+  const test = window.__navTest;
+  if (!test) return null;  // the document was replaced: the recording is gone
+  await new Promise((resolve) => { test.recorder.onstop = resolve; test.recorder.stop(); });
+  const bytes = new Uint8Array(await new Blob(test.chunks).arrayBuffer());
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  const boot = await import("/static/softphone-boot.js");
+  return { webm: btoa(text), samePc: boot.softphone.pc === test.pc };
+}"""
+
+
+def tone_times_ms(webm: bytes, freq: float) -> list[float]:
+    """When the recording holds the tone at `freq`: the start (ms) of every 20 ms window,
+    taken every 10 ms, in which it does."""
+    with av.open(io.BytesIO(webm), mode="r") as container:
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate or 48000
+        chunks = [frame.to_ndarray().astype(np.float64).reshape(-1, frame.samples).mean(axis=0)
+                  for frame in container.decode(stream)]
+    samples = np.concatenate(chunks)
+    window, hop = rate // 50, rate // 100
+    return [start * 1000 / rate for start in range(0, len(samples) - window, hop)
+            if tone_present(samples[start:start + window], rate, freq, tolerance_hz=60)]
+
+
+def longest_gap(times: list[float], start: float, end: float) -> float:
+    """The longest stretch between `start` and `end` without one of `times`."""
+    edges = [start, *(t for t in times if start < t < end), end]
+    return max(b - a for a, b in itertools.pairwise(edges))
+
+
+async def shown(page: Page, path: str) -> str:
+    """Wait until the page at `path` is on screen (swapped in, scripts started); its title."""
+    await page.wait_for_function(
+        "p => location.pathname === p && !document.querySelector('main[aria-busy]')"
+        " && document.activeElement && document.activeElement.closest('main')", arg=path)
+    return await page.title()
+
+
+async def test_moving_between_pages_mid_call_never_interrupts_the_audio(
         browser: Browser, server: RunningServer, lab: Lab) -> None:
     page = await login(browser, server, "ana")
     await go_online(page)
-    async with call_to_a_phone(page, lab) as phone:
-        assert await hears(page, 1500)
-        call_id = await page.get_attribute(ROOT, "data-call-id")
-        for link in ("/contacts", "/history", "/missed"):
-            await page.click(f".topnav a[href='{link}']")
-            await page.wait_for_url(f"**{link}")
-            # The same call on the new page, its audio back in the page's speaker.
-            await state(page, "call-state", "connected")
-            assert await page.get_attribute(ROOT, "data-call-id") == call_id
-            assert await hears(page, 1500), f"no audio from the customer on {link}"
-        # The customer never left, and hears the agent again.
+    async with call_to_a_phone(page, lab, tone=PHONE_TONE) as phone:
+        assert await hears(page, PHONE_TONE)
         assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 8)
+        call_id = await page.get_attribute(ROOT, "data-call-id")
+        await page.evaluate(START_RECORDING)
+        since = time.monotonic()
+
+        titles = {}
+        for link in ("/contacts", "/history", "/missed", "/callbacks"):
+            await page.click(f".topnav a[href='{link}']")
+            titles[link] = await shown(page, link)
+            # Keyboard and screen-reader users are on the new page's heading.
+            assert await page.evaluate("document.activeElement.tagName") == "H1"
+            assert await page.get_attribute(f".topnav a[href='{link}']", "aria-current") == "page"
+        assert len(set(titles.values())) == 4, titles
+        # Back twice and forward once, as the browser's buttons do.
+        await page.go_back()
+        assert await shown(page, "/missed") == titles["/missed"]
+        await page.go_back()
+        assert await shown(page, "/history") == titles["/history"]
+        await page.go_forward()
+        assert await shown(page, "/missed") == titles["/missed"]
+
+        # A form sent mid-call: first with a mistake (the page says so, in place), then
+        # right (the answer redirects to the new contact's page).
+        await page.click(".topnav a[href='/contacts']")
+        await shown(page, "/contacts")
+        # By keyboard: the call window sits over this part of the page.
+        await page.focus("main a[href='/contacts/new']")
+        await page.keyboard.press("Enter")
+        await shown(page, "/contacts/new")
+        submit = "main form[action='/contacts/new'] button.primary"
+        await page.focus(submit)
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("main .error-summary")
+        assert await page.evaluate("document.activeElement.classList.contains('error-summary')")
+        await page.fill("#name", "Marta Kowalska")
+        await page.focus(submit)
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(re.compile(r".*/contacts/\d+(\?.*)?$"))
+        await shown(page, urlsplit(page.url).path)
+        assert "Marta Kowalska" in await page.inner_text("main h1")
+        # The contact page's own script ran for the swapped content (its calls section).
+        await page.wait_for_selector("main [data-history-src] p.empty")
+
+        await state(page, "call-state", "connected")
+        assert await page.get_attribute(ROOT, "data-call-id") == call_id
+        # The control: as long again on the same call, without moving, to tell what
+        # navigation costs from what a busy machine costs anyway. A measurement window,
+        # not a wait for something to happen.
+        moved = time.monotonic()
+        await asyncio.sleep(moved - since)
+        until = time.monotonic()
+        recorded = await page.evaluate(STOP_RECORDING)
+        assert recorded is not None, "a page was loaded for real: the document was replaced"
+        assert recorded["samePc"], "the peer connection was replaced"
+        heard = tone_times_ms(base64.b64decode(recorded["webm"]), PHONE_TONE)
+        # The encoder's first and last 100 ms are left out.
+        split = (moved - since) * 1000
+        here = (longest_gap(heard, 100, split), longest_gap(heard, split, 2 * split - 100))
+        far = [(await asyncio.to_thread(phone.tone_gaps, BROWSER_TONE, a, b))["longest_gap_ms"]
+               for a, b in ((since, moved), (moved, until))]
+        print(f"\nsoft navigation, 12 page changes in {moved - since:.1f} s: longest break in "
+              f"the tone heard in the browser {here[0]:.0f} ms (the same time without "
+              f"moving: {here[1]:.0f} ms), at the far end {far[0]:.0f} ms ({far[1]:.0f} ms)")
+        # The goal holds whenever the machine can carry the call without breaks at all;
+        # on one so busy that the call breaks up without moving (the control), the
+        # figures are only reported: that the line itself was never re-opened is what
+        # the assertions above prove.
+        if max(here[1], far[1]) <= MAX_GAP_MS:
+            assert here[0] <= MAX_GAP_MS, here
+            assert far[0] <= MAX_GAP_MS, far
+        # One socket for the whole visit: no page was loaded for real.
+        opened = [e for e in page.errors if e.startswith("ws open")]  # type: ignore[attr-defined]
+        assert len(opened) == 1, opened
         await page.click("[data-action=hangup]")
         await state(page, "call-state", "ended")
         await asyncio.to_thread(phone.wait_state, "DISCONNECTED")
+    # Nothing went wrong in the page, beyond the form sent with a mistake (a 400).
+    assert [e for e in page.errors  # type: ignore[attr-defined]
+            if not e.startswith(("ws ", "<", ">", "Failed to load resource: the server "
+                                 "responded with a status of 400"))] == []
+
+
+async def test_a_second_tab_waits_and_use_here_moves_the_call_to_it(
+        browser: Browser, server: RunningServer, lab: Lab) -> None:
+    first = await login(browser, server, "ana")
+    await go_online(first)
+    async with call_to_a_phone(first, lab, tone=PHONE_TONE) as phone:
+        assert await hears(first, PHONE_TONE)
+        second = await first.context.new_page()
+        errors: list[str] = []
+        second.errors = errors  # type: ignore[attr-defined]
+        second.on("pageerror", lambda exc: errors.append(str(exc)))
+        await second.goto(f"{server.url}/contacts")
+        await state(second, "line-owner", "elsewhere")
+        panel = second.locator(".sp-elsewhere")
+        assert "another tab" in await panel.inner_text()
+        assert not await second.locator("[data-action=dial]").is_visible()
+        shots = os.environ.get("HEADSET_SCREENSHOTS")
+        if shots:
+            await second.set_viewport_size({"width": 1366, "height": 768})
+            await second.screenshot(path=str(Path(shots) / "line-elsewhere-light.png"))
+            await second.emulate_media(color_scheme="dark")
+            await second.screenshot(path=str(Path(shots) / "line-elsewhere-dark.png"))
+        # The first tab still has the call and its audio.
+        await state(first, "line-owner", "here")
+        assert await hears(first, PHONE_TONE)
+
+        await second.click("[data-action=use-here]")
+        await state(second, "line-owner", "here")
+        await state(second, "call-state", "connected")
+        await state(second, "pc-state", "connected")
+        moved = time.monotonic()
+        await state(first, "line-owner", "elsewhere")
+        await state(first, "pc-state", "none")
+        assert await hears(second, PHONE_TONE), "the call's audio did not follow to the new tab"
+        # The customer hears the agent again, through the new tab's line.
+        assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 8)
+        print(f"\n'Use here': the far end hears the agent again "
+              f"{time.monotonic() - moved:.2f} s after the new tab's audio connected (or sooner)")
+        await second.click("[data-action=hangup]")
+        await state(second, "call-state", "ended")
+        await asyncio.to_thread(phone.wait_state, "DISCONNECTED")
+    assert errors == []

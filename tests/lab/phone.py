@@ -262,6 +262,12 @@ class Phone(LabPeer):
                 return False
             time.sleep(0.1)  # a polling interval, not a wait for readiness
 
+    def tone_gaps(self, freq_hz: float, since: float, until: float) -> dict[str, Any]:
+        """How continuously the tone at ``freq_hz`` was heard between ``since`` and
+        ``until`` (``time.monotonic()`` values of this machine): ``longest_gap_ms`` (the
+        longest stretch with no 20 ms frame holding it), ``frames``, ``heard``."""
+        return self.request("tone_gaps", timeout=15, freq=freq_hz, since=since, until=until)
+
     def dtmf_received(self) -> str:
         """Every RFC 4733 digit this phone has received, in order."""
         return str(self.request("dtmf")["digits"])

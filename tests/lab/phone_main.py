@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import gc
+import itertools
 import json
 import os
 import queue
@@ -71,6 +72,10 @@ class TonePort(pj.AudioMediaPort):
         self._frames: list[pj.ByteVector] = []
         self._next = 0
         self.received: collections.deque[bytes] = collections.deque(maxlen=RATE // FRAME_SAMPLES)
+        # Every frame of the last two minutes with its arrival time, for ``tone_gaps``
+        # (is a tone heard without a break while the browser moves between pages?).
+        self.timeline: collections.deque[tuple[float, bytes]] = collections.deque(
+            maxlen=120 * RATE // FRAME_SAMPLES)
         # Latency probe (bench/latency.py): when the first frame of a new tone left for
         # the bridge, and when a 1 kHz onset arrived from it after ``listen``.
         self.tone_out_at: float | None = None
@@ -114,6 +119,7 @@ class TonePort(pj.AudioMediaPort):
         if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
             data = bytes(frame.buf)
             self.received.append(data)
+            self.timeline.append((time.monotonic(), data))
             if self._listening:
                 self._find_onset(time.monotonic(), np.frombuffer(data, np.int16) / 32768)
 
@@ -132,6 +138,17 @@ class TonePort(pj.AudioMediaPort):
             sample = int(hits[0]) + round(window * 0.6) - (len(both) - len(x))
             self.tone_in_at = now + sample / RATE
             self._listening = False
+
+    def tone_gaps(self, freq: float, since: float, until: float) -> dict[str, Any]:
+        """The longest stretch between ``since`` and ``until`` (time.monotonic, which is
+        the same clock in every process of the machine) in which no 20 ms frame held the
+        tone at ``freq``."""
+        frames = [(t, data) for t, data in list(self.timeline) if since <= t <= until]
+        heard = [t for t, data in frames
+                 if tone_present(np.frombuffer(data, np.int16), RATE, freq, tolerance_hz=60)]
+        edges = [since, *heard, until]
+        longest = max(b - a for a, b in itertools.pairwise(edges))
+        return {"frames": len(frames), "heard": len(heard), "longest_gap_ms": longest * 1000}
 
     def hears(self, freq: float, min_ratio: float = 0.5) -> bool:
         chunks = list(self.received)
@@ -335,6 +352,9 @@ class PhoneEngine:
 
     def cmd_probe(self) -> dict:
         return {"tone_out_at": self.port.tone_out_at, "tone_in_at": self.port.tone_in_at}
+
+    def cmd_tone_gaps(self, freq: float, since: float, until: float) -> dict:
+        return self.port.tone_gaps(freq, since, until)
 
     def cmd_hears(self, freq: float, min_ratio: float = 0.5) -> dict:
         return {"heard": self.port.hears(freq, min_ratio)}

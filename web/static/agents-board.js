@@ -1,5 +1,8 @@
 // The agents board: time in status ticks every second; the board itself is fetched
-// again every 10 s while the tab is visible (the server holds the truth).
+// again every 10 s while the tab is visible (the server holds the truth). Both stop when
+// the page is left (soft navigation: soft-nav-page.js).
+
+import { definePage } from "./soft-nav-page.js";
 
 const REFRESH_MS = 10000;
 
@@ -16,10 +19,10 @@ function tick() {
   }
 }
 
-async function refresh() {
+async function refresh(url) {
   if (document.visibilityState !== "visible") return;
   try {
-    const response = await fetch(location.href, { credentials: "same-origin" });
+    const response = await fetch(url, { credentials: "same-origin" });
     if (!response.ok) return;
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html")
       .querySelector("[data-agents-board]");
@@ -33,6 +36,14 @@ async function refresh() {
   }
 }
 
-tick();
-setInterval(tick, 1000);
-setInterval(refresh, REFRESH_MS);
+definePage(import.meta.url, () => {
+  // The board this page shows, even if an answer arrives after the page was left.
+  const url = location.href;
+  tick();
+  const ticking = setInterval(tick, 1000);
+  const refreshing = setInterval(() => refresh(url), REFRESH_MS);
+  return () => {
+    clearInterval(ticking);
+    clearInterval(refreshing);
+  };
+});

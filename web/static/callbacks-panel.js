@@ -1,13 +1,17 @@
 // The callback panel's colours follow the clock: the server classified each row when the
 // page was made (crm/callbacks.py urgency); this re-applies the same rule at the next
 // moment a row changes (15 minutes before its time, at its time, at its expiry), so a
-// panel left open turns amber, red and grey without a reload.
+// panel left open turns amber, red and grey without a reload. The timer stops when the
+// page is left (soft navigation: soft-nav-page.js).
+
+import { definePage } from "./soft-nav-page.js";
 
 const DUE_SOON_MS = 15 * 60 * 1000;
 const MAX_WAIT_MS = 60 * 1000;
 
-const list = document.querySelector("[data-callback-list]");
-const labels = list ? JSON.parse(list.dataset.labels || "{}") : {};
+let list = null;
+let labels = {};
+let timer = null;
 
 function urgency(now, due, expires) {
   if (now >= expires) return "expired";
@@ -42,7 +46,12 @@ function refresh() {
       if (moment > now) wait = Math.min(wait, moment - now);
     }
   }
-  setTimeout(refresh, wait + 50);
+  timer = setTimeout(refresh, wait + 50);
 }
 
-if (list) refresh();
+definePage(import.meta.url, () => {
+  list = document.querySelector("[data-callback-list]");
+  labels = list ? JSON.parse(list.dataset.labels || "{}") : {};
+  if (list) refresh();
+  return () => clearTimeout(timer);
+});

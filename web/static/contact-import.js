@@ -1,11 +1,16 @@
 // Contact import page: sends the chosen file with the CSRF token in a header (so a large
 // file is streamed by the server instead of refused as a too-big form) and, while an
-// import runs, polls its progress and shows the summary when it is done.
+// import runs, polls its progress and shows the summary when it is done. Moving on goes
+// through soft navigation (the softphone's call carries on); leaving the page stops the
+// polling (soft-nav-page.js).
+
+import { navigate } from "./soft-nav.js";
+import { definePage } from "./soft-nav-page.js";
 
 const POLL_MS = 400;
 const count = new Intl.NumberFormat(document.documentElement.lang || undefined);
 
-function setupUpload(form) {
+function setupUpload(form, page) {
   const status = document.getElementById("import-upload-status");
   const errorBox = document.getElementById("import-upload-error");
   form.addEventListener("submit", async (event) => {
@@ -24,7 +29,7 @@ function setupUpload(form) {
       });
       const answer = await response.json();
       if (response.ok && answer.next) {
-        window.location.assign(answer.next);
+        if (!page.left) navigate(answer.next);
         return;
       }
       errorBox.textContent = answer.error || response.statusText;
@@ -37,11 +42,12 @@ function setupUpload(form) {
   });
 }
 
-function setupProgress(box) {
+function setupProgress(box, page) {
   const bar = document.getElementById("import-bar");
   const percent = document.getElementById("import-percent");
   const done = document.getElementById("import-done");
   async function poll() {
+    if (page.left) return;
     let state;
     try {
       const response = await fetch(box.dataset.statusUrl, {
@@ -50,19 +56,20 @@ function setupProgress(box) {
       });
       state = await response.json();
     } catch {
-      setTimeout(poll, POLL_MS * 5);
+      page.timer = setTimeout(poll, POLL_MS * 5);
       return;
     }
+    if (page.left) return;
     bar.value = state.percent;
     bar.textContent = `${state.percent} %`;
     percent.textContent = String(state.percent);
     done.textContent = count.format(state.done);
     if (state.step === "running") {
-      setTimeout(poll, POLL_MS);
+      page.timer = setTimeout(poll, POLL_MS);
       return;
     }
     if (state.step !== "done") {
-      window.location.reload(); // the page explains what went wrong
+      navigate(location.href, { replace: true }); // the page explains what went wrong
       return;
     }
     const finished = document.getElementById("import-finished");
@@ -74,10 +81,17 @@ function setupProgress(box) {
     finished.hidden = false;
     finished.querySelector("a").focus();
   }
-  setTimeout(poll, POLL_MS);
+  page.timer = setTimeout(poll, POLL_MS);
 }
 
-const upload = document.getElementById("import-upload");
-if (upload) setupUpload(upload);
-const progress = document.getElementById("import-progress");
-if (progress) setupProgress(progress);
+definePage(import.meta.url, () => {
+  const page = { left: false, timer: null };
+  const upload = document.getElementById("import-upload");
+  if (upload) setupUpload(upload, page);
+  const progress = document.getElementById("import-progress");
+  if (progress) setupProgress(progress, page);
+  return () => {
+    page.left = true;
+    clearTimeout(page.timer);
+  };
+});

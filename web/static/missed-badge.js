@@ -3,6 +3,8 @@
 // The server renders the first count; this only follows it. Tabs share what they have
 // announced through localStorage, so several open tabs notify once.
 
+import { navigate } from "./soft-nav.js";
+
 const POLL_MS = 20000;
 const SEEN_KEY = "headset.missed.latest";
 
@@ -22,7 +24,7 @@ function notify(count) {
   const note = new Notification(badge.dataset.notifyTitle || "", { body, tag: "headset-missed" });
   note.addEventListener("click", () => {
     window.focus();
-    window.location.assign("/missed");
+    navigate("/missed"); // a soft navigation: a call in progress carries on
   });
 }
 
@@ -48,15 +50,19 @@ async function poll() {
   }
 }
 
-// The /missed page offers to turn notifications on; asking needs a click.
-const enable = document.getElementById("missed-notify");
-if (enable && "Notification" in window && Notification.permission === "default") {
+// The /missed page offers to turn notifications on; asking needs a click. That page may
+// arrive by soft navigation (soft-nav.js), so this looks again after each one.
+function offerNotifications() {
+  const enable = document.getElementById("missed-notify");
+  if (!enable || !("Notification" in window) || Notification.permission !== "default") return;
   enable.hidden = false;
   enable.addEventListener("click", async () => {
     await Notification.requestPermission();
     enable.hidden = Notification.permission !== "default";
   });
 }
+offerNotifications();
+document.addEventListener("soft-nav:load", offerNotifications);
 
 if (badge) {
   poll();

@@ -193,6 +193,7 @@ const en = {
   error_registrar_not_configured: "No phone system is configured yet. Ask an administrator.",
   error_worker_unavailable: "The phone service is unavailable right now. Try again in a moment.",
   error_internal_error: "Something went wrong on the server. Try again.",
+  error_line_in_other_tab: "The phone is open in another tab. Press “Use here” to move it to this tab.",
   error_unknown: "Something went wrong. Try again.",
 };
 
@@ -385,6 +386,7 @@ const es = {
   error_registrar_not_configured: "Todavía no hay ninguna central telefónica configurada. Consulte a un administrador.",
   error_worker_unavailable: "El servicio telefónico no está disponible ahora. Inténtelo de nuevo en un momento.",
   error_internal_error: "Se produjo un error en el servidor. Inténtelo de nuevo.",
+  error_line_in_other_tab: "El teléfono está abierto en otra pestaña. Pulse «Usar aquí» para pasarlo a esta.",
   error_unknown: "Algo salió mal. Inténtelo de nuevo.",
 };
 
@@ -577,6 +579,7 @@ const ptBR = {
   error_registrar_not_configured: "Ainda não há um PABX configurado. Fale com um administrador.",
   error_worker_unavailable: "O serviço de telefonia está indisponível agora. Tente de novo daqui a pouco.",
   error_internal_error: "Ocorreu um erro no servidor. Tente de novo.",
+  error_line_in_other_tab: "O telefone está aberto em outra aba. Clique em “Usar aqui” para trazê-lo para esta.",
   error_unknown: "Algo deu errado. Tente de novo.",
 };
 
@@ -769,6 +772,7 @@ const pl = {
   error_registrar_not_configured: "Centrala telefoniczna nie jest jeszcze skonfigurowana. Skontaktuj się z administratorem.",
   error_worker_unavailable: "Usługa telefoniczna jest teraz niedostępna. Spróbuj ponownie za chwilę.",
   error_internal_error: "Wystąpił błąd serwera. Spróbuj ponownie.",
+  error_line_in_other_tab: "Telefon jest otwarty w innej karcie. Kliknij „Użyj tutaj”, aby przenieść go do tej karty.",
   error_unknown: "Coś poszło nie tak. Spróbuj ponownie.",
 };
 

@@ -10,9 +10,15 @@
 // On a reconnect of the socket nothing is replayed: the server answers `hello` and then
 // reports the line and the live calls.
 //
+// One tab owns the agent's line (the server decides: gateway/line_owner.py). The socket
+// names this tab (`?tab=`, kept in sessionStorage so a reload is the same tab); a tab told
+// `line_owner` here=false drops its media and shows "open in another tab" until the agent
+// presses "Use here" (softphone-tabs.js), which sends `take_line`.
+//
 // Protocol: gateway/signalling.py (v 1). Test hooks and product API: the root element's
-// data-line-state, data-call-state, data-call-id, data-pc-state, data-socket-state and
-// data-blocking-call (the call to finish before the next one, from the `work` event),
+// data-line-state, data-call-state, data-call-id, data-pc-state, data-socket-state,
+// data-line-owner and data-blocking-call (the call to finish before the next one, from
+// the `work` event),
 // buttons' data-action, the `softphone:*` DOM events, and `pc` / `remoteStream`.
 
 import { DeviceSettings } from "./softphone-devices.js";
@@ -21,6 +27,7 @@ import { translator } from "./softphone-i18n.js";
 import { QualityBadge } from "./softphone-quality.js";
 import { Ringer } from "./softphone-ringer.js";
 import { Shortcuts } from "./softphone-shortcuts.js";
+import { LineOwnerPanel } from "./softphone-tabs.js";
 
 const PROTOCOL_VERSION = 1;
 const ICE_GATHER_TIMEOUT_MS = 3000;
@@ -38,6 +45,21 @@ const KEYPAD = [
   ["*", ""], ["0", "+"], ["#", ""],
 ];
 const LIVE_CALL_STATES = new Set(["dialing", "ringing", "connected"]);
+const TAB_KEY = "headset.tab";
+
+/** This tab's id for the server: the same across reloads, another in another tab. */
+function tabId() {
+  try {
+    let id = sessionStorage.getItem(TAB_KEY);
+    if (!id) {
+      id = crypto.randomUUID();
+      sessionStorage.setItem(TAB_KEY, id);
+    }
+    return id;
+  } catch {
+    return ""; // storage refused: the server treats the tab as new on each socket
+  }
+}
 
 // -- icons -----------------------------------------------------------------------------
 
@@ -306,6 +328,8 @@ export class Softphone {
 
     this.lineState = "offline";
     this.lineReason = "";
+    // Whether this tab owns the agent's line ("here") or another tab does ("elsewhere").
+    this.lineOwner = "here";
     // The server's "finish this call first" (must-disposition policy); "" when free.
     this.blockingCallId = "";
 
@@ -330,6 +354,7 @@ export class Softphone {
     this.shortcuts = new Shortcuts(this);
     this.devices = new DeviceSettings(this, this.ringtone, this.shortcuts);
     this.quality = new QualityBadge(this);
+    this.ownerPanel = new LineOwnerPanel(this);
   }
 
   // -- public API --------------------------------------------------------------------
@@ -361,6 +386,11 @@ export class Softphone {
   goOffline() {
     this.send({ type: "offline" });
     this.stopMedia();
+  }
+
+  /** "Use here": take the agent's line (and a live call's audio) from the other tab. */
+  useHere() {
+    return this.send({ type: "take_line" });
   }
 
   dial(target) {
@@ -454,6 +484,7 @@ export class Softphone {
     this.shortcuts.destroy();
     this.devices.destroy();
     this.quality.destroy();
+    this.ownerPanel.destroy();
     clearInterval(this.tickTimer);
     clearTimeout(this.noticeTimer);
     for (const timer of this.endedTimers.values()) clearTimeout(timer);
@@ -463,9 +494,12 @@ export class Softphone {
   // -- socket ------------------------------------------------------------------------
 
   wsUrl() {
-    if (this.options.wsUrl) return new URL(this.options.wsUrl, location.href).href.replace(/^http/, "ws");
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${scheme}//${location.host}/ws`;
+    const url = new URL(this.options.wsUrl ? new URL(this.options.wsUrl, location.href).href.replace(/^http/, "ws")
+      : `${scheme}//${location.host}/ws`);
+    const tab = tabId();
+    if (tab) url.searchParams.set("tab", tab);
+    return url.href;
   }
 
   connect() {
@@ -536,6 +570,7 @@ export class Softphone {
     }
     switch (event.type) {
       case "hello": this.onHello(event); break;
+      case "line_owner": this.onLineOwner(event); break;
       case "line": this.onLine(event); break;
       case "answer_sdp": this.onAnswerSdp(event); break;
       case "call": this.onCall(event); break;
@@ -573,6 +608,22 @@ export class Softphone {
     this.blockingCallId = "";
     this.render();
     this.emit("hello", event);
+  }
+
+  onLineOwner(event) {
+    this.lineOwner = event.here === false ? "elsewhere" : "here";
+    if (this.lineOwner === "elsewhere") {
+      // The other tab has the line: nothing of it stays here (no audio, no ringing).
+      this.stopMedia();
+      for (const timer of this.endedTimers.values()) clearTimeout(timer);
+      this.endedTimers.clear();
+      this.calls.clear();
+      this.blockingCallId = "";
+      this.lineState = "offline";
+      this.lineReason = "";
+    }
+    this.render();
+    this.emit("line_owner", event);
   }
 
   onLine(event) {
@@ -965,6 +1016,8 @@ export class Softphone {
 
     const current = this.currentCall;
     root.dataset.socketState = this.socketState;
+    root.dataset.lineOwner = this.lineOwner;
+    if (this.ownerPanel) this.ownerPanel.update();
     root.dataset.lineState = line;
     root.dataset.pcState = this.pcState;
     root.dataset.callState = current ? current.state : "idle";
