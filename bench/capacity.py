@@ -432,6 +432,16 @@ async def search(rig: Rig, args: argparse.Namespace) -> Json:
               f" -> {'pass' if ok else 'FAIL'}", flush=True)
         return ok
 
+    if args.levels:  # fixed levels, no search: how the cost scales
+        for n in args.levels:
+            if await try_level(n):
+                passed = n
+            elif failed is None:
+                failed = n
+        best = next((lv for lv in levels if lv["calls"] == passed and "error" not in lv),
+                    None)
+        return {"capacity": passed or 0, "first_failure": failed, "reached_max": False,
+                "at_capacity": best, "levels": levels, "fixed_levels": True}
     n = args.start
     while n <= rig.max_agents:
         if await try_level(n):
@@ -460,7 +470,7 @@ async def search(rig: Rig, args: argparse.Namespace) -> Json:
 
 async def run_codec(codec: str, args: argparse.Namespace) -> Json:
     with tempfile.TemporaryDirectory(prefix=f"bench-capacity-{codec}-") as tmp:
-        rig = Rig(codec, args.max, args, Path(tmp))
+        rig = Rig(codec, max(args.levels) if args.levels else args.max, args, Path(tmp))
         async with rig.running():
             return await search(rig, args)
 
@@ -514,6 +524,8 @@ def print_table(results: Json) -> None:
         cap = h["capacity"]
         verdict = "met" if cap >= goal else f"MISSED by {goal - cap} calls"
         more = " (reached --max, not a limit)" if h["reached_max"] else ""
+        if h.get("fixed_levels"):
+            more += " (highest fixed level that passed, not a search)"
         print(f"  {codec}: capacity {cap} calls{more}; goal >= {goal}: {verdict}")
         at = h["at_capacity"]
         if at:
@@ -570,6 +582,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--codec", choices=("opus", "pcmu", "both"), default="both",
                         help="the browser leg's codec (the SIP leg is PCMU)")
+    parser.add_argument("--levels", type=lambda v: [int(x) for x in v.split(",")],
+                        help="measure these levels (e.g. 4,8,12) instead of searching")
     parser.add_argument("--start", type=int, default=4)
     parser.add_argument("--step", type=int, default=4)
     parser.add_argument("--max", type=int, default=80, help="most agents to try")
