@@ -236,3 +236,16 @@ def test_an_answered_call_after_everything_leaves_nothing_listed(
     legs.append(answered_in(10 * 86_400 + 100))
     rows = fold(legs, acts, now=10 * 86_400 + 200)
     assert all(r.closure is not None for r in rows)
+
+
+def test_a_failed_sms_is_in_the_history_but_not_an_sms_sent() -> None:
+    legs = [missed(0)]
+    failed = Action(NUMBER, ActionKind.SMS, 3, T0 + timedelta(seconds=60),
+                    mc.SmsResult.FAILED, 500)
+    rows = fold(legs, [failed])
+    assert rows[0].last_status is mc.LastStatus.NO_ATTEMPT
+    entry = rows[0].timeline[-1]
+    assert (entry.kind, entry.outcome, entry.gateway_status) == (
+        mc.EntryKind.SMS, mc.SmsResult.FAILED, 500)
+    sent = Action(NUMBER, ActionKind.SMS, 3, T0 + timedelta(seconds=30), mc.SmsResult.SENT, 200)
+    assert fold(legs, [sent, failed])[0].last_status is mc.LastStatus.SMS_SENT
