@@ -12,9 +12,11 @@
 //   </div>
 // Keys: Down/Up move through the suggestions (Down opens them), Enter picks, Escape closes
 // (a second Escape clears), Tab leaves. Without script the typed name is sent and the
-// server finds the company by it.
+// server finds the company by it. A page script under soft navigation (soft-nav-page.js):
+// set up for each page that shows the field, its timer and request dropped when left.
 
 import { h } from "./dom.js";
+import { definePage } from "./soft-nav-page.js";
 
 const DELAY_MS = 150;
 
@@ -156,6 +158,13 @@ function setUp(box) {
   });
 
   input.addEventListener("blur", () => close());
+  return () => {
+    clearTimeout(timer);
+    if (pending) pending.abort();
+  };
 }
 
-for (const box of document.querySelectorAll("[data-combobox]")) setUp(box);
+definePage(import.meta.url, (main) => {
+  const stops = [...main.querySelectorAll("[data-combobox]")].map(setUp);
+  return () => stops.forEach((stop) => stop());
+});
