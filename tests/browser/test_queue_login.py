@@ -67,7 +67,11 @@ async def test_agent_logs_in_to_queues_and_picks_a_campaign(browser: Browser,
     await expect(picker).to_be_hidden()  # one campaign: it is the one
     await page.get_by_role("checkbox", name="Encuesta").check()
     await expect(picker).to_be_visible()
-    await picker.select_option(label="Encuesta")
+    # The select changes at once; the server's answer is what to wait for.
+    async with page.expect_response(lambda r: r.url.endswith("/api/agent/state")
+                                    and r.request.method == "POST") as answer:
+        await picker.select_option(label="Encuesta")
+    assert (await answer.value).ok
     await expect(picker).to_have_value(f"campaign:{encuesta.id}")
     assert await agent_state_store.outbound_campaign(db, ana.id) == encuesta.id
     await _shoot(page, "status-control", tmp_path, STATUS)
@@ -98,4 +102,17 @@ async def test_agent_logs_in_to_queues_and_picks_a_campaign(browser: Browser,
     await _shoot(admin, "admin-queues", tmp_path)
     await admin.goto(f"{server.url}/admin/campaigns/{renov.id}")
     await _shoot(admin, "admin-campaign", tmp_path)
+
+    # In Spanish, logged in to everything (the longest labels): the control still fits.
+    nuria = await users.get_by_username(db, "nuria")
+    assert nuria is not None
+    await queue_store.save_campaign(db, renov.id, "Renovaciones", CampaignState.ACTIVE, None,
+                                    None, True, [ana.id, nuria.id])
+    await queue_store.save_campaign(db, encuesta.id, "Encuesta", CampaignState.ACTIVE, None,
+                                    None, False, [ana.id, nuria.id])
+    es = await login(browser, server, "nuria")
+    await es.get_by_role("button", name="Conectarme a la cola").click()
+    await expect(es.locator(f"{STATUS} [data-status-text]")).to_have_text("Disponible")
+    await expect(es.get_by_label("Campaña de mis llamadas")).to_be_visible()
+    await _shoot(es, "status-control-es", tmp_path, STATUS)
 
