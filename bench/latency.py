@@ -135,14 +135,22 @@ async def phase(peers: Peers, media: RtpPeer, minutes: float) -> Json:
     start = time.monotonic()
     samples: dict[str, list[tuple[float, float]]] = {"up": [], "down": []}
     misses = {"up": 0, "down": 0}
+    load: list[float] = []
     while time.monotonic() - start < 60 * minutes:
+        if len(load) <= (time.monotonic() - start) // 60:
+            load.append(round(os.getloadavg()[0], 1))
         for name, measure in (("up", up), ("down", down)):
-            ms = await measure(peers, media)
+            try:
+                ms = await measure(peers, media)
+            except TimeoutError:
+                # The peers' process did not answer in time (this shared machine starved
+                # it): a miss, not the end of a ten-minute run.
+                ms = None
             if ms is None:
                 misses[name] += 1
             else:
                 samples[name].append((time.monotonic() - start, ms))
-    out: Json = {"window": [start, time.monotonic()]}
+    out: Json = {"window": [start, time.monotonic()], "load_per_minute": load}
     for name, got in samples.items():
         per_minute = []
         for m in range(max(1, round(minutes))):
@@ -302,6 +310,7 @@ def print_table(results: Json) -> None:
             r = results["headset"][ph][direction]
             print(f"    {ph + ' / ' + direction:20}{r['p95_per_minute']}  slope "
                   f"{r.get('p95_slope_ms_per_min')}")
+        print(f"    {ph + ' 1-min load':20}{results['headset'][ph].get('load_per_minute')}")
     print_stages(results["headset"])
     print("\n  Baselines, measured in this run:")
     for key in ("aiortc_no_loss", "aiortc_loss"):
