@@ -54,7 +54,7 @@ class AgentStatus {
       button.addEventListener("click", () => this.change(button.dataset.agentAction));
     }
     this.state = null;
-    this.busy = false;
+    this.queue = Promise.resolve();
   }
 
   start() {
@@ -82,9 +82,14 @@ class AgentStatus {
     await this.send(body);
   }
 
-  async send(body) {
-    if (this.busy) return;
-    this.busy = true;
+  // One request at a time, in order: ticking two boxes quickly sends both, and the
+  // second answer (the latest state) is the one shown.
+  send(body) {
+    this.queue = this.queue.then(() => this.post(body));
+    return this.queue;
+  }
+
+  async post(body) {
     this.showError("");
     try {
       const response = await fetch("/api/agent/state", {
@@ -101,8 +106,6 @@ class AgentStatus {
       }
     } catch {
       this.showError(this.words.unavailable);
-    } finally {
-      this.busy = false;
     }
   }
 
