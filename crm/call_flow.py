@@ -6,7 +6,9 @@ A record starts with ``Dialed`` (the agent calls out: state ``dialing``) or ``In
 (a call arrives for the agent: state ``ringing``). ``Progress`` (180/183) may repeat while
 dialing. ``Answered`` makes it ``connected``. ``Ended`` closes it from any live state,
 and the outcome is decided then, once, by ``decide_outcome`` from what was known at that
-moment: whether it was answered, its direction, who ended it, why, and the SIP code.
+moment: whether it was answered, its direction, who ended it, why, and the SIP code. A
+call the agent handed on (a blind transfer's REFER accepted by a final NOTIFY 2xx, or an
+attended transfer completed) ends with the reason ``transferred``.
 Everything not in ``TRANSITIONS`` is an ``IllegalTransition``, named with the state and
 the event, so a gateway bug shows up as a clear error instead of a wrong report.
 
@@ -39,6 +41,7 @@ class Outcome(enum.StrEnum):
     UNREACHABLE = "unreachable"  # 480 / 503, no route, registrar down
     FAILED = "failed"            # anything else
     INTERRUPTED = "interrupted"  # the server or a line worker died
+    TRANSFERRED = "transferred"  # answered, then handed on (blind or attended transfer)
 
 
 Direction = Literal["inbound", "outbound"]
@@ -52,6 +55,7 @@ Reason = Literal[
     "no_route",        # no transport or route to the far end
     "registrar_down",  # the agent's account is not registered
     "interrupted",     # the process handling the call died
+    "transferred",     # the far end took the call on to a transfer target
     "error",           # anything else
 ]
 DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
@@ -151,7 +155,8 @@ def decide_outcome(answered: bool, direction: Direction, event: Ended) -> Outcom
         # Even an answered call: the report must show it was cut, not finished.
         return Outcome.INTERRUPTED
     if answered:
-        return Outcome.COMPLETED
+        # Only an answered call can be transferred (REFER is an in-dialog request).
+        return Outcome.TRANSFERRED if event.reason == "transferred" else Outcome.COMPLETED
     if direction == "inbound":
         if event.side == "agent":
             return Outcome.REJECTED

@@ -5,6 +5,12 @@ recording it in ``schema_migrations``, so a failing migration leaves the schema 
 A database that has a migration this code does not know was written by a newer Headset;
 start-up stops rather than run old code against a new schema.
 
+SQLite cannot change a table's CHECK constraint in place: the table is rebuilt (create a
+new one, copy, drop, rename). Dropping a table that others reference fires their
+``ON DELETE`` actions, so such a migration starts with the line ``-- migrate: foreign
+keys off``: it then runs with foreign keys off (a pragma that only takes effect outside a
+transaction) and is committed only if ``PRAGMA foreign_key_check`` finds nothing broken.
+
 The SQL is SQLite's dialect. A PostgreSQL implementation of ``Database`` brings its own
 files and can reuse the ordering and bookkeeping here.
 """
@@ -23,6 +29,7 @@ if TYPE_CHECKING:
     from crm.db import Database
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_FOREIGN_KEYS_OFF = "-- migrate: foreign keys off"
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,11 @@ class Migration:
     @property
     def label(self) -> str:
         return f"{self.version:04d}_{self.name}"
+
+    @property
+    def foreign_keys_off(self) -> bool:
+        """Whether this migration rebuilds a table others reference (module docstring)."""
+        return self.sql.lstrip().startswith(_FOREIGN_KEYS_OFF)
 
 
 def load_migrations(package: str = "crm", folder: str = "migrations") -> list[Migration]:
@@ -95,12 +107,30 @@ async def apply_migrations(db: Database, migrations: list[Migration] | None = No
     for migration in migrations:
         if migration.version in done:
             continue
-        async with db.transaction() as tx:
-            for statement in split_statements(migration.sql):
-                await tx.execute(statement)
-            await tx.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (migration.version, migration.name, clock.to_db(clock.utc_now())),
-            )
+        if migration.foreign_keys_off:
+            await db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            await _apply(db, migration)
+        finally:
+            if migration.foreign_keys_off:
+                await db.execute("PRAGMA foreign_keys = ON")
         applied.append(migration.label)
     return applied
+
+
+async def _apply(db: Database, migration: Migration) -> None:
+    async with db.transaction() as tx:
+        for statement in split_statements(migration.sql):
+            await tx.execute(statement)
+        if migration.foreign_keys_off:
+            broken = await tx.fetchall("PRAGMA foreign_key_check")
+            if broken:
+                first = broken[0]
+                raise RuntimeError(
+                    f"migration {migration.label} would leave {len(broken)} broken "
+                    f"reference(s), first in table {first['table']!r}: rolled back"
+                )
+        await tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            (migration.version, migration.name, clock.to_db(clock.utc_now())),
+        )

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from crm import (
     agent_state_store,
@@ -791,11 +791,13 @@ class Lines:
             consult.transferred = True
         if call.ring_timer is not None:
             call.ring_timer.cancel()
+        if call.transferred:
+            # Whoever's BYE ended it, the caller went on to the transfer target.
+            event = replace(event, reason="transferred")
         record = await self._record(call.call_id, event)
         await self._save_quality(call)
         call.state = "ended"
         outcome = record.outcome.value if record is not None and record.outcome else "failed"
-        # The record says completed; the agent is told where the call went.
         agent.broadcast(self._call_event(call, "transferred" if call.transferred else outcome))
         await self.work_changed(agent.user.id)
 

@@ -80,7 +80,7 @@ async def test_complete_joins_customer_and_target(gateway: Gateway, customer: Ph
     assert await asyncio.to_thread(target.wait_hears, CUSTOMER_TONE, 8)
     for cid in (call_id, consult_id):
         record = await call_records.get(gateway.db, cid)
-        assert record is not None and record.outcome == "completed"
+        assert record is not None and record.outcome == "transferred"
     await asyncio.to_thread(customer.hangup)
     await asyncio.to_thread(target.wait_event, lambda e: e.get("event") == "call_state"
                             and e.get("state") == "DISCONNECTED", 10)
@@ -102,6 +102,9 @@ async def test_go_back_returns_to_the_customer(gateway: Gateway, customer: Phone
     await agent.send(signalling.Hangup(call_id=call_id))
     await agent.wait_event(lambda e: e["type"] == "call" and e["call_id"] == call_id
                            and e["state"] == "ended", since=mark)
+    # Nothing was handed on: the customer's call is an ordinary completed call.
+    record = await call_records.get(gateway.db, call_id)
+    assert record is not None and record.outcome == "completed"
 
 
 async def test_busy_target_leaves_the_customer_on_hold_until_back(

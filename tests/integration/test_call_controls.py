@@ -112,7 +112,7 @@ async def test_blind_transfer_sends_the_caller_on(gateway: Gateway, phone: Phone
     await asyncio.to_thread(phone.wait_event, lambda e: e.get("event") == "transfer_request")
     assert await asyncio.to_thread(phone.wait_hears, PHONE_TONE, 8)
     record = await call_records.get(gateway.db, call_id)
-    assert record is not None and record.outcome == "completed"
+    assert record is not None and record.outcome == "transferred"
     await asyncio.to_thread(phone.hangup)
     assert (await asyncio.to_thread(lab.lines[ECHO].wait, 10)).ok
 

@@ -101,6 +101,10 @@ def test_outbound_outcome_by_sip_code(code: int, outcome: Outcome) -> None:
     (True, "inbound", Ended("hangup", None, "remote"), Outcome.COMPLETED),
     (True, "inbound", Ended("interrupted", None, "system"), Outcome.INTERRUPTED),
     (False, "outbound", Ended("interrupted", None, "system"), Outcome.INTERRUPTED),
+    (True, "inbound", Ended("transferred", None, "remote"), Outcome.TRANSFERRED),
+    (True, "outbound", Ended("transferred", None, "agent"), Outcome.TRANSFERRED),
+    # Nothing unanswered can be transferred: judged as any other end.
+    (False, "inbound", Ended("transferred", None, "remote"), Outcome.MISSED),
     (False, "outbound", Ended("hangup", 487, "agent"), Outcome.CANCELLED),
     (False, "outbound", Ended("timeout", None, "system"), Outcome.NO_ANSWER),
     (False, "outbound", Ended("no_route", None, "system"), Outcome.UNREACHABLE),

@@ -104,3 +104,58 @@ async def test_nested_transaction_is_refused(db: Database) -> None:
                 pass
         with pytest.raises(RuntimeError, match="inside its own transaction"):
             await db.fetchone("SELECT 1")
+
+
+async def _index_names(db: Database, table: str) -> set[str]:
+    rows = await db.fetchall(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL", (table,))
+    return {r["name"] for r in rows}
+
+
+async def test_rebuilding_call_records_keeps_rows_references_and_indexes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0018 rebuilds call_records with foreign keys off: a note on a call survives it."""
+    every = migrate.load_migrations()
+    rebuild = next(m for m in every if m.name == "transferred_outcome")
+    assert rebuild.foreign_keys_off
+    before = [m for m in every if m.version < rebuild.version]
+    monkeypatch.setattr(migrate, "load_migrations", lambda: before)
+    db = await open_database(tmp_path / "crm.sqlite3")
+    try:
+        indexes = await _index_names(db, "call_records")
+        await db.execute(
+            "INSERT INTO users (id, username, username_key, display_name, role, password_hash,"
+            " created_at) VALUES (1, 'ana', 'ana', 'Ana', 'agent', 'x', 'now')")
+        await db.execute(
+            "INSERT INTO call_records (id, user_id, direction, local_number, remote_number,"
+            " state, outcome, started_at, created_at, updated_at) VALUES"
+            " ('c1', 1, 'inbound', '201', '600', 'ended', 'completed', 't', 't', 't')")
+        await db.execute(
+            "INSERT INTO call_notes (call_id, user_id, body, revision, updated_at)"
+            " VALUES ('c1', 1, 'keep me', 1, 't')")
+        assert await migrate.apply_migrations(db, every) == [rebuild.label]
+        note = await db.fetchone("SELECT body FROM call_notes WHERE call_id = 'c1'")
+        assert note is not None and note["body"] == "keep me"
+        assert await _index_names(db, "call_records") == indexes
+        fks = await db.fetchone("PRAGMA foreign_keys")
+        assert fks is not None and next(iter(fks.values())) == 1
+        await db.execute("UPDATE call_records SET outcome = 'transferred' WHERE id = 'c1'")
+    finally:
+        await db.close()
+
+
+async def test_a_rebuild_that_breaks_a_reference_is_rolled_back(db: Database) -> None:
+    await db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    await db.execute("CREATE TABLE child (parent_id INTEGER REFERENCES parent (id))")
+    await db.execute("INSERT INTO parent VALUES (1)")
+    await db.execute("INSERT INTO child VALUES (1)")
+    bad = migrate.Migration(
+        version=len(migrate.load_migrations()) + 1, name="drops_parent",
+        sql="-- migrate: foreign keys off\nDROP TABLE parent;\n")
+    with pytest.raises(RuntimeError, match="broken reference"):
+        await migrate.apply_migrations(db, [*migrate.load_migrations(), bad])
+    assert await db.fetchone("SELECT id FROM parent") is not None
+    fks = await db.fetchone("PRAGMA foreign_keys")
+    assert fks is not None and next(iter(fks.values())) == 1
