@@ -102,6 +102,11 @@ async def test_agent_logs_in_to_queues_and_picks_a_campaign(browser: Browser,
     await _shoot(admin, "admin-queues", tmp_path)
     await admin.goto(f"{server.url}/admin/campaigns/{renov.id}")
     await _shoot(admin, "admin-campaign", tmp_path)
+    await admin.goto(f"{server.url}/agents")
+    row = admin.locator("tr", has_text="ana")
+    await expect(row.locator("[data-agent-queues]")).to_contain_text("Ventas")
+    await expect(row.locator("[data-agent-queues]")).to_contain_text("Renovaciones")
+    await _shoot(admin, "agents-board", tmp_path)
 
     # In Spanish, logged in to everything (the longest labels): the control still fits.
     nuria = await users.get_by_username(db, "nuria")
