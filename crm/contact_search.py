@@ -239,20 +239,25 @@ def choose_driver(sizes: list[int | None]) -> int | None:
 
 
 async def _sizes(db: Database, found: list[Condition],
-                 cap: int | None = None) -> list[int | None]:
+                 cap: int | None = None, row_cap: int | None = None) -> list[int | None]:
     """How many contacts each condition's ids name, counted up to ``cap`` (by default
-    ``NARROW + 1``)."""
+    ``NARROW + 1``), or ``row_cap`` for one whose check reads the contact row."""
     sizes: list[int | None] = []
     for condition in found:
         if condition.ids is None:
             sizes.append(None)
             continue
+        limit = NARROW + 1 if cap is None else cap
+        if row_cap is not None and condition.columns:
+            limit = row_cap
         row = await db.fetchone(f"SELECT COUNT(*) AS n FROM ({condition.ids} LIMIT ?)",
-                                [*condition.ids_params, NARROW + 1 if cap is None else cap])
+                                [*condition.ids_params, limit])
         sizes.append(int(row["n"]) if row else None)
     return sizes
 
 
+# A filter matching at most this many is tested in a walk as membership of its ids.
+MEMBERSHIP = 60_000
 # Rows a search walks on, after the bounded walk found some matches, rather than count.
 SEARCH_WALK_MORE = 40_000
 # Filters without a search are ranges and lookups on plain indexes, cheap to count this
@@ -271,12 +276,18 @@ def cheaper_driver(sizes: list[int | None], walked: int, hits: int, wanted: int)
     return best if size < still else None
 
 
-def _clause(found: list[Condition], driver: int | None) -> tuple[str, list[object]]:
-    """The conditions ANDed ('' for none), the driver's as ids and the others as checks."""
+def _clause(found: list[Condition], driver: int | None,
+            members: frozenset[int] = frozenset()) -> tuple[str, list[object]]:
+    """The conditions ANDed ('' for none), the driver's as ids and the others as checks;
+    ``members`` as membership of their ids (SQLite builds the set once, and a row is
+    then tested without being read: for filters, ids and check say the same)."""
     parts: list[str] = []
     params: list[object] = []
     for i, condition in enumerate(found):
-        if i == driver and condition.ids is not None:
+        if i in members and condition.ids is not None:
+            parts.append(f"c.id IN ({condition.ids})")
+            params.extend(condition.ids_params)
+        elif i == driver and condition.ids is not None:
             # The check as well: it also holds what the ids cannot (words too short
             # for the trigram index), and costs little on a few thousand rows.
             parts.append(f"c.id IN ({condition.ids}) AND {condition.check}")
@@ -354,18 +365,28 @@ async def _page_ids(db: Database, found: list[Condition], order: _Order,
 
     if not any(condition.ids is not None for condition in found):
         return await query(None)   # nothing to look up: the order's index is the list
+    members: frozenset[int] = frozenset()
     if order is BY_NAME or any(condition.selective for condition in found):
-        # Filters and typed numbers are index lookups, cheap to count up to NARROW:
-        # a narrow one drives at once.
-        driver = choose_driver(await _sizes(db, found))
+        # Filters and typed numbers are index lookups, cheap to count: a narrow one
+        # drives at once.
+        sizes = await _sizes(db, found, None,
+                             MEMBERSHIP + 1 if order is BY_NAME else None)
+        driver = choose_driver(sizes)
         if driver is not None:
             return await query(driver)
+        if order is BY_NAME:
+            # A filter that reads the contact row (last call, disposition, owner) would
+            # make the walk read a row per step, scattered over the table; tested as
+            # membership of its ids instead, the walk stays on the name index.
+            members = frozenset(i for i, size in enumerate(sizes) if size is not None
+                                and size <= MEMBERSHIP and found[i].columns)
     # Walk a bounded stretch of the order's index from the cursor, testing each row.
     # No ORDER BY outside: SQLite runs the inner query as a co-routine and hands its rows
     # on in its order, so the outer one stops after a page instead of reading (and
     # sorting) the whole stretch.
-    columns = dict.fromkeys(("id", *order.columns, *(col for c in found for col in c.columns)))
-    clause, params = _clause(found, None)
+    columns = dict.fromkeys(("id", *order.columns, *(col for i, c in enumerate(found)
+                                                      if i not in members for col in c.columns)))
+    clause, params = _clause(found, None, members)
     rows = await db.fetchall(
         f"SELECT c.id FROM (SELECT {', '.join(columns)} FROM contacts c"
         f"{' WHERE ' + start if start else ''} ORDER BY {by} LIMIT ?) c"

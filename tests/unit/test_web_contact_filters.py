@@ -89,6 +89,13 @@ async def test_last_call_and_disposition_filters(client: Client) -> None:
     # Filters combine with a search and with each other.
     assert (await _names(client, f"disposition={sale}&activity=never"))[1] == []
     assert (await _names(client, "q=bea&activity=30d"))[1] == []
+    # An outbound call the gateway recorded (no contact yet) gets its disposition; the
+    # disposition filter links it first, so Carla is found.
+    await call_records.create(db, "o2", agent["id"], "outbound", "1001", "612345670", "",
+                              now)
+    await call_work.start(db, "o2", agent["id"], None, now)
+    await call_work.finish(db, "o2", Submission(disposition_id=sale), now)
+    assert (await _names(client, f"disposition={sale}"))[1] == ["Ana Recent", "Carla Never"]
 
 
 @pytest.mark.parametrize(("query", "field", "message"), [

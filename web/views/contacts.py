@@ -201,8 +201,9 @@ async def contact_list(request: web.Request) -> web.StreamResponse:
     errors = FormErrors()
     where = await company_and_disposition(db, read_filter(query, errors),
                                           query.get("company_name", ""), errors)
-    if where.activity is not None:
-        # Calls the gateway recorded since the last look count too (as on /history).
+    if where.activity is not None or where.disposition_id is not None:
+        # Calls the gateway recorded since the last look count too (as on /history):
+        # linking a call to its contact refreshes the contact's last call and disposition.
         await call_records.link_pending(db, region, area_code)
     page = None
     if not errors:
