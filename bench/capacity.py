@@ -1,7 +1,8 @@
 """How many bridged calls this machine carries with fewer than 1 % late or lost frames.
 
     python -m bench.capacity [--codec opus|pcmu|both] [--start 4] [--step 4] [--max 80]
-                             [--seconds 15] [--late-ms 60] [--json PATH]
+                             [--seconds 15] [--late-ms 60] [--levels 4,8,12]
+                             [--nice -20] [--json PATH]
 
 The lab, all real and on loopback: Kamailio as the PBX; one SIPp (``uas_echo`` with
 ``-rtp_echo``, many calls) as the far end of every call; a ``Lines`` gateway with real
@@ -33,6 +34,13 @@ Baselines in the same run (``bench.call_cost.baselines``): a bare aiortc peer pa
 (Opus and PCMU) and a bare pjsua2 call to SIPp (PCMU), no Headset code; Headset's CPU per
 call is printed as a ratio to (one aiortc peer + one pjsua2 call).
 
+Worker slots: a worker takes one port of ``workers.sip_ports`` and
+``RTP_PORTS_PER_WORKER`` (200) of ``workers.rtp_ports``, so the defaults allow
+min(200, 10000 / 200) = 50 workers, 100 agents at 2 per worker; the benchmark sizes both
+ranges for ``--max`` agents.
+
+On a shared machine, ``--nice -20`` gives the benchmark (and every process it starts)
+priority over other sessions' work; ``others`` in the table is what the rest still used.
 The load clients share the machine's two cores with the gateway: their CPU is printed,
 and ``client send late`` counts frames they themselves sent late (a starved load
 generator, not the gateway). ``uptime`` load averages are printed before and after.
