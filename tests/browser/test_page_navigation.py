@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import av
 import numpy as np
+import pytest
 from playwright.async_api import Browser, Page
 
 from tests.browser.conftest import BROWSER_TONE, login
@@ -37,6 +38,7 @@ from tests.support.server import RunningServer
 PHONE_TONE = 1500
 # The longest break in the tone, either way, that still counts as "the audio went on".
 MAX_GAP_MS = 200
+CONTROL_SECONDS = 5.0
 
 START_RECORDING = """() => {
   const stream = document.getElementById("softphone-remote-audio").srcObject;
@@ -91,6 +93,7 @@ async def shown(page: Page, path: str) -> str:
     return await page.title()
 
 
+@pytest.mark.timeout(240)
 async def test_moving_between_pages_mid_call_never_interrupts_the_audio(
         browser: Browser, server: RunningServer, lab: Lab) -> None:
     page = await login(browser, server, "ana")
@@ -140,13 +143,27 @@ async def test_moving_between_pages_mid_call_never_interrupts_the_audio(
         # The contact page's own script ran for the swapped content (its calls section).
         await page.wait_for_selector("main [data-history-src] p.empty")
 
+        # A page that cannot be fetched mid-call: the agent stays where they are, with
+        # the call, and is told so; "Try again" opens it once it answers.
+        await page.route("**/tickets", lambda route: route.abort())
+        await page.click(".topnav a[href='/tickets']")
+        notice = page.locator("#soft-nav-notice")
+        await notice.wait_for()
+        assert "call carries on" in await notice.inner_text()
+        assert urlsplit(page.url).path.startswith("/contacts/")
+        await page.unroute("**/tickets")
+        await page.focus("[data-action=soft-nav-retry]")
+        await page.keyboard.press("Enter")
+        await shown(page, "/tickets")
+        assert await notice.count() == 0
+
         await state(page, "call-state", "connected")
         assert await page.get_attribute(ROOT, "data-call-id") == call_id
-        # The control: as long again on the same call, without moving, to tell what
+        # The control: a few seconds more of the same call without moving, to tell what
         # navigation costs from what a busy machine costs anyway. A measurement window,
         # not a wait for something to happen.
         moved = time.monotonic()
-        await asyncio.sleep(moved - since)
+        await asyncio.sleep(CONTROL_SECONDS)
         until = time.monotonic()
         recorded = await page.evaluate(STOP_RECORDING)
         assert recorded is not None, "a page was loaded for real: the document was replaced"
@@ -154,12 +171,14 @@ async def test_moving_between_pages_mid_call_never_interrupts_the_audio(
         heard = tone_times_ms(base64.b64decode(recorded["webm"]), PHONE_TONE)
         # The encoder's first and last 100 ms are left out.
         split = (moved - since) * 1000
-        here = (longest_gap(heard, 100, split), longest_gap(heard, split, 2 * split - 100))
+        end = (until - since) * 1000
+        here = (longest_gap(heard, 100, split), longest_gap(heard, split, end - 100))
         far = [(await asyncio.to_thread(phone.tone_gaps, BROWSER_TONE, a, b))["longest_gap_ms"]
                for a, b in ((since, moved), (moved, until))]
-        print(f"\nsoft navigation, 12 page changes in {moved - since:.1f} s: longest break in "
-              f"the tone heard in the browser {here[0]:.0f} ms (the same time without "
-              f"moving: {here[1]:.0f} ms), at the far end {far[0]:.0f} ms ({far[1]:.0f} ms)")
+        print(f"\nsoft navigation, 13 page changes in {moved - since:.1f} s: longest break in "
+              f"the tone heard in the browser {here[0]:.0f} ms ({CONTROL_SECONDS:.0f} s "
+              f"without moving: {here[1]:.0f} ms), at the far end {far[0]:.0f} ms "
+              f"({far[1]:.0f} ms)")
         # The goal holds whenever the machine can carry the call without breaks at all;
         # on one so busy that the call breaks up without moving (the control), the
         # figures are only reported: that the line itself was never re-opened is what
@@ -173,10 +192,12 @@ async def test_moving_between_pages_mid_call_never_interrupts_the_audio(
         await page.click("[data-action=hangup]")
         await state(page, "call-state", "ended")
         await asyncio.to_thread(phone.wait_state, "DISCONNECTED")
-    # Nothing went wrong in the page, beyond the form sent with a mistake (a 400).
+    # Nothing went wrong in the page, beyond the form sent with a mistake (a 400) and the
+    # page that could not be fetched.
     assert [e for e in page.errors  # type: ignore[attr-defined]
             if not e.startswith(("ws ", "<", ">", "Failed to load resource: the server "
-                                 "responded with a status of 400"))] == []
+                                 "responded with a status of 400",
+                                 "Failed to load resource: net::ERR_FAILED"))] == []
 
 
 async def test_a_second_tab_waits_and_use_here_moves_the_call_to_it(
