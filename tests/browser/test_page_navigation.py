@@ -241,3 +241,36 @@ async def test_a_second_tab_waits_and_use_here_moves_the_call_to_it(
         await state(second, "call-state", "ended")
         await asyncio.to_thread(phone.wait_state, "DISCONNECTED")
     assert errors == []
+
+
+async def test_a_page_script_stops_when_its_page_is_left(browser: Browser,
+                                                         server: RunningServer) -> None:
+    from crm import users
+    from crm.db import open_database
+    from tests.support.gateway import FAST_HASHING
+    from tests.support.server import PASSWORD
+
+    db = await open_database(server.settings.database_path)
+    try:
+        await users.create_user(db, "sofia", PASSWORD, role="supervisor", dialer_enabled=True,
+                                hashing=FAST_HASHING)
+    finally:
+        await db.close()
+    page = await login(browser, server, "sofia")
+    # The page's clock, so that the agents board's 10 s refresh comes at once.
+    await page.clock.install()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(urlsplit(request.url).path))
+    await page.click(".topnav a[href='/agents']")
+    await shown(page, "/agents")
+    # The board refreshes itself while it is shown...
+    async with page.expect_request(lambda request: urlsplit(request.url).path == "/agents"):
+        await page.clock.run_for(10_500)
+    await page.click(".topnav a[href='/contacts']")
+    await shown(page, "/contacts")
+    left = len(asked)
+    await page.clock.run_for(60_000)
+    await page.click(".topnav a[href='/history']")
+    await shown(page, "/history")
+    # ... and not once it has been left.
+    assert "/agents" not in asked[left:], "the board kept refreshing after it was left"
