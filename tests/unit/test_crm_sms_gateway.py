@@ -23,7 +23,7 @@ GOOD = {"url": "https://sms.example.com/send", "method": "POST", "body_format": 
         "message": "We missed your call."}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.text(max_size=200))
 def test_any_text_survives_each_format(text: str) -> None:
     body = render_body('{"to": "{to}", "text": "{text}"}', "json", "+34911234567", text)
