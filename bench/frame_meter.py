@@ -15,6 +15,8 @@ Definitions, over one measuring window:
   that arrives without the echoed tone (the gateway had nothing from the SIP leg in
   time and sent silence instead).
 - **expected**: every sequence number from the first to the last one of the window.
+- A pause in the stream (nothing for more than ``PAUSE_S``: the line between two calls
+  sends nothing) starts a new anchor, since the next call's timestamps restart from it.
 
 A frame both late and silent counts once (as lost). The rate is (late + lost) / expected.
 """
@@ -25,6 +27,7 @@ import statistics
 from dataclasses import dataclass, field
 
 LATE_S = 0.060
+PAUSE_S = 0.5
 SEQ_MOD = 1 << 16
 TS_MOD = 1 << 32
 
@@ -67,8 +70,8 @@ class FrameMeter:
     _ts0: int = 0
     _seq_ext: int = 0  # last extended sequence number (wraps unrolled)
     _ts_ext: int = 0
-    # Per received frame of the window: (extended seq, transit seconds, tone heard).
-    _frames: dict[int, tuple[float, bool]] = field(default_factory=dict)
+    # Per received frame of the window: extended seq -> (transit s, tone heard, arrival).
+    _frames: dict[int, tuple[float, bool, float]] = field(default_factory=dict)
 
     def add(self, arrival: float, seq: int, timestamp: int, tone: bool) -> None:
         if self._seq0 is None:
@@ -82,7 +85,7 @@ class FrameMeter:
                 self._seq_ext, self._ts_ext = ext_seq, ext_ts
         if ext_seq in self._frames:
             return  # a duplicate
-        self._frames[ext_seq] = (arrival - ext_ts / self.clock_rate, tone)
+        self._frames[ext_seq] = (arrival - ext_ts / self.clock_rate, tone, arrival)
 
     @staticmethod
     def _unwrap(last: int, value: int, mod: int) -> int:
@@ -99,17 +102,27 @@ class FrameMeter:
             return WindowStats(0, 0, 0, 0, 0, 0.0)
         first, last = min(frames), max(frames)
         expected = last - first + 1
-        base = min(transit for transit, _ in frames.values())
+        segments: list[list[tuple[float, bool]]] = []
+        previous: float | None = None
+        for seq in sorted(frames):
+            transit, tone, arrival = frames[seq]
+            if previous is None or arrival - previous > PAUSE_S:
+                segments.append([])
+            segments[-1].append((transit, tone))
+            previous = arrival
         late = silent = 0
         worst = 0.0
-        for transit, tone in frames.values():
-            lateness = transit - base
-            worst = max(worst, lateness)
-            if not tone:
-                silent += 1
-            elif lateness > self.late_s:
-                late += 1
-        ordered = [frames[seq][0] - base for seq in sorted(frames)]
+        ordered: list[float] = []
+        for segment in segments:
+            base = min(transit for transit, _ in segment)
+            for transit, tone in segment:
+                lateness = transit - base
+                ordered.append(lateness)
+                worst = max(worst, lateness)
+                if not tone:
+                    silent += 1
+                elif lateness > self.late_s:
+                    late += 1
         fifth = max(1, len(ordered) // 5)
         drift = statistics.median(ordered[-fifth:]) - statistics.median(ordered[:fifth])
         return WindowStats(expected, len(frames), expected - len(frames), silent, late,

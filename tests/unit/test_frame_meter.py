@@ -48,3 +48,13 @@ def test_each_window_starts_afresh() -> None:
     _stream(meter, 10, seq0=1000, ts0=99)
     assert meter.take().bad == 0
     assert meter.take().expected == 0
+
+
+def test_a_pause_between_calls_starts_a_new_anchor() -> None:
+    meter = FrameMeter(8000)
+    for i in range(50):  # one call, then two seconds of nothing, then the next call
+        meter.add(100.0 + 0.02 * i, i, 160 * i, True)
+    for i in range(50, 100):  # its timestamps continue, its arrivals 0.3 s behind them
+        meter.add(102.3 + 0.02 * i, i, 160 * i, True)
+    stats = meter.take()
+    assert (stats.expected, stats.late, stats.bad) == (100, 0, 0)
