@@ -172,6 +172,13 @@ async function go(url, { method = "GET", body = null, form = null, history: mode
     fallBack(shown.href, { method: "GET", form: null, failed: false });
     return;
   }
+  if (method === "POST" && !response.redirected) {
+    // A form answered in place (its mistakes shown): the address stays the form's page,
+    // so back, forward and reload ask for that page with GET, never the POST-only action.
+    await swap(doc, new URL(location.href), { mode: "replace", scroll, id });
+    done(mine);
+    return;
+  }
   await swap(doc, shown, { mode, scroll, id });
   done(mine);
 }
