@@ -24,10 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fractions
-import json
 import math
 import re
-import sys
 import time
 from typing import Any
 
@@ -42,6 +40,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
 from bench.frame_meter import LATE_S, FrameMeter
+from bench.peers import PipeServer
 from webrtc.ice import restrict_host_addresses
 
 TONE_HZ = 1000.0
@@ -236,12 +235,12 @@ class Client:
         await self.pc.close()
 
 
-class Server:
+class Server(PipeServer):
     def __init__(self, late_s: float) -> None:
+        super().__init__()
         self.late_s = late_s
         self.tones = {codec: encoded_tone(codec) for codec in CLOCK}
         self.clients: dict[int, Client] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
         cmd = msg["cmd"]
@@ -267,25 +266,9 @@ class Server:
                                 for c in self.clients.values())}
         raise ValueError(f"unknown command {cmd!r}")
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=1 << 20)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        while line := await reader.readline():
-            task = loop.create_task(self._serve(json.loads(line)))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def close(self) -> None:
         for client in self.clients.values():
             await client.close()
-
-    async def _serve(self, msg: dict[str, Any]) -> None:
-        try:
-            reply = {"id": msg["id"], "ok": True, "result": await self.handle(msg)}
-        except Exception as exc:  # every failure goes back to the driver
-            reply = {"id": msg["id"], "ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
 
 
 def main() -> None:

@@ -300,10 +300,43 @@ async def wait_connected(pc: RTCPeerConnection, timeout: float) -> None:
 # -- serve: the agents' peers, driven over stdin/stdout --------------------------------
 
 
-class Server:
+class PipeServer:
+    """Answers JSON commands read line by line from stdin, one reply line each on stdout
+    (``{"id", "ok", "result" | "error"}``); commands run concurrently. Subclasses give
+    ``handle`` and ``close`` (called once stdin ends and every command has answered)."""
+
     def __init__(self) -> None:
-        self.clients: dict[int, Client] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 20)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while line := await reader.readline():
+            task = loop.create_task(self._serve(json.loads(line)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.close()
+
+    async def _serve(self, msg: dict[str, Any]) -> None:
+        try:
+            reply = {"id": msg["id"], "ok": True, "result": await self.handle(msg)}
+        except Exception as exc:  # every failure goes back to the driver
+            reply = {"id": msg["id"], "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        emit(reply)
+
+
+class Server(PipeServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.clients: dict[int, Client] = {}
 
     async def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
         cmd = msg["cmd"]
@@ -349,24 +382,9 @@ class Server:
             return {}
         raise ValueError(f"unknown command {cmd!r}")
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=1 << 20)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        while line := await reader.readline():
-            task = loop.create_task(self._serve(json.loads(line)))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def close(self) -> None:
         for client in self.clients.values():
             await client.close()
-
-    async def _serve(self, msg: dict[str, Any]) -> None:
-        try:
-            reply = {"id": msg["id"], "ok": True, "result": await self.handle(msg)}
-        except Exception as exc:  # every failure goes back to the driver
-            reply = {"id": msg["id"], "ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        emit(reply)
 
 
 def drop_outgoing_rtp(pc: RTCPeerConnection, rate: float, seed: int = 1) -> None:
