@@ -2,6 +2,8 @@
 
 Behaviour of the generated configuration, domain 127.0.0.1:
 
+- Requests from SIP scanners' user agents → dropped, no reply, before anything else:
+  the product's own edge snippet, deploy/kamailio/scanners.cfg, included as shipped.
 - OPTIONS to the proxy itself (no user) → 200: the readiness probe.
 - REGISTER: always challenged (401); right password → 200 and saved in memory
   (usrloc db_mode 0); wrong password or unknown user → 403.
@@ -9,6 +11,7 @@ Behaviour of the generated configuration, domain 127.0.0.1:
   callers that are not users (a trunk, SIPp) are not challenged.
 - INVITE to a number in `routes` → relayed to that "127.0.0.1:PORT".
 - INVITE to a user: registered → relayed to its contact; not registered → 480.
+- OPTIONS to a user or a route → relayed like an INVITE (as a PBX relays them), unchallenged.
 - Anything else → 404.
 - Record-Route on every dialog, so ACK/BYE/re-INVITE/CANCEL go through the proxy both
   ways. SIPp's built-in scenarios ignore Record-Route and send in-dialog requests to the
@@ -33,6 +36,7 @@ from tests.lab.peer import LabPeer
 from tests.lab.ports import HOST, free_udp_port
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+EDGE_SCANNERS = Path(__file__).resolve().parents[2] / "deploy" / "kamailio" / "scanners.cfg"
 _SAFE = re.compile(r"^[A-Za-z0-9_.+-]+$")
 _TARGET = re.compile(r"^127\.0\.0\.1:\d{1,5}$")
 
@@ -66,6 +70,8 @@ loadmodule "registrar.so"
 loadmodule "auth.so"
 loadmodule "htable.so"
 
+include_file "{scanners}"
+
 modparam("usrloc", "db_mode", 0)
 modparam("rr", "enable_full_lr", 1)
 modparam("htable", "htable", "users=>size=4;")
@@ -78,6 +84,7 @@ event_route[htable:mod-init] {{
 }}
 
 request_route {{
+    route(HEADSET_SCANNERS);
     if (!mf_process_maxfwd_header("10")) {{
         sl_send_reply("483", "Too Many Hops");
         exit;
@@ -110,6 +117,10 @@ request_route {{
     if (is_method("INVITE")) {{
         route(AUTH);
         record_route();
+        route(ROUTING);
+        exit;
+    }}
+    if (is_method("OPTIONS")) {{
         route(ROUTING);
         exit;
     }}
@@ -225,7 +236,8 @@ def render_config(host: str, port: int, users: dict[str, str], routes: dict[str,
             if table == "routes" and not _TARGET.match(value):
                 raise ValueError(f"route target must be 127.0.0.1:PORT, got {value!r}")
             lines.append(f'    $sht({table}=>{key}) = "{value}";')
-    return _CONFIG.format(host=host, port=port, fill="\n".join(lines) or "    return;")
+    return _CONFIG.format(host=host, port=port, fill="\n".join(lines) or "    return;",
+                          scanners=EDGE_SCANNERS)
 
 
 def sip_options(host: str, port: int, timeout: float = 0.2) -> int | None:
