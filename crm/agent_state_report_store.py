@@ -18,6 +18,18 @@ from crm.db import Database
 # started_at index instead of every call ever made).
 LONGEST_CALL = timedelta(days=1)
 _CHUNK = 400
+# The log rows overlapping [start, end): those that ended after the start (a range of the
+# ended_at index, migration 0019: the lower bound) and those still open (the same index's
+# NULLs). "ended_at IS NULL OR ended_at > ?" in one WHERE made SQLite walk started_at from
+# the log's first row; the unary + keeps it off the started_at indexes here too, and the
+# rows are put in order here rather than by an ORDER BY the planner would walk an index for.
+LOG_QUERY = (
+    "SELECT id, user_id, status, pause_code_id, started_at, ended_at FROM agent_state_log"
+    " WHERE ended_at > ? AND +started_at < ? AND queue_id IS NULL AND campaign_id IS NULL{only}"
+    " UNION ALL"
+    " SELECT id, user_id, status, pause_code_id, started_at, ended_at FROM agent_state_log"
+    " WHERE ended_at IS NULL AND started_at < ? AND queue_id IS NULL"
+    " AND campaign_id IS NULL{only}")
 
 
 @dataclass(frozen=True)
@@ -44,12 +56,10 @@ async def load(db: Database, start: datetime, end: datetime,
         return Loaded([], [], {}, {})
     # The overall status only: rows a queue or campaign login keeps carry its id
     # (migration 0016) and are not states of the agent.
-    log_rows = await db.fetchall(
-        "SELECT user_id, status, pause_code_id, started_at, ended_at FROM agent_state_log"
-        " WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?)"
-        " AND queue_id IS NULL AND campaign_id IS NULL" + only +
-        " ORDER BY user_id, started_at, id",
-        (clock.to_db(end), clock.to_db(start), *params))
+    log_rows = await db.fetchall(LOG_QUERY.format(only=only),
+                                 (clock.to_db(start), clock.to_db(end), *params,
+                                  clock.to_db(end), *params))
+    log_rows.sort(key=lambda r: (r["user_id"], r["started_at"], r["id"]))
     spans = [StateSpan(int(r["user_id"]), Status(r["status"]), r["pause_code_id"],
                        clock.from_db(r["started_at"]), clock.from_db_optional(r["ended_at"]))
              for r in log_rows]

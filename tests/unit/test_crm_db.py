@@ -135,7 +135,9 @@ async def test_rebuilding_call_records_keeps_rows_references_and_indexes(
         await db.execute(
             "INSERT INTO call_notes (call_id, user_id, body, revision, updated_at)"
             " VALUES ('c1', 1, 'keep me', 1, 't')")
-        assert await migrate.apply_migrations(db, every) == [rebuild.label]
+        # Up to the rebuild only: later migrations are not what this test is about.
+        upto = [m for m in every if m.version <= rebuild.version]
+        assert await migrate.apply_migrations(db, upto) == [rebuild.label]
         note = await db.fetchone("SELECT body FROM call_notes WHERE call_id = 'c1'")
         assert note is not None and note["body"] == "keep me"
         assert await _index_names(db, "call_records") == indexes

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from gateway.settings import Settings
 from tests.support.web_client import Client, page_client
 from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, csrf_in, login
 from web import missed_badge
-from web.appkeys import DB
+from web.appkeys import DB, DEPLOYMENT
 
 NUMBER = "+34911234567"
 
@@ -322,3 +323,35 @@ async def test_every_view_pages_through_all_rows_with_no_cap(client: Client) -> 
     # A cursor that is not one is ignored: the first page.
     page = await _page(client, "/missed?before=garbage_%3Cscript%3E")
     assert _rows(page)[0] == ("+34600000000", "active") and "<script>" not in page
+
+
+@pytest.mark.parametrize(("zone", "utc_hour", "local_day_offset"), [
+    # 23:30 UTC is 00:30 the next day in Madrid (winter, UTC+1).
+    ("Europe/Madrid", 23, 1),
+    # 01:30 UTC is 22:30 the day before in São Paulo (UTC-3).
+    ("America/Sao_Paulo", 1, -1),
+])
+async def test_date_filter_reads_the_deployments_days(client: Client, zone: str,
+                                                      utc_hour: int,
+                                                      local_day_offset: int) -> None:
+    holder = client.app[DEPLOYMENT]
+    holder.current = replace(holder.current, time_zone=zone)
+    utc_day = (clock.utc_now() - timedelta(days=5)).date()
+    if utc_day.month in (3, 10, 11):  # keep clear of DST changes: winter offsets below
+        utc_day = utc_day.replace(day=15, month=1)
+    start = datetime(utc_day.year, utc_day.month, utc_day.day, utc_hour, 30, tzinfo=UTC)
+    call_id = str(uuid.uuid4())
+    db = _db(client)
+    await call_records.create(db, call_id, await _user_id(client, "agent"), "inbound",
+                              "1001", NUMBER, "", start)
+    await call_records.apply_event(db, call_id, Ended(reason="hangup", side="remote"),
+                                   start + timedelta(seconds=15))
+    await login(client, "agent")
+    local_day = utc_day + timedelta(days=local_day_offset)
+    for day, listed in ((local_day, True), (utc_day, False)):
+        page = await _page(client, f"/missed?view=all&from={day}&to={day}")
+        assert bool(_rows(page)) is listed, (zone, day)
+    for day, total in ((local_day, "1"), (utc_day, "0")):
+        stats = await _page(client, f"/missed/stats?from={day}&to={day}")
+        shown = re.search(r'<p class="range-total"><a [^>]*>([^<]*)</a>', stats)
+        assert shown is not None and shown.group(1).endswith(": " + total), (zone, day)

@@ -222,7 +222,13 @@ def parse_day(value: str) -> date | None:
 
 
 def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    # Days are the deployment's, as the pages show times: midnight there, as a UTC instant.
+    zone = formatting.deployment_zone()
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def _today() -> date:
+    return clock.utc_now().astimezone(formatting.deployment_zone()).date()
 
 
 @dataclass(frozen=True)
@@ -247,7 +253,7 @@ def parse_range(request: web.Request, default_days: int) -> Range | None:
     """The ``from``/``to`` days asked for; a default range with an error key when wrong;
     None when neither is given."""
     raw_from, raw_to = request.query.get("from", ""), request.query.get("to", "")
-    today = clock.utc_now().date()
+    today = _today()
     fallback = Range(today - timedelta(days=default_days - 1), today)
     if not raw_from and not raw_to:
         return None
@@ -441,7 +447,7 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
     lang = current_lang(request)
     period = parse_range(request, 30)
     if period is None:
-        today = clock.utc_now().date()
+        today = _today()
         period = Range(today - timedelta(days=29), today)
     retention = timedelta(days=live(request.app).missed_retention_days)
     rows = await load(request, since=period.since - retention)
