@@ -238,6 +238,11 @@ def _validate(s: Settings) -> None:
         if not host or not port_text.isdigit():
             raise SettingsError(f"sip.registrar: {s.sip.registrar!r} must be host:port")
         port("sip.registrar", int(port_text))
+        if host.startswith("[") or ":" in host:
+            # pjsip runs an IPv4 transport only (sip_bridge/engine.py): say so here
+            # rather than let registration time out.
+            raise SettingsError(f"sip.registrar: {s.sip.registrar!r}: line workers speak "
+                                "SIP over IPv4 only; give an IPv4 address or a host name")
     if s.sip.transport not in SIP_TRANSPORTS:
         raise SettingsError(f"sip.transport: must be one of {', '.join(SIP_TRANSPORTS)}")
     if not 0.5 <= s.sip.register_timeout <= 60:
@@ -258,6 +263,9 @@ def _validate(s: Settings) -> None:
     for i, value in enumerate(s.ice.host_addresses):
         address(f"ice.host_addresses[{i}]", value)
     address("workers.bind", s.workers.bind)
+    if ipaddress.ip_address(s.workers.bind).version != 4:
+        raise SettingsError(f"workers.bind: {s.workers.bind!r}: line workers speak SIP and "
+                            "RTP over IPv4 only; give an IPv4 address or 0.0.0.0")
     for name, (low, high) in (("workers.sip_ports", s.workers.sip_ports),
                               ("workers.rtp_ports", s.workers.rtp_ports)):
         port(name, low)

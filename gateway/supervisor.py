@@ -21,6 +21,7 @@ from gateway import ipc
 from gateway.placement import choose_worker, next_worker_id
 from gateway.settings import Settings
 from gateway.worker_spawn import SpawnError, WorkerHandle, WorkerSpawner
+from sip_bridge import source_filter
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,9 @@ class Supervisor:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
+        # Once, at start: whether strangers' SIP can reach the workers on this platform.
+        filtered, line = source_filter.availability()
+        log.log(logging.INFO if filtered else logging.WARNING, "%s", line)
         self._health = asyncio.get_running_loop().create_task(self._watch())
 
     async def close(self) -> None:

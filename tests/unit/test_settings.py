@@ -31,10 +31,13 @@ def test_file_then_environment(tmp_path: Path) -> None:
     ({"HEADSET_HTTP_PORT": "eighty"}, "http.port"),
     ({"HEADSET_HTTP_PORT": "70000"}, "http.port"),
     ({"HEADSET_SIP_REGISTRAR": "pbx.example"}, "sip.registrar"),
+    ({"HEADSET_SIP_REGISTRAR": "[::1]:5060"}, "sip.registrar"),  # workers: IPv4 only
     ({"HEADSET_SIP_TRANSPORT": "carrier-pigeon"}, "sip.transport"),
     ({"HEADSET_CODECS_SIP": "opus"}, "codecs.sip"),
     ({"HEADSET_ICE_HOST_ADDRESSES": "not-an-ip"}, "ice.host_addresses[0]"),
     ({"HEADSET_WORKERS_SIP_PORTS": "6000-5000"}, "workers.sip_ports"),
+    ({"HEADSET_WORKERS_BIND": "::"}, "workers.bind"),
+    ({"HEADSET_WORKERS_BIND": "::1"}, "workers.bind"),
     ({"HEADSET_WORKERS_AGENTS_PER_WORKER": "3"}, "workers.agents_per_worker"),
     ({"HEADSET_LANGUAGE": "fr"}, "language"),
     ({"HEADSET_REGION": "XX"}, "region"),
