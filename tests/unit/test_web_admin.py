@@ -3,55 +3,31 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from crm import sip_accounts, users
-from crm.db import Database
 from crm.secret_key import SecretBox
 from crm.users import User
-from gateway.settings import Settings
-from tests.support.web_client import Client, page_client
-from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, csrf_in, login
+from tests.support.web_client import (
+    HOSTILE,
+    HTML,
+    Client,
+    app_db,
+    csrf_in,
+    csrf_token,
+    get_user,
+    login,
+    post_form,
+)
 from web import sessions
-from web.appkeys import DB
 from web.webkeys import SECRET_BOX
 
 SIP_SECRET = "sip-Secret-9f3c1e"
 
 
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    async with page_client(Settings(data_dir=str(tmp_path)), PASSWORD, FAST) as test_client:
-        yield test_client
-
-
-def _db(client: Client) -> Database:
-    return client.app[DB]
-
-
 def _box(client: Client) -> SecretBox:
     return client.app[SECRET_BOX]
-
-
-async def _user(client: Client, username: str) -> User:
-    user = await users.get_by_username(_db(client), username)
-    assert user is not None
-    return user
-
-
-async def _token(client: Client, path: str = "/") -> str:
-    return csrf_in(await (await client.get(path, headers=HTML)).text())
-
-
-async def _post(client: Client, path: str, data: dict[str, str]) -> tuple[int, str, str]:
-    """POST a form with the page's CSRF token: (status, body, Location)."""
-    token = await _token(client)
-    resp = await client.post(path, headers=HTML, allow_redirects=False,
-                             data={"csrf_token": token, **data})
-    return resp.status, await resp.text(), resp.headers.get("Location", "")
 
 
 def _details(user: User, **changes: str) -> dict[str, str]:
@@ -69,11 +45,11 @@ async def _set_sip(client: Client, user: User, **fields: str) -> tuple[int, str,
     form = {"sip_extension": "2001", "sip_auth_user": "", "sip_display_name": "",
             "sip_caller_ids": "", "sip_password": ""}
     form.update({f"sip_{k}": v for k, v in fields.items()})
-    return await _post(client, f"/admin/users/{user.id}/sip", form)
+    return await post_form(client, f"/admin/users/{user.id}/sip", form)
 
 
 async def _admin_paths(client: Client) -> tuple[list[str], list[str]]:
-    agent = await _user(client, "agent")
+    agent = await get_user(client, "agent")
     base = f"/admin/users/{agent.id}"
     gets = ["/admin/users", "/admin/users/new", base, f"{base}/sip/remove"]
     posts = ["/admin/users/new", base, f"{base}/status", f"{base}/password", f"{base}/sip",
@@ -83,12 +59,12 @@ async def _admin_paths(client: Client) -> tuple[list[str], list[str]]:
 
 async def test_admin_creates_user_with_sip_account_who_can_then_log_in(client: Client) -> None:
     await login(client, "root")
-    status, _, location = await _post(client, "/admin/users/new", {
+    status, _, location = await post_form(client, "/admin/users/new", {
         "username": "Maria.Silva", "display_name": "Maria Silva", "role": "agent",
         "language": "pt-BR", "password": "initial password", "password_confirm":
         "initial password", "dialer_enabled": "1"})
     assert status == 303
-    maria = await _user(client, "maria.silva")
+    maria = await get_user(client, "maria.silva")
     assert location == f"/admin/users/{maria.id}?done=created"
     assert maria.display_name == "Maria Silva" and maria.language == "pt-BR"
     assert maria.dialer_enabled and not maria.dialer_user_toggle_allowed
@@ -99,10 +75,10 @@ async def test_admin_creates_user_with_sip_account_who_can_then_log_in(client: C
         client, maria, extension="2001", auth_user="u2001", display_name="Maria",
         caller_ids="+55 11 99999-0000\n\n+48 22 123 45 67\n", password=SIP_SECRET)
     assert status == 303 and location.endswith("?done=sip")
-    account = await sip_accounts.get_account(_db(client), maria.id)
+    account = await sip_accounts.get_account(app_db(client), maria.id)
     assert account is not None and account.extension == "2001"
     assert account.caller_ids == ("+5511999990000", "+48221234567")
-    creds = await sip_accounts.get_credentials(_db(client), _box(client), maria.id)
+    creds = await sip_accounts.get_credentials(app_db(client), _box(client), maria.id)
     assert creds is not None and creds.password == SIP_SECRET and creds.auth_user == "u2001"
 
     listing = await (await client.get("/admin/users", headers=HTML)).text()
@@ -117,7 +93,7 @@ async def test_admin_creates_user_with_sip_account_who_can_then_log_in(client: C
 async def test_agent_gets_403_on_every_admin_route(client: Client) -> None:
     gets, posts = await _admin_paths(client)
     await login(client, "agent")
-    token = await _token(client)
+    token = await csrf_token(client)
     for path in gets:
         assert (await client.get(path, headers=HTML)).status == 403, path
         assert (await client.get(path)).status == 403, path
@@ -127,10 +103,10 @@ async def test_agent_gets_403_on_every_admin_route(client: Client) -> None:
             "sip_password": "x", "new_password": "x" * 12, "new_password_confirm": "x" * 12,
             "username": "intruder", "password": "x" * 12, "password_confirm": "x" * 12})
         assert resp.status == 403, path
-    agent = await _user(client, "agent")
+    agent = await get_user(client, "agent")
     assert agent.role is users.Role.AGENT and agent.active
-    assert await users.get_by_username(_db(client), "intruder") is None
-    assert await sip_accounts.get_account(_db(client), agent.id) is None
+    assert await users.get_by_username(app_db(client), "intruder") is None
+    assert await sip_accounts.get_account(app_db(client), agent.id) is None
 
 
 async def test_supervisor_sees_the_list_read_only(client: Client) -> None:
@@ -142,7 +118,7 @@ async def test_supervisor_sees_the_list_read_only(client: Client) -> None:
     assert "/admin/users/new" not in text and re.search(r'href="/admin/users/\d', text) is None
     for path in gets[1:]:
         assert (await client.get(path, headers=HTML)).status == 403, path
-    token = await _token(client)
+    token = await csrf_token(client)
     for path in posts:
         assert (await client.post(path, data={"csrf_token": token})).status == 403, path
 
@@ -152,17 +128,17 @@ async def test_admin_posts_need_csrf(client: Client) -> None:
     await login(client, "root")
     for path in posts:
         assert (await client.post(path, data={"active": "0"})).status == 403, path
-    assert (await _user(client, "agent")).active
+    assert (await get_user(client, "agent")).active
 
 
 async def test_sip_password_never_rendered(client: Client) -> None:
     await login(client, "root")
-    agent = await _user(client, "agent")
+    agent = await get_user(client, "agent")
     await _set_sip(client, agent, password=SIP_SECRET)
     # Errors on the SIP form re-render it: the typed password must not come back either.
     _, text, _ = await _set_sip(client, agent, extension="abc", password=SIP_SECRET + "2")
     assert "2 to 15 digits" in text and SIP_SECRET not in text
-    root = await _user(client, "root")
+    root = await get_user(client, "root")
     pages = ["/", "/admin/users", "/admin/users/new", f"/admin/users/{agent.id}",
              f"/admin/users/{agent.id}/sip/remove", f"/admin/users/{root.id}", "/profile",
              "/profile/password", "/i18n/softphone.json"]
@@ -174,14 +150,14 @@ async def test_sip_password_never_rendered(client: Client) -> None:
     await login(client, "agent")
     for path in ("/", "/profile", "/i18n/softphone.json"):
         assert SIP_SECRET not in await (await client.get(path, headers=HTML)).text()
-    creds = await sip_accounts.get_credentials(_db(client), _box(client), agent.id)
+    creds = await sip_accounts.get_credentials(app_db(client), _box(client), agent.id)
     assert creds is not None and creds.password == SIP_SECRET
 
 
 async def test_sip_password_not_logged(client: Client, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG")
     await login(client, "root")
-    agent = await _user(client, "agent")
+    agent = await get_user(client, "agent")
     await _set_sip(client, agent, password=SIP_SECRET)
     await _set_sip(client, agent, extension="12345678901234567890", password=SIP_SECRET)
     assert SIP_SECRET not in caplog.text
@@ -189,25 +165,25 @@ async def test_sip_password_not_logged(client: Client, caplog: pytest.LogCapture
 
 async def test_edit_without_password_keeps_it(client: Client) -> None:
     await login(client, "root")
-    agent = await _user(client, "agent")
+    agent = await get_user(client, "agent")
     await _set_sip(client, agent, password=SIP_SECRET)
     page = await (await client.get(f"/admin/users/{agent.id}", headers=HTML)).text()
     assert "Password stored" in page and "Leave empty to keep it" in page
     status, _, _ = await _set_sip(client, agent, extension="2002", display_name="Agent S")
     assert status == 303
-    creds = await sip_accounts.get_credentials(_db(client), _box(client), agent.id)
+    creds = await sip_accounts.get_credentials(app_db(client), _box(client), agent.id)
     assert creds is not None and creds.password == SIP_SECRET and creds.extension == "2002"
     await _set_sip(client, agent, extension="2002", password="rotated-secret")
-    creds = await sip_accounts.get_credentials(_db(client), _box(client), agent.id)
+    creds = await sip_accounts.get_credentials(app_db(client), _box(client), agent.id)
     assert creds is not None and creds.password == "rotated-secret"
 
 
 async def test_new_sip_account_needs_password(client: Client) -> None:
     await login(client, "root")
-    agent = await _user(client, "agent")
+    agent = await get_user(client, "agent")
     status, text, _ = await _set_sip(client, agent)
     assert status == 400 and "Enter the SIP password" in text
-    assert await sip_accounts.get_account(_db(client), agent.id) is None
+    assert await sip_accounts.get_account(app_db(client), agent.id) is None
 
 
 @pytest.mark.parametrize(("fields", "message"), [
@@ -221,30 +197,30 @@ async def test_new_sip_account_needs_password(client: Client) -> None:
 async def test_sip_validation_changes_nothing(client: Client, fields: dict[str, str],
                                               message: str) -> None:
     await login(client, "root")
-    agent = await _user(client, "agent")
+    agent = await get_user(client, "agent")
     await _set_sip(client, agent, extension="2001", display_name="Before",
                    password=SIP_SECRET)
-    before = await sip_accounts.get_account(_db(client), agent.id)
+    before = await sip_accounts.get_account(app_db(client), agent.id)
     status, text, _ = await _set_sip(client, agent, **{"password": "new-secret", **fields})
     assert status == 400 and message in text
     assert 'aria-invalid="true"' in text and "-error" in text
-    assert await sip_accounts.get_account(_db(client), agent.id) == before
-    creds = await sip_accounts.get_credentials(_db(client), _box(client), agent.id)
+    assert await sip_accounts.get_account(app_db(client), agent.id) == before
+    creds = await sip_accounts.get_credentials(app_db(client), _box(client), agent.id)
     assert creds is not None and creds.password == SIP_SECRET
 
 
 async def test_extension_taken(client: Client) -> None:
     await login(client, "root")
-    agent, sup = await _user(client, "agent"), await _user(client, "sup")
+    agent, sup = await get_user(client, "agent"), await get_user(client, "sup")
     await _set_sip(client, agent, extension="2001", password=SIP_SECRET)
     status, text, _ = await _set_sip(client, sup, extension="2001", password="x-secret")
     assert status == 400 and "Extension 2001 already belongs to another user" in text
-    assert await sip_accounts.get_account(_db(client), sup.id) is None
+    assert await sip_accounts.get_account(app_db(client), sup.id) is None
 
 
 async def test_create_user_validation(client: Client) -> None:
     await login(client, "root")
-    count = len(await users.list_users(_db(client)))
+    count = len(await users.list_users(app_db(client)))
     base = {"username": "new.agent", "display_name": "", "role": "agent", "language": "",
             "password": "long enough pw", "password_confirm": "long enough pw"}
     cases = [
@@ -257,7 +233,7 @@ async def test_create_user_validation(client: Client) -> None:
         ({"display_name": "x" * 101}, "at most 100 characters", "display_name"),
     ]
     for changes, message, field in cases:
-        status, text, _ = await _post(client, "/admin/users/new", {**base, **changes})
+        status, text, _ = await post_form(client, "/admin/users/new", {**base, **changes})
         assert status == 400 and message in text, changes
         # The message is bound to its field, and linked from the summary.
         assert f'id="{field}-error"' in text and f'href="#{field}"' in text, changes
@@ -265,14 +241,14 @@ async def test_create_user_validation(client: Client) -> None:
                          rf'aria-describedby="[^"]*\b{field}-error"[^>]*aria-invalid="true"',
                          text), changes
         assert "long enough pw" not in text  # passwords are never echoed back
-    assert len(await users.list_users(_db(client))) == count
+    assert len(await users.list_users(app_db(client))) == count
 
 
 async def test_several_errors_at_once_in_users_language(client: Client) -> None:
-    root = await _user(client, "root")
-    await users.update_user(_db(client), root.id, language="es")
+    root = await get_user(client, "root")
+    await users.update_user(app_db(client), root.id, language="es")
     await login(client, "root")
-    status, text, _ = await _post(client, "/admin/users/new", {
+    status, text, _ = await post_form(client, "/admin/users/new", {
         "username": "bad name", "role": "agent", "language": "", "password": "short",
         "password_confirm": "short"})
     assert status == 400 and 'lang="es"' in text
@@ -281,8 +257,8 @@ async def test_several_errors_at_once_in_users_language(client: Client) -> None:
 
 async def test_hostile_strings_escaped(client: Client) -> None:
     await login(client, "root")
-    agent = await _user(client, "agent")
-    status, _, _ = await _post(client, f"/admin/users/{agent.id}",
+    agent = await get_user(client, "agent")
+    status, _, _ = await post_form(client, f"/admin/users/{agent.id}",
                                _details(agent, display_name=HOSTILE))
     assert status == 303
     status, text, _ = await _set_sip(client, agent, extension=HOSTILE, auth_user=HOSTILE,
@@ -296,24 +272,24 @@ async def test_hostile_strings_escaped(client: Client) -> None:
 
 async def test_edit_details(client: Client) -> None:
     await login(client, "root")
-    agent = await _user(client, "agent")
-    status, _, location = await _post(client, f"/admin/users/{agent.id}", _details(
+    agent = await get_user(client, "agent")
+    status, _, location = await post_form(client, f"/admin/users/{agent.id}", _details(
         agent, display_name="Agent J. Smith", role="supervisor", language="pl",
         dialer_enabled="1", dialer_user_toggle_allowed="1"))
     assert status == 303 and location.endswith("?done=saved")
-    after = await _user(client, "agent")
+    after = await get_user(client, "agent")
     assert (after.display_name, after.role, after.language) == (
         "Agent J. Smith", users.Role.SUPERVISOR, "pl")
     assert after.dialer_enabled and after.dialer_user_toggle_allowed
     # An unticked checkbox is not sent: it means off.
-    await _post(client, f"/admin/users/{agent.id}", _details(
+    await post_form(client, f"/admin/users/{agent.id}", _details(
         after, dialer_enabled="-", dialer_user_toggle_allowed="-"))
-    after = await _user(client, "agent")
+    after = await get_user(client, "agent")
     assert not after.dialer_enabled and not after.dialer_user_toggle_allowed
-    status, text, _ = await _post(client, f"/admin/users/{agent.id}",
+    status, text, _ = await post_form(client, f"/admin/users/{agent.id}",
                                   _details(after, display_name="  ", role="nope"))
     assert status == 400 and "Enter a name" in text and "Choose one of the roles" in text
-    assert await _user(client, "agent") == after
+    assert await get_user(client, "agent") == after
     assert (await client.get("/admin/users/999", headers=HTML)).status == 404
     assert (await client.get("/admin/users/99999999999999999999", headers=HTML)).status == 404
 
@@ -324,12 +300,12 @@ async def test_deactivation_revokes_sessions_and_blocks_login(client: Client) ->
         sessions.COOKIE_NAME].value
     client.session.cookie_jar.clear()
     await login(client, "root")
-    agent = await _user(client, "agent")
-    status, _, location = await _post(client, f"/admin/users/{agent.id}/status",
+    agent = await get_user(client, "agent")
+    status, _, location = await post_form(client, f"/admin/users/{agent.id}/status",
                                       {"active": "0"})
     assert status == 303 and location.endswith("?done=deactivated")
-    assert not (await _user(client, "agent")).active
-    rows = await _db(client).fetchall(
+    assert not (await get_user(client, "agent")).active
+    rows = await app_db(client).fetchall(
         "SELECT 1 FROM web_sessions WHERE user_id = ? AND revoked_at IS NULL", (agent.id,))
     assert rows == []
     listing = await (await client.get("/admin/users", headers=HTML)).text()
@@ -344,7 +320,7 @@ async def test_deactivation_revokes_sessions_and_blocks_login(client: Client) ->
     assert resp.status == 200 and "Wrong username or password" in await resp.text()
 
     await login(client, "root")
-    status, _, location = await _post(client, f"/admin/users/{agent.id}/status",
+    status, _, location = await post_form(client, f"/admin/users/{agent.id}/status",
                                       {"active": "1"})
     assert status == 303 and location.endswith("?done=reactivated")
     client.session.cookie_jar.clear()
@@ -353,28 +329,28 @@ async def test_deactivation_revokes_sessions_and_blocks_login(client: Client) ->
 
 async def test_last_admin_protection(client: Client) -> None:
     await login(client, "root")
-    root = await _user(client, "root")
-    status, text, _ = await _post(client, f"/admin/users/{root.id}",
+    root = await get_user(client, "root")
+    status, text, _ = await post_form(client, f"/admin/users/{root.id}",
                                   _details(root, role="agent"))
     assert status == 400 and "last active administrator" in text
-    status, text, _ = await _post(client, f"/admin/users/{root.id}/status", {"active": "0"})
+    status, text, _ = await post_form(client, f"/admin/users/{root.id}/status", {"active": "0"})
     assert status == 400 and "cannot deactivate your own account" in text
-    assert await _user(client, "root") == root
+    assert await get_user(client, "root") == root
 
     # With a second admin, demoting oneself works, and the admin pages close behind.
-    sup = await _user(client, "sup")
-    await _post(client, f"/admin/users/{sup.id}", _details(sup, role="admin"))
-    status, _, location = await _post(client, f"/admin/users/{root.id}",
+    sup = await get_user(client, "sup")
+    await post_form(client, f"/admin/users/{sup.id}", _details(sup, role="admin"))
+    status, _, location = await post_form(client, f"/admin/users/{root.id}",
                                       _details(root, role="agent"))
     assert status == 303 and location == "/"
     assert (await client.get("/admin/users", headers=HTML)).status == 403
     # ... and the remaining admin cannot demote themselves either.
     await login(client, "sup")
-    sup = await _user(client, "sup")
-    status, text, _ = await _post(client, f"/admin/users/{sup.id}",
+    sup = await get_user(client, "sup")
+    status, text, _ = await post_form(client, f"/admin/users/{sup.id}",
                                   _details(sup, role="supervisor"))
     assert status == 400 and "last active administrator" in text
-    assert (await _user(client, "sup")).role is users.Role.ADMIN
+    assert (await get_user(client, "sup")).role is users.Role.ADMIN
 
 
 async def test_reset_password(client: Client) -> None:
@@ -383,18 +359,18 @@ async def test_reset_password(client: Client) -> None:
         sessions.COOKIE_NAME].value
     client.session.cookie_jar.clear()
     await login(client, "root")
-    agent, root = await _user(client, "agent"), await _user(client, "root")
+    agent, root = await get_user(client, "agent"), await get_user(client, "root")
     path = f"/admin/users/{agent.id}/password"
-    status, text, _ = await _post(client, path, {"new_password": "short",
+    status, text, _ = await post_form(client, path, {"new_password": "short",
                                                  "new_password_confirm": "short"})
     assert status == 400 and "too short" in text
-    status, text, _ = await _post(client, path, {"new_password": "a new password",
+    status, text, _ = await post_form(client, path, {"new_password": "a new password",
                                                  "new_password_confirm": "a new passw0rd"})
     assert status == 400 and "are different" in text
-    status, _, location = await _post(client, path, {"new_password": "a new password",
+    status, _, location = await post_form(client, path, {"new_password": "a new password",
                                                      "new_password_confirm": "a new password"})
     assert status == 303 and location.endswith("?done=password")
-    status, text, _ = await _post(client, f"/admin/users/{root.id}/password", {
+    status, text, _ = await post_form(client, f"/admin/users/{root.id}/password", {
         "new_password": "a new password", "new_password_confirm": "a new password"})
     assert status == 400 and "use Change password" in text
     client.session.cookie_jar.clear()
@@ -406,44 +382,44 @@ async def test_reset_password(client: Client) -> None:
 
 async def test_remove_sip_account_with_confirmation(client: Client) -> None:
     await login(client, "root")
-    agent = await _user(client, "agent")
+    agent = await get_user(client, "agent")
     await _set_sip(client, agent, extension="2001", password=SIP_SECRET)
     page = await client.get(f"/admin/users/{agent.id}/sip/remove", headers=HTML)
     text = await page.text()
     assert page.status == 200 and "Remove extension 2001 from Agent Smith?" in text
-    assert await sip_accounts.get_account(_db(client), agent.id) is not None
-    status, _, location = await _post(client, f"/admin/users/{agent.id}/sip/remove", {})
+    assert await sip_accounts.get_account(app_db(client), agent.id) is not None
+    status, _, location = await post_form(client, f"/admin/users/{agent.id}/sip/remove", {})
     assert status == 303 and location.endswith("?done=sip_removed")
-    assert await sip_accounts.get_credentials(_db(client), _box(client), agent.id) is None
+    assert await sip_accounts.get_credentials(app_db(client), _box(client), agent.id) is None
     gone = await client.get(f"/admin/users/{agent.id}/sip/remove", headers=HTML,
                             allow_redirects=False)
     assert gone.status == 303
 
 
 async def test_dialer_toggle_allowed(client: Client) -> None:
-    agent = await _user(client, "agent")
-    await users.update_user(_db(client), agent.id, dialer_user_toggle_allowed=True)
+    agent = await get_user(client, "agent")
+    await users.update_user(app_db(client), agent.id, dialer_user_toggle_allowed=True)
     await login(client, "agent")
     page = await (await client.get("/profile", headers=HTML)).text()
     assert "Switch softphone on" in page and 'id="softphone-slot"' not in page
-    status, _, location = await _post(client, "/profile/dialer", {"enabled": "1"})
+    status, _, location = await post_form(client, "/profile/dialer", {"enabled": "1"})
     assert status == 303 and location == "/profile?done=dialer_on"
     page = await (await client.get(location, headers=HTML)).text()
     assert "Switch softphone off" in page and 'id="softphone-slot"' in page
-    assert (await _user(client, "agent")).dialer_enabled
-    await _post(client, "/profile/dialer", {"enabled": "0"})
-    assert not (await _user(client, "agent")).dialer_enabled
+    assert (await get_user(client, "agent")).dialer_enabled
+    await post_form(client, "/profile/dialer", {"enabled": "0"})
+    assert not (await get_user(client, "agent")).dialer_enabled
 
 
 async def test_dialer_toggle_forbidden(client: Client) -> None:
-    agent = await _user(client, "agent")
-    await users.update_user(_db(client), agent.id, dialer_enabled=True)
+    agent = await get_user(client, "agent")
+    await users.update_user(app_db(client), agent.id, dialer_enabled=True)
     await login(client, "agent")
     page = await (await client.get("/profile", headers=HTML)).text()
     assert "administrator manages this setting" in page and "/profile/dialer" not in page
-    status, _, _ = await _post(client, "/profile/dialer", {"enabled": "0"})
+    status, _, _ = await post_form(client, "/profile/dialer", {"enabled": "0"})
     assert status == 403
-    assert (await _user(client, "agent")).dialer_enabled
+    assert (await get_user(client, "agent")).dialer_enabled
 
 
 async def test_language_choice_sets_html_lang(client: Client) -> None:
@@ -463,7 +439,7 @@ async def test_language_choice_sets_html_lang(client: Client) -> None:
     resp = await client.post("/profile/language", headers=headers,
                              data={"csrf_token": token, "language": "klingon"})
     assert resp.status == 400 and "Elige uno de los idiomas" in await resp.text()
-    assert (await _user(client, "agent")).language == ""
+    assert (await get_user(client, "agent")).language == ""
     assert (await client.post("/profile/language", data={"language": "pl"})).status == 403
 
 

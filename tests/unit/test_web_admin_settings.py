@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import Message
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -14,10 +13,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from crm import contacts, deployment
 from crm.contacts import ContactDraft, ContactKind, ContactPhone, PhoneLabel
 from crm.db import Database
-from gateway.settings import Settings
 from tests.lab.ports import free_tcp_port
-from tests.support.web_client import Client, page_client
-from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, csrf_in, login
+from tests.support.web_client import HOSTILE, HTML, Client, app_db, csrf_in, login, post_form
 from web.appkeys import DB, DEPLOYMENT
 from web.webkeys import SECRET_BOX
 
@@ -31,23 +28,10 @@ GOOD = {
 }
 
 
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    settings = Settings(data_dir=str(tmp_path), region="ES", language="en")
-    async with page_client(settings, PASSWORD, FAST) as test_client:
-        yield test_client
-
-
-def _db(client: Client) -> Database:
-    return client.app[DB]
-
-
-async def _post(client: Client, data: dict[str, str],
+async def _save(client: Client, data: dict[str, str],
                 headers: dict[str, str] | None = None) -> tuple[int, str, str]:
-    token = csrf_in(await (await client.get("/", headers=HTML)).text())
-    resp = await client.post("/admin/settings", headers=headers or HTML, allow_redirects=False,
-                             data={"csrf_token": token, **data})
-    return resp.status, await resp.text(), resp.headers.get("Location", "")
+    """POST the settings form: (status, body, Location)."""
+    return await post_form(client, "/admin/settings", data, headers=headers)
 
 
 async def test_defaults_come_from_the_file_until_saved(client: Client) -> None:
@@ -55,25 +39,25 @@ async def test_defaults_come_from_the_file_until_saved(client: Client) -> None:
     page = await (await client.get("/admin/settings", headers=HTML)).text()
     assert '<option value="ES" selected>' in page
     assert '<option value="en" selected>' in page
-    assert await deployment.load(_db(client), deployment.Deployment()) == deployment.Deployment()
+    assert await deployment.load(app_db(client), deployment.Deployment()) == deployment.Deployment()
 
 
 async def test_admin_saves_and_it_applies_at_once(client: Client) -> None:
     await login(client, "root")
-    status, _, location = await _post(client, {**GOOD, "language": "pt-BR"})
+    status, _, location = await _save(client, {**GOOD, "language": "pt-BR"})
     assert (status, location) == (303, "/admin/settings?done=saved")
     live = client.app[DEPLOYMENT].current
     assert (live.region, live.area_code, live.language) == ("BR", "11", "pt-BR")
     assert live.company_name == "Acme Atendimento" and live.target_talk_seconds == 240
     assert live.missed_retention_days == 14
-    stored = await deployment.load(_db(client), deployment.Deployment())
+    stored = await deployment.load(app_db(client), deployment.Deployment())
     assert stored == live
     # Encrypted at rest, with the deployment key.
     assert SMTP_SECRET not in stored.smtp_password_encrypted
     assert client.app[SECRET_BOX].decrypt(stored.smtp_password_encrypted) == SMTP_SECRET
 
     # The caller-ID API reads the local number with the new area code (BR, 11).
-    await contacts.create_contact(_db(client), ContactDraft(
+    await contacts.create_contact(app_db(client), ContactDraft(
         kind=ContactKind.PERSON, name="Cliente Paulista",
         phones=(ContactPhone(PhoneLabel.MOBILE, "+5511987654321"),)))
     found = await (await client.get("/api/callerid?number=987654321")).json()
@@ -83,7 +67,7 @@ async def test_admin_saves_and_it_applies_at_once(client: Client) -> None:
 
 async def test_default_language_applies_to_users_without_one(client: Client) -> None:
     await login(client, "root")
-    assert (await _post(client, {**GOOD, "language": "pl"}))[0] == 303
+    assert (await _save(client, {**GOOD, "language": "pl"}))[0] == 303
     client.session.cookie_jar.clear()
     page = await (await client.get("/login", headers={**HTML, "Accept-Language": "de"})).text()
     assert 'lang="pl"' in page
@@ -111,18 +95,18 @@ async def test_a_bad_value_is_named_and_nothing_is_saved(client: Client, field: 
                                                          message: str) -> None:
     await login(client, "root")
     before = client.app[DEPLOYMENT].current
-    status, page, _ = await _post(client, {**GOOD, field: value})
+    status, page, _ = await _save(client, {**GOOD, field: value})
     assert status == 400
     assert message in page
     assert f'href="#{field}"' in page  # the summary links to the field
     assert client.app[DEPLOYMENT].current == before
-    assert await deployment.load(_db(client), deployment.Deployment()) == deployment.Deployment()
+    assert await deployment.load(app_db(client), deployment.Deployment()) == deployment.Deployment()
     assert SMTP_SECRET not in page
 
 
 async def test_errors_in_the_users_language_and_hostile_input_escaped(client: Client) -> None:
     await login(client, "root")
-    status, page, _ = await _post(client, {**GOOD, "company_name": HOSTILE, "area_code": "x"},
+    status, page, _ = await _save(client, {**GOOD, "company_name": HOSTILE, "area_code": "x"},
                                   headers={**HTML, "Accept-Language": "es"})
     # root has no language: Accept-Language (es) decides.
     assert status == 400
@@ -132,20 +116,20 @@ async def test_errors_in_the_users_language_and_hostile_input_escaped(client: Cl
 
 async def test_smtp_password_is_write_only(client: Client) -> None:
     await login(client, "root")
-    await _post(client, GOOD)
+    await _save(client, GOOD)
     page = await (await client.get("/admin/settings", headers=HTML)).text()
     stored = client.app[DEPLOYMENT].current.smtp_password_encrypted
     assert SMTP_SECRET not in page and stored not in page
     assert "Leave empty to keep the saved password" in page
     # An empty field keeps it; the clear box removes it.
-    await _post(client, {**GOOD, "smtp_password": ""})
+    await _save(client, {**GOOD, "smtp_password": ""})
     assert client.app[DEPLOYMENT].current.smtp_password_encrypted == stored
-    await _post(client, {**GOOD, "smtp_password": "", "smtp_password_clear": "1"})
+    await _save(client, {**GOOD, "smtp_password": "", "smtp_password_clear": "1"})
     assert client.app[DEPLOYMENT].current.smtp_password_encrypted == ""
     # An error page after typing a password does not echo it either.
-    status, page, _ = await _post(client, {**GOOD, "smtp_port": "0"})
+    status, page, _ = await _save(client, {**GOOD, "smtp_port": "0"})
     assert status == 400 and SMTP_SECRET not in page
-    await _post(client, {**GOOD, "smtp_password": SMTP_SECRET})
+    await _save(client, {**GOOD, "smtp_password": SMTP_SECRET})
     stored = client.app[DEPLOYMENT].current.smtp_password_encrypted
     for path in ("/", "/profile", "/missed", "/missed/stats", "/admin/users", "/contacts",
                  "/admin/settings", "/api/missed/count"):
@@ -157,9 +141,9 @@ async def test_smtp_password_is_write_only(client: Client) -> None:
 async def test_only_admins(client: Client, username: str) -> None:
     await login(client, username)
     assert (await client.get("/admin/settings", headers=HTML)).status == 403
-    status, _, _ = await _post(client, GOOD)
+    status, _, _ = await _save(client, GOOD)
     assert status == 403
-    assert await deployment.load(_db(client), deployment.Deployment()) == deployment.Deployment()
+    assert await deployment.load(app_db(client), deployment.Deployment()) == deployment.Deployment()
     home = await (await client.get("/", headers=HTML)).text()
     assert 'href="/admin/settings"' not in home
 
@@ -216,7 +200,7 @@ async def test_test_email_uses_the_saved_smtp_settings(
 
     status, page, _ = await send("me@example.com")
     assert status == 400 and "Enter and save an SMTP server" in page
-    await _post(client, {**GOOD, "smtp_host": "127.0.0.1", "smtp_port": str(port),
+    await _save(client, {**GOOD, "smtp_host": "127.0.0.1", "smtp_port": str(port),
                          "smtp_security": "none", "smtp_user": "", "smtp_password": ""})
     status, page, _ = await send("not an address")
     assert status == 400 and "Enter one e-mail address" in page and received == []
@@ -225,7 +209,7 @@ async def test_test_email_uses_the_saved_smtp_settings(
     assert [m["To"] for m in received] == ["me@example.com"]
     assert received[0]["Subject"] == "Test e-mail from Headset (Acme Atendimento)"
     # A server that refuses the connection: said plainly, with the settings kept.
-    await _post(client, {**GOOD, "smtp_host": "127.0.0.1", "smtp_port": str(free_tcp_port()),
+    await _save(client, {**GOOD, "smtp_host": "127.0.0.1", "smtp_port": str(free_tcp_port()),
                          "smtp_security": "none", "smtp_user": "", "smtp_password": ""})
     status, page, _ = await send("me@example.com")
     assert status == 400 and "The e-mail could not be sent (ConnectionRefusedError)" in page
@@ -258,10 +242,10 @@ async def test_the_time_zone_applies_to_pages_and_a_wrong_one_changes_nothing(
         return match[1]
 
     assert await shown() == "15/1/26, 12:00"
-    status, page, _ = await _post(client, {**GOOD, "time_zone": "Mars/Olympus_Mons"})
+    status, page, _ = await _save(client, {**GOOD, "time_zone": "Mars/Olympus_Mons"})
     assert status == 400 and "no es una zona horaria" in page
     assert client.app[DEPLOYMENT].current.time_zone == "UTC"
-    assert (await _post(client, {**GOOD, "time_zone": "Europe/Madrid"}))[0] == 303
+    assert (await _save(client, {**GOOD, "time_zone": "Europe/Madrid"}))[0] == 303
     assert await shown() == "15/1/26, 13:00"
-    assert (await _post(client, {**GOOD, "time_zone": "America/Sao_Paulo"}))[0] == 303
+    assert (await _save(client, {**GOOD, "time_zone": "America/Sao_Paulo"}))[0] == 303
     assert await shown() == "15/1/26, 9:00"

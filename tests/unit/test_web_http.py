@@ -11,22 +11,16 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
-from argon2 import PasswordHasher
 from yarl import URL
 
 from crm import call_records, users
 from crm.db import Database, database_ctx, open_database
-from crm.passwords import PasswordHashing
 from gateway.settings import Settings
+from tests.support.web_client import FAST, HOSTILE, HTML, PASSWORD, csrf_in, login
 from web import sessions
 from web.appkeys import DB, SETTINGS
 from web.ratelimit import Limit, LoginRateLimiter
 from web.setup import setup_web
-
-FAST = PasswordHashing(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-PASSWORD = "agent password 1"
-HTML = {"Accept": "text/html,application/xhtml+xml"}
-HOSTILE = '<script>alert("x")</script>'
 
 
 class FakeClock:
@@ -54,21 +48,6 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Ap
 
 def _db(client: TestClient[web.Request, web.Application]) -> Database:
     return client.app[DB]
-
-
-def csrf_in(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "page has no CSRF token"
-    return match[1]
-
-
-async def login(client: TestClient[web.Request, web.Application], username: str = "agent",
-                password: str = PASSWORD, next_url: str = "/") -> ClientResponse:
-    page = await client.get("/login", headers=HTML)
-    token = csrf_in(await page.text())
-    resp = await client.post("/login", headers=HTML, allow_redirects=False, data={
-        "username": username, "password": password, "csrf_token": token, "next": next_url})
-    return resp
 
 
 def session_cookie(resp: ClientResponse) -> str:

@@ -4,59 +4,33 @@ nothing, hostile text escaped, every edit in the log."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from crm import contacts, ticket_store, users
+from crm import contacts, ticket_store
 from crm.contacts import ContactDraft, ContactKind, ContactPhone, PhoneLabel
-from crm.db import Database
 from crm.tickets import ActionDraft, TicketDraft
-from crm.users import User
-from gateway.settings import Settings
-from tests.support.web_client import Client, page_client
-from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, csrf_in, login
-from web.appkeys import DB
-
-
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    settings = Settings(data_dir=str(tmp_path), region="ES")
-    async with page_client(settings, PASSWORD, FAST) as test_client:
-        yield test_client
-
-
-def _db(client: Client) -> Database:
-    return client.app[DB]
-
-
-async def _user(client: Client, username: str) -> User:
-    user = await users.get_by_username(_db(client), username)
-    assert user is not None
-    return user
+from tests.support.web_client import (
+    HOSTILE,
+    HTML,
+    Client,
+    app_db,
+    get_user,
+    login,
+    post_form,
+)
 
 
 async def _counts(client: Client) -> tuple[int, ...]:
     out = []
     for table in ("tickets", "ticket_actions", "ticket_log"):
-        row = await _db(client).fetchone(f"SELECT COUNT(*) AS n FROM {table}")
+        row = await app_db(client).fetchone(f"SELECT COUNT(*) AS n FROM {table}")
         assert row is not None
         out.append(int(row["n"]))
-    out.append(hash(tuple(tuple(r.values()) for r in await _db(client).fetchall(
+    out.append(hash(tuple(tuple(r.values()) for r in await app_db(client).fetchall(
         "SELECT * FROM tickets t LEFT JOIN ticket_actions a ON a.ticket_id = t.id"
         " ORDER BY t.id, a.id"))))
     return tuple(out)
-
-
-async def _post(client: Client, path: str, data: dict[str, str], *,
-                token: bool = True, lang: str = "en") -> tuple[int, str, str]:
-    headers = {**HTML, "Accept-Language": lang}
-    if token:
-        data = {"csrf_token": csrf_in(await (await client.get("/", headers=HTML)).text()),
-                **data}
-    resp = await client.post(path, headers=headers, allow_redirects=False, data=data)
-    return resp.status, await resp.text(), resp.headers.get("Location", "")
 
 
 async def _page(client: Client, path: str, status: int = 200) -> str:
@@ -69,8 +43,8 @@ async def _page(client: Client, path: str, status: int = 200) -> str:
 @pytest.fixture
 async def world(client: Client) -> dict[str, int]:
     """An agent's contact with a ticket, and someone else's ticket on another contact."""
-    db = _db(client)
-    agent, sup = await _user(client, "agent"), await _user(client, "sup")
+    db = app_db(client)
+    agent, sup = await get_user(client, "agent"), await get_user(client, "sup")
     acme = await contacts.create_contact(db, ContactDraft(kind=ContactKind.COMPANY,
                                                           name="Acme Ibérica"))
     mine = await contacts.create_contact(db, ContactDraft(
@@ -121,12 +95,12 @@ async def test_role_matrix(client: Client, world: dict[str, int]) -> None:
     assert _ticket_ids(await _page(client, f"/tickets?agent={world['sup']}")) == []
     before = await _counts(client)
     for path, data in writes.items():
-        status, _, _ = await _post(client, path, data)
+        status, _, _ = await post_form(client, path, data)
         assert status == 404, path
     assert await _counts(client) == before
     # ...but an agent may open a ticket for any contact, and then sees it (assigned).
     await _page(client, f"/tickets/new?contact_id={world['other']}")
-    status, _, location = await _post(client, "/tickets/new", {
+    status, _, location = await post_form(client, "/tickets/new", {
         "contact_id": str(world["other"]), "subject": "Nuevo", "description": "",
         "priority": "normal", "agent_id": str(world["agent"]), "group": "",
         "action_description": "", "action_due": "", "action_agent": ""})
@@ -136,7 +110,7 @@ async def test_role_matrix(client: Client, world: dict[str, int]) -> None:
         await login(client, boss)
         assert len(_ticket_ids(await _page(client, "/tickets"))) == 3
         await _page(client, f"/tickets/{foreign}")
-        status, _, location = await _post(client, f"/tickets/{foreign}/actions", {
+        status, _, location = await post_form(client, f"/tickets/{foreign}/actions", {
             "action_description": f"by {boss}", "action_due": "", "action_agent": ""})
         assert status == 303, boss
 
@@ -152,7 +126,7 @@ async def test_writes_need_the_csrf_token(client: Client, world: dict[str, int])
         (f"/tickets/{own}/actions", {"action_description": "x"}),
         (f"/tickets/{own}/actions/{world['own_action']}", {"event": "complete"}),
     ):
-        status, _, _ = await _post(client, path, data, token=False)
+        status, _, _ = await post_form(client, path, data, token=False)
         assert status == 403, path
     assert await _counts(client) == before
 
@@ -165,25 +139,26 @@ async def test_bad_input_is_refused_in_the_users_language(client: Client,
     form = {"contact_id": str(world["mine"]), "subject": "", "description": "",
             "priority": "critical", "agent_id": "12x", "group": "g" * 61,
             "action_description": "", "action_due": "mañana", "action_agent": ""}
-    status, html, _ = await _post(client, "/tickets/new", form, lang="es")
+    status, html, _ = await post_form(client, "/tickets/new", form,
+                                       headers={**HTML, "Accept-Language": "es"})
     assert status == 400
     for message in ("Escribe un asunto.", "Elige una prioridad de la lista.",
                     "Elige un agente de la lista.", "como máximo 60 caracteres",
                     "«mañana» no es una fecha y hora", "Describe la acción."):
         assert message in html, message
-    status, html, _ = await _post(client, "/tickets/new", {**form, "contact_id": "999"})
+    status, html, _ = await post_form(client, "/tickets/new", {**form, "contact_id": "999"})
     assert status == 404
-    status, html, _ = await _post(client, f"/tickets/{own}", {
+    status, html, _ = await post_form(client, f"/tickets/{own}", {
         "subject": "ok", "description": "", "priority": "normal", "agent_id": "99999",
         "group": ""})
     assert status == 400 and "Choose an agent from the list." in html
-    status, html, _ = await _post(client, f"/tickets/{own}/actions", {
+    status, html, _ = await post_form(client, f"/tickets/{own}/actions", {
         "action_description": "x" * 1001, "action_due": "", "action_agent": ""})
     assert status == 400 and "at most 1000 characters" in html
-    status, html, _ = await _post(client, f"/tickets/{own}/actions/{world['own_action']}",
+    status, html, _ = await post_form(client, f"/tickets/{own}/actions/{world['own_action']}",
                                   {"event": "explode"})
     assert status == 400 and "That change to an action is not possible." in html
-    status, html, _ = await _post(client, f"/tickets/{own}/actions/{world['foreign_action']}",
+    status, html, _ = await post_form(client, f"/tickets/{own}/actions/{world['foreign_action']}",
                                   {"event": "complete"})
     assert status == 404
     assert await _counts(client) == before
@@ -195,22 +170,22 @@ async def test_bad_input_is_refused_in_the_users_language(client: Client,
 async def test_every_edit_is_logged(client: Client, world: dict[str, int]) -> None:
     await login(client, "agent")
     own = world["own"]
-    status, _, location = await _post(client, f"/tickets/{own}", {
+    status, _, location = await post_form(client, f"/tickets/{own}", {
         "subject": "Factura duplicada (marzo)", "description": "Dos cargos",
         "priority": "urgent", "agent_id": str(world["agent"]), "group": " Facturación "})
     assert status == 303 and location == f"/tickets/{own}?done=saved"
-    status, _, location = await _post(client, f"/tickets/{own}", {
+    status, _, location = await post_form(client, f"/tickets/{own}", {
         "subject": "Factura duplicada (marzo)", "description": "Dos cargos",
         "priority": "urgent", "agent_id": str(world["agent"]), "group": "Facturación"})
     assert location == f"/tickets/{own}?done=unchanged"
-    status, _, _ = await _post(client, f"/tickets/{own}/actions", {
+    status, _, _ = await post_form(client, f"/tickets/{own}/actions", {
         "action_description": "Enviar abono", "action_due": "2026-03-12T10:00",
         "action_agent": str(world["agent"])})
     assert status == 303
-    status, _, _ = await _post(client, f"/tickets/{own}/actions/{world['own_action']}",
+    status, _, _ = await post_form(client, f"/tickets/{own}/actions/{world['own_action']}",
                                {"event": "complete"})
     assert status == 303
-    log = await ticket_store.ticket_log(_db(client), own)
+    log = await ticket_store.ticket_log(app_db(client), own)
     agent_entries = [(e.field, e.old, e.new) for e in log if e.user_name == "Agent Smith"]
     assert agent_entries == [
         ("subject", "Factura duplicada", "Factura duplicada (marzo)"),
@@ -239,7 +214,7 @@ async def test_state_and_colours_in_the_list(client: Client, world: dict[str, in
     html = await _page(client, "/tickets")
     assert f'class="tk-row-open" data-ticket-id="{world["own"]}"' in html
     assert "Pending: 1" in html
-    await _post(client, f"/tickets/{world['own']}/actions/{world['own_action']}",
+    await post_form(client, f"/tickets/{world['own']}/actions/{world['own_action']}",
                 {"event": "complete"})
     html = await _page(client, "/tickets?state=done")
     assert _ticket_ids(html) == [world["own"]]
@@ -259,18 +234,18 @@ async def test_state_and_colours_in_the_list(client: Client, world: dict[str, in
 
 
 async def test_hostile_strings_are_escaped(client: Client, world: dict[str, int]) -> None:
-    db = _db(client)
+    db = app_db(client)
     evil = await contacts.create_contact(db, ContactDraft(kind=ContactKind.PERSON,
                                                           name=HOSTILE))
     await login(client, "root")
-    status, _, location = await _post(client, "/tickets/new", {
+    status, _, location = await post_form(client, "/tickets/new", {
         "contact_id": str(evil.id), "subject": HOSTILE, "description": HOSTILE,
         "priority": "high", "agent_id": "", "group": HOSTILE[:60],
         "action_description": "=cmd|' /C calc'!A0 " + HOSTILE, "action_due": "",
         "action_agent": ""})
     assert status == 303
     ticket_path = location.split("?")[0]
-    status, bad, _ = await _post(client, ticket_path, {
+    status, bad, _ = await post_form(client, ticket_path, {
         "subject": HOSTILE + "\x00", "description": "", "priority": "low", "agent_id": "",
         "group": ""})
     assert status == 400
