@@ -30,6 +30,7 @@ from crm import clock, contacts, phone_numbers
 from crm.call_flow import DIRECTIONS, CallState, Direction, Outcome
 from crm.db import Database, Row
 from crm.errors import InvalidValue
+from crm.ids import picked_id
 from crm.queues import Kind as QueueKind
 from crm.queues import parse_ref
 from crm.viewer import Viewer
@@ -130,12 +131,7 @@ def parse_outcome(text: str) -> Outcome | None:
 
 def parse_id(text: str) -> int | None:
     """A row id picked from a list ("" for any)."""
-    value = text.strip()
-    if not value:
-        return None
-    if not (value.isascii() and value.isdigit() and len(value) <= 18):
-        raise InvalidValue(f"id {value[:20]!r}", key="history.error.bad_choice")
-    return int(value)
+    return picked_id(text, "history.error.bad_choice")
 
 
 def parse_list(text: str) -> str:

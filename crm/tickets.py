@@ -34,6 +34,7 @@ from typing import TypeVar
 
 from crm import call_history
 from crm.errors import InvalidValue
+from crm.ids import picked_id
 from crm.viewer import Viewer as BaseViewer
 
 T = TypeVar("T")
@@ -171,12 +172,7 @@ def parse_event(text: str) -> ActionEvent:
 
 def parse_user_id(text: str) -> int | None:
     """A user picked from a list ("" for nobody)."""
-    value = text.strip()
-    if not value:
-        return None
-    if not (value.isascii() and value.isdigit() and len(value) <= 18):
-        raise InvalidValue(f"user {value[:20]!r}", key="tickets.error.bad_agent")
-    return int(value)
+    return picked_id(text, "tickets.error.bad_agent")
 
 
 def clean_action(text: str) -> str:
@@ -294,12 +290,7 @@ def _optional_priority(text: str) -> Priority | None:
 
 
 def _id(text: str) -> int | None:
-    value = text.strip()
-    if not value:
-        return None
-    if not (value.isascii() and value.isdigit() and len(value) <= 18):
-        raise InvalidValue(f"id {value[:20]!r}", key="tickets.error.bad_choice")
-    return int(value)
+    return picked_id(text, "tickets.error.bad_choice")
 
 
 def read_filter(params: Mapping[str, str], zone: tzinfo) -> FilterReading:

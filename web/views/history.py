@@ -25,6 +25,7 @@ from crm import (
 )
 from crm.call_flow import Outcome
 from crm.call_history import FilterReading, HistoryCall, HistoryFilter, Viewer
+from crm.ids import page_number
 from crm.users import User
 from web import formatting, i18n, queue_choice
 from web.appkeys import DB, DEPLOYMENT
@@ -60,13 +61,6 @@ def _errors(reading: FilterReading) -> FormErrors:
     for name, exc in reading.errors.items():
         errors.add(name, exc.key, **exc.params)
     return errors
-
-
-def _page_number(request: web.Request) -> int:
-    value = request.query.get("page", "")
-    if value.isascii() and value.isdigit() and len(value) <= 6:
-        return max(1, int(value))
-    return 1
 
 
 async def _link_calls(request: web.Request) -> None:
@@ -105,7 +99,8 @@ async def history_page(request: web.Request) -> web.StreamResponse:
     if not errors:
         await _link_calls(request)
         page = await call_history.fetch_page(request.app[DB], reading.filter,
-                                             Viewer.of(user), page=_page_number(request))
+                                             Viewer.of(user),
+                                             page=page_number(request.query.get("page", "")))
 
     def page_url(number: int) -> str:
         return "/history?" + urlencode({**kept, "page": str(number)})

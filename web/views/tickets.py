@@ -22,6 +22,7 @@ from multidict import MultiDictProxy
 from crm import clock, contacts, ticket_store, tickets, users
 from crm.contacts import Contact
 from crm.errors import CrmError
+from crm.ids import page_number, row_id
 from crm.ticket_store import Ticket
 from crm.tickets import ActionDraft, LogEntry, Priority, TicketDraft, TicketState, Viewer
 from crm.users import User
@@ -63,17 +64,13 @@ class LogRow:
     new: str
 
 
-def _id(value: str) -> int | None:
-    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
-
-
 def _viewer(request: web.Request) -> Viewer:
     return Viewer.of(require_user(request))
 
 
 async def _visible_ticket(request: web.Request) -> Ticket:
     """The ticket named in the URL if this user may see it, else 404."""
-    ticket_id = _id(request.match_info["ticket_id"])
+    ticket_id = row_id(request.match_info["ticket_id"])
     ticket = None if ticket_id is None else await ticket_store.get_ticket(
         request.app[DB], ticket_id)
     if ticket is None or not ticket.visible_to(_viewer(request)):
@@ -113,11 +110,6 @@ def log_rows(entries: Sequence[LogEntry], ticket: Ticket, lang: str) -> list[Log
 
 # -- The list ----------------------------------------------------------------------------
 
-def _page_number(request: web.Request) -> int:
-    value = request.query.get("page", "")
-    return max(1, int(value)) if value.isascii() and value.isdigit() and len(value) <= 6 else 1
-
-
 @login_required
 async def ticket_list(request: web.Request) -> web.StreamResponse:
     db = request.app[DB]
@@ -132,8 +124,8 @@ async def ticket_list(request: web.Request) -> web.StreamResponse:
     if not errors:
         region, area_code = numbering(request)
         page = await ticket_store.search(db, reading.filter, viewer,
-                                         page=_page_number(request), region=region,
-                                         area_code=area_code)
+                                         page=page_number(request.query.get("page", "")),
+                                         region=region, area_code=area_code)
 
     def page_url(number: int) -> str:
         return "/tickets?" + urlencode({**kept, "page": str(number)})
@@ -205,7 +197,7 @@ def _add_crm_error(errors: FormErrors, exc: CrmError, default: str) -> None:
 
 
 async def _contact_of_query(request: web.Request, raw: str) -> Contact:
-    contact_id = _id(raw)
+    contact_id = row_id(raw)
     contact = None if contact_id is None else await contacts.get_contact(
         request.app[DB], contact_id)
     if contact is None:
@@ -327,7 +319,7 @@ async def action_state_submit(request: web.Request) -> web.StreamResponse:
     """Mark one of the ticket's actions done or cancelled, or reopen it."""
     ticket = await _visible_ticket(request)
     user = require_user(request)
-    action_id = _id(request.match_info["action_id"])
+    action_id = row_id(request.match_info["action_id"])
     if action_id is None or all(a.id != action_id for a in ticket.actions):
         raise web.HTTPNotFound()
     form = await request.post()
