@@ -33,6 +33,6 @@ def test_a_pick_may_be_empty_and_is_trimmed() -> None:
 
 @pytest.mark.parametrize(("text", "page"), [
     ("", 1), ("0", 1), ("1", 1), ("7", 7), ("999999", 999999), ("1000000", 1), ("-2", 1),
-    ("２", 1), ("3.0", 1)])
+    ("\uff12", 1), ("3.0", 1)])
 def test_page_numbers(text: str, page: int) -> None:
     assert page_number(text) == page
