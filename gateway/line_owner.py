@@ -13,7 +13,9 @@ Theory of operation. Each session names its tab (a random id the tab keeps in
   (a socket that drops and reconnects must not hand the call to another tab).
 - A session from the owning tab takes the line back at once (a reload, a reconnect): its
   old socket, if still open, is stale.
-- "Use here" (``take``) moves the line to the session that asks.
+- "Use here" (``take``) moves the line to the session that asks. Asked by the owner
+  itself (a tab that stood down on another tab's hint the server never confirmed), the
+  line is given again: the adapter re-sends its state and the tab re-attaches.
 - When the owner's socket closes, the line is held for its tab; if the tab does not come
   back before the adapter calls ``hold_expired``, the newest remaining session gets it.
 
@@ -73,6 +75,8 @@ class LineOwnership(Generic[S]):
         """"Use here": the line moves to ``session``."""
         if session not in self._sessions:
             return Change()
+        if session == self.owner:
+            return Change(gained=session)
         return self._give(session, self._sessions[session])
 
     def hold_expired(self) -> Change[S]:

@@ -27,7 +27,7 @@ import { translator } from "./softphone-i18n.js";
 import { QualityBadge } from "./softphone-quality.js";
 import { Ringer } from "./softphone-ringer.js";
 import { Shortcuts } from "./softphone-shortcuts.js";
-import { LineOwnerPanel } from "./softphone-tabs.js";
+import { LineOwnerPanel, TabLink } from "./softphone-tabs.js";
 
 const PROTOCOL_VERSION = 1;
 const ICE_GATHER_TIMEOUT_MS = 3000;
@@ -45,21 +45,6 @@ const KEYPAD = [
   ["*", ""], ["0", "+"], ["#", ""],
 ];
 const LIVE_CALL_STATES = new Set(["dialing", "ringing", "connected"]);
-const TAB_KEY = "headset.tab";
-
-/** This tab's id for the server: the same across reloads, another in another tab. */
-function tabId() {
-  try {
-    let id = sessionStorage.getItem(TAB_KEY);
-    if (!id) {
-      id = crypto.randomUUID();
-      sessionStorage.setItem(TAB_KEY, id);
-    }
-    return id;
-  } catch {
-    return ""; // storage refused: the server treats the tab as new on each socket
-  }
-}
 
 // -- icons -----------------------------------------------------------------------------
 
@@ -330,6 +315,11 @@ export class Softphone {
     this.lineReason = "";
     // Whether this tab owns the agent's line ("here") or another tab does ("elsewhere").
     this.lineOwner = "here";
+    // This tab's id and the hint from the agent's other tabs (softphone-tabs.js).
+    this.tabs = new TabLink();
+    this.tabs.onTaken = () => {
+      if (this.lineOwner === "here") this.onLineOwner({ here: false, hint: true });
+    };
     // The server's "finish this call first" (must-disposition policy); "" when free.
     this.blockingCallId = "";
 
@@ -374,7 +364,8 @@ export class Softphone {
   }
 
   start() {
-    this.connect();
+    // The tab's id first: a duplicated tab must not present the original's (softphone-tabs.js).
+    this.tabs.claim().catch(() => "").then(() => this.connect());
     return this;
   }
 
@@ -485,6 +476,7 @@ export class Softphone {
     this.devices.destroy();
     this.quality.destroy();
     this.ownerPanel.destroy();
+    this.tabs.close();
     clearInterval(this.tickTimer);
     clearTimeout(this.noticeTimer);
     for (const timer of this.endedTimers.values()) clearTimeout(timer);
@@ -497,8 +489,7 @@ export class Softphone {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const url = new URL(this.options.wsUrl ? new URL(this.options.wsUrl, location.href).href.replace(/^http/, "ws")
       : `${scheme}//${location.host}/ws`);
-    const tab = tabId();
-    if (tab) url.searchParams.set("tab", tab);
+    if (this.tabs.id) url.searchParams.set("tab", this.tabs.id);
     return url.href;
   }
 
@@ -612,6 +603,7 @@ export class Softphone {
 
   onLineOwner(event) {
     this.lineOwner = event.here === false ? "elsewhere" : "here";
+    if (this.lineOwner === "here") this.tabs.gained(this.user);
     if (this.lineOwner === "elsewhere") {
       // The other tab has the line: nothing of it stays here (no audio, no ringing).
       this.stopMedia();
