@@ -15,24 +15,31 @@ says how to look (the SQL it needs comes with it, parameters apart):
 Filters (company, tag, list, owner, last call, last disposition) are indexed lookups too.
 
 Order and pages. Pages are found from a cursor (the row a page starts after or ends
-before), never with an OFFSET, so page 2,000 costs what page 1 does (``Cursor``).
-Without a search the list is in name order (``contacts_name``); a search lists the
-newest contacts first (by id), because name order cannot be had cheaply for a search: a
-word as common as a first name matches 40,000 of a million contacts, and putting those in
-name order means reading and sorting all of them (0.3-0.5 s here), or walking the name
-index until the matches come, which is far when they bunch up late in the alphabet
-("zofia"). In id order the table itself is the index: walking it is sequential.
+before), never with an OFFSET, so page 2,000 costs what page 1 does (``Cursor``). The
+list is by name whenever that is cheap, and the page says so otherwise
+(``choose_order``): without a search always, and for a search when some condition
+matches at most ``NARROW`` contacts; a search matching more lists the newest contacts
+first (by id), because putting 40,000 matches of a common first name in name order means
+reading and sorting all of them. The pager's links keep the order of the first page.
 
-Each ``Condition`` can be run two ways, and ``_page_ids`` picks per page: when one
-matches few contacts (at most ``NARROW``, counted with a cap), its ids are fetched and
-ordered; otherwise the list walks its order's index from the cursor and tests each row,
-which fills a page after a few hundred steps when many match. The walk is bounded
-(``WALK_ROWS``): when it comes back short, the matches are sparse, and the narrowest
-condition drives after all. Export walks by id (``iter_contacts``).
+Every page is one of two reads, both bounded by the page, never by the table:
+
+- a condition matching at most ``NARROW`` contacts (each counted with that cap) drives:
+  its ids are fetched, the other conditions checked and the few rows sorted;
+- otherwise the list walks its order's index from the cursor, at most ``WALK_ROWS``
+  entries, testing each (in name order the filters on the contact itself are answered
+  by the index, migration 0020; tags and lists are a probe of their primary keys).
+  When those entries hold fewer matches than a page (a sparse combination of broad
+  filters), the page shows what they held and its "next" link, "keep looking", goes on
+  from where the walk stopped, as CRMs with capped searches do.
+
+``page_queries`` writes both reads (pure, so the tests read their query plans). Export
+walks by id (``iter_contacts``).
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -66,11 +73,6 @@ class ContactFilter:
     # Contacts whose latest call with a disposition got this one.
     disposition_id: int | None = None
 
-    @property
-    def newest_first(self) -> bool:
-        """Whether the list is by newest contact (a search) rather than by name."""
-        return bool(self.query.strip())
-
 
 @dataclass(frozen=True)
 class Cursor:
@@ -79,22 +81,6 @@ class Cursor:
 
     id: int
     before: bool = False
-
-
-@dataclass(frozen=True)
-class ContactPage:
-    contacts: tuple[Contact, ...]
-    has_next: bool
-    has_prev: bool = False
-    newest_first: bool = False
-
-    @property
-    def first_id(self) -> int | None:
-        return self.contacts[0].id if self.contacts else None
-
-    @property
-    def last_id(self) -> int | None:
-        return self.contacts[-1].id if self.contacts else None
 
 
 @dataclass(frozen=True)
@@ -113,15 +99,13 @@ class Condition:
     ids_params: tuple[object, ...] = ()
     # Columns of ``contacts`` the check reads (besides id): what a walk must hand on.
     columns: tuple[str, ...] = ()
-    # Cheap to count with a cap, and usually matching few (a typed number): count it
-    # before walking.
-    selective: bool = False
 
 
-# A condition matching at most this many contacts drives the query (its ids fetched and
-# sorted); above it, walking the name index finds a page's rows sooner (with 1 in 200
-# rows matching, a page needs about 5,000 index steps).
-NARROW = 5000
+# A condition matching at most this many contacts drives the query: its ids are fetched,
+# their rows read and sorted (a few milliseconds; and counting a two-word search's
+# trigram matches this far costs ~15 ms at a million contacts). Above it, walking an
+# index finds a page's rows sooner.
+NARROW = 2000
 
 
 def _phrase(term: str) -> str:
@@ -162,14 +146,14 @@ def plan_search(query: str, region: str, area_code: str = "") -> Condition | Non
         keys = _number_keys(text, region, area_code)
         if not keys:
             return Condition(_KEY_HAS, (_like(digits),), _FTS, (_phrase(digits),),
-                             _SEARCHED, selective=True)
+                             _SEARCHED)
         marks = ", ".join("?" * len(keys))
         return Condition(
             f"({_KEY_HAS} OR EXISTS (SELECT 1 FROM contact_phones p"
             f" WHERE p.contact_id = c.id AND p.e164 IN ({marks})))",
             (_like(digits), *keys),
             f"{_FTS} UNION SELECT contact_id FROM contact_phones WHERE e164 IN ({marks})",
-            (_phrase(digits), *keys), _SEARCHED, selective=True)
+            (_phrase(digits), *keys), _SEARCHED)
     words = fold(text).split()
     long_words = [w for w in words if len(w) >= MIN_INDEXED]
     if not long_words:
@@ -238,56 +222,26 @@ def choose_driver(sizes: list[int | None]) -> int | None:
     return min(narrow)[1] if narrow else None
 
 
-async def _sizes(db: Database, found: list[Condition],
-                 cap: int | None = None, row_cap: int | None = None) -> list[int | None]:
-    """How many contacts each condition's ids name, counted up to ``cap`` (by default
-    ``NARROW + 1``), or ``row_cap`` for one whose check reads the contact row."""
+async def _sizes(db: Database, found: list[Condition]) -> list[int | None]:
+    """How many contacts each condition's ids name, counted up to ``NARROW + 1`` (None
+    for a condition without ids): a few thousand index entries at most, each."""
     sizes: list[int | None] = []
     for condition in found:
         if condition.ids is None:
             sizes.append(None)
             continue
-        limit = NARROW + 1 if cap is None else cap
-        if row_cap is not None and condition.columns:
-            limit = row_cap
         row = await db.fetchone(f"SELECT COUNT(*) AS n FROM ({condition.ids} LIMIT ?)",
-                                [*condition.ids_params, limit])
+                                [*condition.ids_params, NARROW + 1])
         sizes.append(int(row["n"]) if row else None)
     return sizes
 
 
-# A filter matching at most this many is tested in a walk as membership of its ids.
-MEMBERSHIP = 60_000
-# Rows a search walks on, after the bounded walk found some matches, rather than count.
-SEARCH_WALK_MORE = 40_000
-# Filters without a search are ranges and lookups on plain indexes, cheap to count this
-# far: enough to compare a driver's size with what the walk is likely still to read.
-FILTER_COUNT_CAP = 200_000
-
-
-def cheaper_driver(sizes: list[int | None], walked: int, hits: int, wanted: int) -> int | None:
-    """After a walk of ``walked`` rows found ``hits`` of the ``wanted``: the condition
-    whose ids cost less to fetch and order than walking on at that rate would, if any."""
-    known = [(size, i) for i, size in enumerate(sizes) if size is not None]
-    if not known:
-        return None
-    size, best = min(known)
-    still = (wanted - hits) * walked / hits if hits else float("inf")
-    return best if size < still else None
-
-
-def _clause(found: list[Condition], driver: int | None,
-            members: frozenset[int] = frozenset()) -> tuple[str, list[object]]:
-    """The conditions ANDed ('' for none), the driver's as ids and the others as checks;
-    ``members`` as membership of their ids (SQLite builds the set once, and a row is
-    then tested without being read: for filters, ids and check say the same)."""
+def _clause(found: list[Condition], driver: int | None) -> tuple[str, list[object]]:
+    """The conditions ANDed ('' for none), the driver's as ids and the others as checks."""
     parts: list[str] = []
     params: list[object] = []
     for i, condition in enumerate(found):
-        if i in members and condition.ids is not None:
-            parts.append(f"c.id IN ({condition.ids})")
-            params.extend(condition.ids_params)
-        elif i == driver and condition.ids is not None:
+        if i == driver and condition.ids is not None:
             # The check as well: it also holds what the ids cannot (words too short
             # for the trigram index), and costs little on a few thousand rows.
             parts.append(f"c.id IN ({condition.ids}) AND {condition.check}")
@@ -306,9 +260,31 @@ async def where_sql(db: Database, where: ContactFilter, region: str,
     return _clause(found, choose_driver(await _sizes(db, found)))
 
 
-# Rows a page's walk reads before it gives up on the walk (the matches are sparse then,
-# and the narrowest condition drives instead): enough for a page when 1 row in 400 matches.
+# Rows a page's walk reads at most. When they hold fewer matches than a page, the page
+# shows what they held and its "next" link goes on from the last row read ("keep
+# looking"), so no request reads more than this, however sparse the matches.
 WALK_ROWS = 10_000
+
+
+class ListOrder(enum.StrEnum):
+    """The orders a list can be read in cheaply: each is an index walked from a cursor."""
+
+    NAME = "name"
+    NEWEST = "newest"
+
+
+def choose_order(searching: bool, sizes: list[int | None]) -> ListOrder:
+    """The order a list is shown in when none was asked for.
+
+    By name, as an agent expects, whenever that is cheap: always without a search
+    (filters walk the name index), and for a search when some condition matches at
+    most ``NARROW`` contacts (their rows are read and sorted). A search with more
+    matches than that lists the newest contacts first: putting 40,000 matches in name
+    order means reading and sorting all of them, and walking the name index instead
+    finds nothing for a while when the matches bunch up ("zofia" at the end)."""
+    if not searching or choose_driver(sizes) is not None:
+        return ListOrder.NAME
+    return ListOrder.NEWEST
 
 
 @dataclass(frozen=True)
@@ -333,78 +309,105 @@ class _Order:
                 [key[0], key[0], key[1]])
 
 
-BY_NAME = _Order(("name_key", "id"), ascending=True)
-NEWEST = _Order(("id",), ascending=False)
+_ORDERS = {ListOrder.NAME: _Order(("name_key", "id"), ascending=True),
+           ListOrder.NEWEST: _Order(("id",), ascending=False)}
+# What a walk in name order hands on from the index to the checks: the columns of
+# contacts_name (migration 0020), so filters on them never read the row.
+_NAME_WALK = ("id", "name_key", "last_activity_at", "last_disposition_id", "owner_id",
+              "company_id")
 
 
-async def _cursor_key(db: Database, order: _Order, cursor: Cursor | None
+async def _cursor_key(db: Database, order: ListOrder, cursor: Cursor | None
                       ) -> tuple[object, ...] | None:
     """The cursor row's sort key (None: from the start; a deleted row's id still works
     in id order, in name order its page starts over)."""
     if cursor is None:
         return None
-    if order is NEWEST:
+    if order is ListOrder.NEWEST:
         return (cursor.id,)
     row = await db.fetchone("SELECT name_key FROM contacts WHERE id = ?", (cursor.id,))
     return None if row is None else (row["name_key"], cursor.id)
 
 
-async def _page_ids(db: Database, found: list[Condition], order: _Order,
-                    key: tuple[object, ...] | None, backward: bool, limit: int) -> list[int]:
-    """The ids of one page in the order read (``limit`` of them past ``key``)."""
-    start, start_params = order.after(key, backward) if key is not None else ("", [])
-    by = order.by(backward)
+@dataclass(frozen=True)
+class _Found:
+    """A page's ids in the order read, and, when the walk stopped at ``WALK_ROWS``
+    before the page was full, the last row it read (where to keep looking)."""
 
-    async def query(driver: int | None) -> list[int]:
+    ids: list[int]
+    stopped_at: int | None = None
+
+
+def page_queries(found: list[Condition], order: ListOrder, key: tuple[object, ...] | None,
+                 backward: bool, limit: int, driver: int | None
+                 ) -> tuple[str, list[object], bool]:
+    """The SQL reading one page's ids and its parameters, and whether it is a bounded
+    walk (``WALK_ROWS`` rows of the order's index) rather than an exact answer. Pure:
+    the tests read its query plans."""
+    shape = _ORDERS[order]
+    start, start_params = shape.after(key, backward) if key is not None else ("", [])
+    by = shape.by(backward)
+    if driver is not None or not found:
+        # The driver's few ids, checked and sorted; or, with nothing to test, the
+        # order's index itself is the list.
         clause, params = _clause(found, driver)
         where = " AND ".join(p for p in (clause, start) if p)
-        rows = await db.fetchall(
-            f"SELECT c.id FROM contacts c{' WHERE ' + where if where else ''}"
-            f" ORDER BY {by} LIMIT ?", [*params, *start_params, limit])
-        return [int(row["id"]) for row in rows]
-
-    if not any(condition.ids is not None for condition in found):
-        return await query(None)   # nothing to look up: the order's index is the list
-    members: frozenset[int] = frozenset()
-    if order is BY_NAME or any(condition.selective for condition in found):
-        # Filters and typed numbers are index lookups, cheap to count: a narrow one
-        # drives at once.
-        sizes = await _sizes(db, found, None,
-                             MEMBERSHIP + 1 if order is BY_NAME else None)
-        driver = choose_driver(sizes)
-        if driver is not None:
-            return await query(driver)
-        if order is BY_NAME:
-            # A filter that reads the contact row (last call, disposition, owner) would
-            # make the walk read a row per step, scattered over the table; tested as
-            # membership of its ids instead, the walk stays on the name index.
-            members = frozenset(i for i, size in enumerate(sizes) if size is not None
-                                and size <= MEMBERSHIP and found[i].columns)
+        return (f"SELECT c.id FROM contacts c{' WHERE ' + where if where else ''}"
+                f" ORDER BY {by} LIMIT ?", [*params, *start_params, limit], False)
     # Walk a bounded stretch of the order's index from the cursor, testing each row.
     # No ORDER BY outside: SQLite runs the inner query as a co-routine and hands its rows
     # on in its order, so the outer one stops after a page instead of reading (and
     # sorting) the whole stretch.
-    columns = dict.fromkeys(("id", *order.columns, *(col for i, c in enumerate(found)
-                                                      if i not in members for col in c.columns)))
-    clause, params = _clause(found, None, members)
-    rows = await db.fetchall(
-        f"SELECT c.id FROM (SELECT {', '.join(columns)} FROM contacts c"
-        f"{' WHERE ' + start if start else ''} ORDER BY {by} LIMIT ?) c"
-        f" WHERE {clause} LIMIT ?", [*start_params, WALK_ROWS, *params, limit])
-    if len(rows) == limit:
-        return [int(row["id"]) for row in rows]
-    if order is BY_NAME:
-        # Filters only: count them properly, and let the smallest drive when the rest
-        # of the walk, at the rate it found matches, would read more rows.
-        sizes = await _sizes(db, found, FILTER_COUNT_CAP)
-        return await query(cheaper_driver(sizes, WALK_ROWS, len(rows), limit))
-    # A search that found some: walking on at that rate is cheap enough (the table is
-    # read in order); counting a common word's trigram matches is not.
-    if rows and (limit - len(rows)) * WALK_ROWS / len(rows) <= SEARCH_WALK_MORE:
-        return await query(None)
-    # Sparse: the narrowest condition drives if it is narrow enough; otherwise the rest
-    # of the walk, unbounded (sparse matches of broad conditions: the slow case).
-    return await query(choose_driver(await _sizes(db, found)))
+    columns = dict.fromkeys(_NAME_WALK if order is ListOrder.NAME else ("id",))
+    columns.update(dict.fromkeys(col for c in found for col in c.columns))
+    clause, params = _clause(found, None)
+    return (f"SELECT c.id FROM (SELECT {', '.join(columns)} FROM contacts c"
+            f"{' WHERE ' + start if start else ''} ORDER BY {by} LIMIT ?) c"
+            f" WHERE {clause} LIMIT ?", [*start_params, WALK_ROWS, *params, limit], True)
+
+
+async def _page_ids(db: Database, found: list[Condition], order: ListOrder,
+                    key: tuple[object, ...] | None, backward: bool, limit: int,
+                    sizes: list[int | None]) -> _Found:
+    """The ids of one page in the order read (``limit`` of them past ``key``)."""
+    sql, params, bounded = page_queries(found, order, key, backward, limit,
+                                        choose_driver(sizes))
+    ids = [int(row["id"]) for row in await db.fetchall(sql, params)]
+    if not bounded or len(ids) == limit:
+        return _Found(ids)
+    # Fewer than a page in WALK_ROWS rows: where the walk stopped, if the index goes on.
+    shape = _ORDERS[order]
+    start, start_params = shape.after(key, backward) if key is not None else ("", [])
+    row = await db.fetchone(
+        f"SELECT c.id FROM contacts c{' WHERE ' + start if start else ''}"
+        f" ORDER BY {shape.by(backward)} LIMIT 1 OFFSET ?", [*start_params, WALK_ROWS - 1])
+    return _Found(ids, None if row is None else int(row["id"]))
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of the list. ``next_after``/``prev_before`` are the cursors of the pages
+    beside it (None: none); ``stopped`` says the page's walk read ``WALK_ROWS`` rows
+    without filling it, so more may match past ``next_after`` (or before
+    ``prev_before``, going back)."""
+
+    contacts: tuple[Contact, ...]
+    order: ListOrder = ListOrder.NAME
+    next_after: int | None = None
+    prev_before: int | None = None
+    stopped: bool = False
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_after is not None
+
+    @property
+    def has_prev(self) -> bool:
+        return self.prev_before is not None
+
+    @property
+    def newest_first(self) -> bool:
+        return self.order is ListOrder.NEWEST
 
 
 async def list_contacts(
@@ -412,31 +415,40 @@ async def list_contacts(
     where: ContactFilter = ContactFilter(),
     *,
     cursor: Cursor | None = None,
+    order: ListOrder | None = None,
     per_page: int = PER_PAGE,
     region: str = "ES",
     area_code: str = "",
 ) -> ContactPage:
-    """One page of contacts matching ``where``: by name (then id), or newest first for a
-    search. ``cursor`` names the row the page follows (or, ``before``, precedes);
+    """One page of contacts matching ``where`` in ``order`` (None: ``choose_order``).
+    ``cursor`` names the row the page follows (or, ``before``, precedes);
     ``region``/``area_code`` read a number typed into the search box."""
-    order = NEWEST if where.newest_first else BY_NAME
+    found = conditions(where, region, area_code)
+    sizes = await _sizes(db, found)
+    order = order or choose_order(bool(where.query.strip()), sizes)
     key = await _cursor_key(db, order, cursor)
     backward = key is not None and cursor is not None and cursor.before
     # One row more than the page tells whether there is another page without a COUNT.
-    ids = await _page_ids(db, conditions(where, region, area_code), order, key, backward,
-                          per_page + 1)
-    more = len(ids) > per_page
-    shown = ids[:per_page]
+    page = await _page_ids(db, found, order, key, backward, per_page + 1, sizes)
+    shown = page.ids[:per_page]
+    # The far side: past the last row shown when there is more, else where the walk
+    # stopped (None when it reached the end of the index).
+    far = shown[-1] if len(page.ids) > per_page else page.stopped_at
+    # The near side: the first row shown. An empty page after a cursor has none (the
+    # list's "first" link leads back).
+    near = shown[0] if shown else None
     if backward:
         shown.reverse()
-    if not shown:
-        return ContactPage((), False, False, where.newest_first)
+        next_after, prev_before = near, far
+    else:
+        next_after, prev_before = far, near if key is not None else None
     rows = await db.fetchall(
-        f"{contacts.SELECT} WHERE c.id IN ({', '.join('?' * len(shown))})", shown)
+        f"{contacts.SELECT} WHERE c.id IN ({', '.join('?' * len(shown))})", shown
+    ) if shown else []
     by_id = {int(row["id"]): row for row in rows}
-    found = await contacts.assemble(db, [by_id[i] for i in shown if i in by_id])
-    has_next, has_prev = (True, more) if backward else (more, key is not None)
-    return ContactPage(tuple(found), has_next, has_prev, where.newest_first)
+    listed = await contacts.assemble(db, [by_id[i] for i in shown if i in by_id])
+    return ContactPage(tuple(listed), order, next_after, prev_before,
+                       page.stopped_at is not None)
 
 
 async def iter_contacts(db: Database, where: ContactFilter, *, region: str = "ES",

@@ -184,18 +184,28 @@ async def test_add_phone_to_existing_contact(db: Database) -> None:
 
 
 async def _names(db: Database, where: ContactFilter, **kwargs: object) -> list[str]:
-    page = await contact_search.list_contacts(db, where, **kwargs)  # type: ignore[arg-type]
-    return [c.name for c in page.contacts]
+    """Every contact the list finds, following its "next" links (a walk that stops
+    short of a page says where to keep looking)."""
+    names: list[str] = []
+    cursor: Cursor | None = None
+    order = None
+    while True:
+        page = await contact_search.list_contacts(
+            db, where, cursor=cursor, order=order, **kwargs)  # type: ignore[arg-type]
+        names.extend(c.name for c in page.contacts)
+        if page.next_after is None:
+            return names
+        cursor, order = Cursor(page.next_after), page.order
 
 
-@pytest.fixture(params=["walking the index", "by ids", "short walk, then the rest of it"])
+@pytest.fixture(params=["walking the index", "by ids", "keep looking"])
 def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every way of running a search must find the same contacts."""
-    if request.param == "by ids":
-        monkeypatch.setattr(contact_search, "WALK_ROWS", 0)
-    if request.param == "short walk, then the rest of it":
-        monkeypatch.setattr(contact_search, "WALK_ROWS", 1)
+    if request.param != "by ids":
         monkeypatch.setattr(contact_search, "NARROW", -1)
+    if request.param == "keep looking":
+        # One row read per page: most pages come back empty, saying where to go on.
+        monkeypatch.setattr(contact_search, "WALK_ROWS", 1)
     return str(request.param)
 
 
@@ -233,12 +243,13 @@ async def test_search_by_company_follows_renames_and_deletes(db: Database,
     acme = await contacts.create_contact(db, ContactDraft(kind=ContactKind.COMPANY,
                                                           name="Acme Łódź"))
     ana = await contacts.create_contact(db, person("Ana", company_id=acme.id))
-    # A search lists the newest contacts first.
-    assert await _names(db, ContactFilter(query="lodz")) == ["Ana", "Acme Łódź"]
+    # By name when the matches are few (newest first when a walk finds them).
+    assert await _names(db, ContactFilter(query="lodz")) == (
+        ["Acme Łódź", "Ana"] if strategy == "by ids" else ["Ana", "Acme Łódź"])
     await contacts.update_contact(db, acme.id, ContactDraft(kind=ContactKind.COMPANY,
                                                             name="Zeta Kraków"))
     assert await _names(db, ContactFilter(query="lodz")) == []
-    assert await _names(db, ContactFilter(query="krakow")) == ["Ana", "Zeta Kraków"]
+    assert sorted(await _names(db, ContactFilter(query="krakow"))) == ["Ana", "Zeta Kraków"]
     await contacts.delete_contact(db, acme.id)
     assert await _names(db, ContactFilter(query="krakow")) == []
     # A number added later is found by its digits too.
@@ -259,13 +270,17 @@ def test_search_plans() -> None:
     assert prefix.check_params[0] == "jo"
 
 
-def test_a_driver_cheaper_than_the_rest_of_the_walk() -> None:
-    # 10 of 26 found in 1,000 rows: about 1,600 more to read; a set of 500 is cheaper.
-    assert contact_search.cheaper_driver([None, 3000, 500], 1000, 10, 26) == 2
-    assert contact_search.cheaper_driver([3000, 2000], 1000, 10, 26) is None
-    # Nothing found at all: any set is cheaper than reading every row.
-    assert contact_search.cheaper_driver([50_000], 1000, 0, 26) == 0
-    assert contact_search.cheaper_driver([None], 1000, 0, 26) is None
+def test_the_order_a_list_is_shown_in() -> None:
+    narrow = contact_search.NARROW
+    name, newest = contact_search.ListOrder.NAME, contact_search.ListOrder.NEWEST
+    # Without a search: by name, however many match (a walk of the name index).
+    assert contact_search.choose_order(False, []) is name
+    assert contact_search.choose_order(False, [narrow + 1, None]) is name
+    # A search: by name while some condition matches few (read and sorted), else newest.
+    assert contact_search.choose_order(True, [narrow]) is name
+    assert contact_search.choose_order(True, [narrow + 1, 5]) is name
+    assert contact_search.choose_order(True, [narrow + 1]) is newest
+    assert contact_search.choose_order(True, [narrow + 1, None]) is newest
 
 
 def test_the_narrowest_small_set_drives_the_query() -> None:
@@ -311,19 +326,24 @@ async def test_filters_and_stable_pagination(db: Database, strategy: str) -> Non
     assert (await contact_search.list_contacts(
         db, cursor=Cursor(second.contacts[0].id, before=True), per_page=3)).contacts == (
         first.contacts)
-    # The same pages with a filter, in both orders (by name; newest first for a search).
+    # The same pages with a filter, in both orders (by name; newest first for a search
+    # a walk answers), the order kept from page to page.
     for where in (ContactFilter(tag="vip"), ContactFilter(query="same")):
-        pages, cursor = [], None
+        pages: list[list[int]] = []
+        cursor, order = None, None
         while True:
-            page = await contact_search.list_contacts(db, where, cursor=cursor, per_page=2)
+            page = await contact_search.list_contacts(db, where, cursor=cursor, order=order,
+                                                      per_page=2)
             pages.append([c.id for c in page.contacts])
-            if not page.has_next:
+            if page.next_after is None:
                 break
-            cursor = Cursor(page.contacts[-1].id)
+            cursor, order = Cursor(page.next_after), page.order
         flat = [i for ids_ in pages for i in ids_]
         assert len(flat) == len(set(flat)) == (3 if where.tag else 7)
         if where.query:
-            assert flat == sorted(flat, reverse=True)
+            # Every one is "Same Name": by name is by id.
+            assert flat == sorted(flat, reverse=page.newest_first)
+            assert page.newest_first == (strategy != "by ids")
     # The company filter shows the company and its people.
     assert len(await _names(db, ContactFilter(company_id=acme.id))) == 4
     assert len(await _names(db, ContactFilter(tag="vip"))) == 3
@@ -333,7 +353,8 @@ async def test_filters_and_stable_pagination(db: Database, strategy: str) -> Non
     assert await contacts.tag_names(db) == ["VIP"]
     assert await contacts.list_names(db) == ["Marzo"]
     empty = await contact_search.list_contacts(db, ContactFilter(query="same"),
-                                               cursor=Cursor(1))
+                                               cursor=Cursor(1),
+                                               order=contact_search.ListOrder.NEWEST)
     assert empty.contacts == () and not empty.has_next
 
 

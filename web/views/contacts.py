@@ -28,7 +28,7 @@ from crm import (
     phone_numbers,
     users,
 )
-from crm.contact_search import ContactFilter, Cursor
+from crm.contact_search import ContactFilter, Cursor, ListOrder
 from crm.contacts import Contact, ContactDraft, ContactKind, ContactPhone
 from crm.db import Database
 from crm.errors import CrmError, InvalidValue
@@ -184,6 +184,15 @@ async def company_and_disposition(db: Database, where: ContactFilter, typed_comp
     return where
 
 
+def _order(query: Mapping[str, str]) -> ListOrder | None:
+    """The order the pager's links keep, so every page of a list reads the same order
+    (junk or none: the list chooses, crm.contact_search.choose_order)."""
+    try:
+        return ListOrder(query.get("order", ""))
+    except ValueError:
+        return None
+
+
 def _cursor(query: Mapping[str, str]) -> Cursor | None:
     """The page's cursor from the pager's links (junk: the first page)."""
     for name, before in (("after", False), ("before", True)):
@@ -208,6 +217,7 @@ async def contact_list(request: web.Request) -> web.StreamResponse:
     page = None
     if not errors:
         page = await contact_search.list_contacts(db, where, cursor=_cursor(query),
+                                                  order=_order(query),
                                                   region=region, area_code=area_code)
     # "Add this number to an existing contact": the caller-ID screen links here.
     add_number = _e164_or_none(query.get("add_number", ""), region, area_code)
@@ -222,6 +232,8 @@ async def contact_list(request: web.Request) -> web.StreamResponse:
 
     def page_url(**cursor: int | None) -> str:
         extra = {k: str(v) for k, v in cursor.items() if v is not None}
+        if extra and page:
+            extra["order"] = page.order.value
         return "/contacts" + ("?" + urlencode({**kept, **extra}) if kept or extra else "")
 
     return render("contacts.html", request, {
@@ -229,15 +241,18 @@ async def contact_list(request: web.Request) -> web.StreamResponse:
         "filters": filters,
         "errors": errors,
         "filtered": bool(kept.keys() - {"add_number"}),
-        "newest_first": where.newest_first,
+        "newest_first": page is not None and page.newest_first,
+        "narrow": contact_search.NARROW,
+        "stopped": page is not None and page.stopped,
+        "walked": contact_search.WALK_ROWS,
         "tags": await contacts.tag_names(db),
         "lists": await contacts.list_names(db),
         "owners": [u for u in await users.list_users(db) if u.active],
         "recencies": [r.value for r in contact_activity.Recency],
         "dispositions": await disposition_catalog.list_dispositions(db),
-        "first_url": page_url() if page and page.has_prev else None,
-        "prev_url": page_url(before=page.first_id) if page and page.has_prev else None,
-        "next_url": page_url(after=page.last_id) if page and page.has_next else None,
+        "first_url": page_url() if _cursor(query) else None,
+        "prev_url": page_url(before=page.prev_before) if page and page.has_prev else None,
+        "next_url": page_url(after=page.next_after) if page and page.has_next else None,
         "paged": bool(_cursor(query)),
         "add_number": add_number,
         "add_number_shown": phone_numbers.display(add_number, region) if add_number else "",
