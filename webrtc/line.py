@@ -6,12 +6,15 @@ when it ends, so answering is instant and no call pays for ICE and DTLS.
 
 Audio paths, all in the worker's PCM format (``gateway/pcm.py``):
 
-    browser mic -> aiortc decoder -> resample 48k stereo -> 16k mono -> leg.push()
-    leg.pop() as each frame is ready -> LineTrack -> codec rate -> aiortc encoder -> browser
+    browser mic -> receive buffer -> decoded at 16k mono as released (webrtc/decoding.py)
+    -> leg.push()
+    leg.pop() as each frame is ready -> LineTrack encodes (webrtc/encoding.py) -> aiortc
+    packs and encrypts -> browser
 
-Both resampling steps hand on whole 20 ms frames the moment they are complete
-(``webrtc/resampling.py``): a frame held back for the next one's first samples would add
-20 ms.
+Neither direction goes through aiortc's codecs or thread hops (see those modules for
+why); a codec they do not know falls back to aiortc's, resampled by ``webrtc/resampling.py``
+(whole 20 ms frames the moment they are complete: a frame held back for the next one's
+first samples would add 20 ms).
 Where each millisecond goes can be recorded on request (``webrtc/media_timing.py``).
 """
 
@@ -37,9 +40,10 @@ from aiortc.mediastreams import MediaStreamError
 
 from gateway.pcm import FRAME_MS, SAMPLE_RATE, SAMPLES_PER_FRAME, SILENCE
 from gateway.quality import RtpCounters
-from webrtc import jitter, media_timing
+from webrtc import decoding, jitter, media_timing
+from webrtc.encoding import PacketEncoder, encoder_for
 from webrtc.pacing import FollowClock
-from webrtc.resampling import CODEC_FORMAT, Aligner
+from webrtc.resampling import Aligner
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,9 @@ class LineTrack(MediaStreamTrack):
     With no call on the line it sends nothing at all (``active`` is clear): encoding and
     encrypting silence for every online agent would cost about a tenth of a core each.
     The RTP timestamp jumps over the pause, as after discontinuous transmission.
+
+    Once the codec is known (``encode_as``) the track hands aiortc encoded packets, not
+    frames: see ``webrtc/encoding.py`` for why.
     """
 
     kind = "audio"
@@ -90,18 +97,15 @@ class LineTrack(MediaStreamTrack):
         self._clock = FollowClock(FRAME_MS / 1000, self.GRACE)
         self._pts = 0
         self._paused_at: float | None = None
-        self._aligner: Aligner | None = None
+        self._encoder: PacketEncoder | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._armed = False
         self._returned_at: float | None = None
 
     def encode_as(self, mime_type: str) -> None:
-        """Hand the encoder frames at its codec's own rate (see ``webrtc/resampling.py``)."""
-        fmt = CODEC_FORMAT.get(mime_type.lower())
-        if fmt is not None:
-            rate, layout = fmt
-            self._aligner = Aligner(rate, layout, rate * FRAME_MS // 1000)
+        """Encode for the negotiated codec here (see ``webrtc/encoding.py``)."""
+        self._encoder = encoder_for(mime_type)
 
     def wake(self) -> None:
         """A frame is ready (called by the leg, on any thread)."""
@@ -115,7 +119,7 @@ class LineTrack(MediaStreamTrack):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def recv(self) -> av.AudioFrame:
+    async def recv(self) -> av.AudioFrame | av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
         loop = self._loop = asyncio.get_running_loop()
@@ -129,11 +133,14 @@ class LineTrack(MediaStreamTrack):
             self._skip(loop.time() - self._paused_at)
             self._paused_at = None
             self._clock.restart()
-        pcm, handed_over = await self._next_pcm(loop)
-        self._clock.sent(loop.time(), handed_over)
-        frame = self._frame(pcm or SILENCE)
+        while True:
+            pcm, handed_over = await self._next_pcm(loop)
+            self._clock.sent(loop.time(), handed_over)
+            out = self._encoded(pcm or SILENCE)
+            if out is not None:
+                break
         self._returned_at = loop.time()
-        return frame
+        return out
 
     async def _next_pcm(self, loop: asyncio.AbstractEventLoop) -> tuple[bytes | None, bool]:
         """The next frame: the leg's as soon as it is ready, or whatever it has (its
@@ -156,30 +163,30 @@ class LineTrack(MediaStreamTrack):
                 timer.cancel()
                 self._waiter = None
 
-    def _frame(self, pcm: bytes) -> av.AudioFrame:
-        frame = av.AudioFrame(format="s16", layout="mono", samples=SAMPLES_PER_FRAME)
-        frame.planes[0].update(pcm)
-        frame.sample_rate = SAMPLE_RATE
-        frame.time_base = _TIME_BASE
-        aligner = self._aligner
-        if aligner is None:
+    def _encoded(self, pcm: bytes) -> av.AudioFrame | av.Packet | None:
+        """A packet for aiortc to pack (a frame for it to encode before ``encode_as``);
+        ``None`` if the encoder held this frame back."""
+        encoder = self._encoder
+        if encoder is None:
+            frame = av.AudioFrame(format="s16", layout="mono", samples=SAMPLES_PER_FRAME)
+            frame.planes[0].update(pcm)
+            frame.sample_rate = SAMPLE_RATE
+            frame.time_base = _TIME_BASE
             frame.pts = self._pts
             self._pts += SAMPLES_PER_FRAME
             return frame
-        frame.pts = self._pts * SAMPLE_RATE // aligner.rate
-        chunks = aligner.convert(frame) or [bytes(aligner.samples * 2 * (
-            2 if aligner.layout == "stereo" else 1))]
-        out = av.AudioFrame(format="s16", layout=aligner.layout,
-                            samples=aligner.samples * len(chunks))
-        out.planes[0].update(b"".join(chunks))
-        out.sample_rate = aligner.rate
-        out.time_base = fractions.Fraction(1, aligner.rate)
-        out.pts = self._pts
-        self._pts += out.samples
-        return out
+        payload = encoder.encode(pcm)
+        pts = self._pts
+        self._pts += encoder.samples  # a held-back frame's time still passes
+        if payload is None:
+            return None
+        packet = av.Packet(payload)
+        packet.pts = pts
+        packet.time_base = fractions.Fraction(1, encoder.clock_rate)
+        return packet
 
     def _skip(self, seconds: float) -> None:
-        rate = self._aligner.rate if self._aligner is not None else SAMPLE_RATE
+        rate = self._encoder.clock_rate if self._encoder is not None else SAMPLE_RATE
         step = rate * FRAME_MS // 1000
         self._pts += int(seconds * rate) // step * step
 
@@ -204,6 +211,7 @@ class Line:
         self._timing = media_timing.from_env(agent_id)
         self._timing_task: asyncio.Task[None] | None = None
         self._receive_buffer: jitter.ReleaseOnArrivalBuffer | None = None
+        self._decoding: decoding.DecodeOnRelease | None = None
         if self._timing is not None:
             self._track.timing = self._timing.times
         self._pc.on("connectionstatechange", self._connection_state_changed)
@@ -225,6 +233,13 @@ class Line:
             if t.kind == "audio":
                 self._receive_buffer = jitter.install(t.receiver)
                 self._receive_buffer.timed = self._timing is not None
+                self._decoding = decoding.DecodeOnRelease(self._receive_buffer,
+                                                          self._codec_of)
+                if self._timing is not None:
+                    self._decoding.record = self._timing.times.record
+                if self._leg is not None:
+                    self._decoding.deliver = self._heard
+                decoding.install(t.receiver, self._decoding)
         answer = await self._pc.createAnswer()
         await self._pc.setLocalDescription(answer)
         # The negotiated codec is only on aiortc's private ``_codecs``.
@@ -241,6 +256,9 @@ class Line:
         if old is not None and old is not leg:
             old.listen(None)
         self._track.leg = leg
+        if self._decoding is not None:
+            # Nobody to hear the browser: its packets are not even decoded.
+            self._decoding.deliver = None if leg is None else self._heard
         if leg is None:
             self._track.active.clear()
         else:
@@ -300,6 +318,19 @@ class Line:
         while True:
             await asyncio.sleep(media_timing.DUMP_EVERY)
             await asyncio.to_thread(self._timing.dump)
+
+    def _codec_of(self, payload_type: int) -> str | None:
+        for t in self._pc.getTransceivers():
+            # The negotiated codecs are only on aiortc's private ``_codecs``.
+            for codec in t._codecs:
+                if codec.payloadType == payload_type:
+                    return str(codec.mimeType)
+        return None
+
+    def _heard(self, pcm: bytes) -> None:
+        leg = self._leg
+        if leg is not None:
+            leg.push(pcm)
 
     def _connection_state_changed(self) -> None:
         self._on_state(self.agent_id, self.state)

@@ -8,8 +8,9 @@ prints where each millisecond goes. Unset (production), lines record nothing.
 
 Stages, each a delay in ms measured per 20 ms frame inside the worker:
 
-    up.decode    RTP packet in (our receive buffer) -> decoded frame read by the line
-    up.resample  decoded frame read -> its 16 kHz audio pushed to the call's queue
+    up.decode    RTP packet in (our receive buffer) -> its 16 kHz audio pushed to the
+                 call's queue (webrtc/decoding.py decodes on release: this is the decode)
+    up.resample  only for a codec left to aiortc's decoder: decoded frame read -> pushed
     up.queue     pushed -> taken by the pjmedia conference clock (onFrameRequested)
     down.queue   handed over by the clock (onFrameReceived) -> taken by the line's track
     down.send    taken by the track -> the next frame asked for (encode + SRTP + send)

@@ -4,20 +4,13 @@ Why it matters: a resampler's first output falls a few samples short of a frame 
 filter delay). Code that waits for a whole frame then holds every frame back until the
 next one's first samples arrive: 20 ms more delay for the rest of the call. That
 happened twice on a bridged call: 48 kHz from the browser to the worker's 16 kHz, and
-16 kHz to the browser's codec inside aiortc's encoder.
+16 kHz to the browser's codec inside aiortc's encoder (now the line encodes itself,
+without resampling for Opus: webrtc/encoding.py).
 """
 
 from __future__ import annotations
 
 import av
-
-# Opus and G.711 encoders resample to their own rate in whole packets (aiortc's
-# resampler with frame_size): fed 16 kHz, the resampler's first output falls a few
-# samples short of a packet, and from then on every packet waits for the next frame's
-# first samples: 20 ms more delay toward the browser. Fed at the codec's rate and layout
-# in whole packets, the encoder has nothing to wait for.
-CODEC_FORMAT = {"audio/opus": (48000, "stereo"), "audio/pcmu": (8000, "mono"),
-                 "audio/pcma": (8000, "mono")}
 
 
 class Aligner:

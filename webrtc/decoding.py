@@ -1,0 +1,211 @@
+"""The browser's audio decoded as each packet is released, straight to the worker's PCM.
+
+Why not aiortc's decoder: it hands every released packet to a decoder thread (a
+``queue.Queue`` hop), decodes Opus to 48 kHz stereo, and hands each frame back with
+``asyncio.run_coroutine_threadsafe`` (a coroutine, a task and a loop wake-up per 20 ms
+frame), after which the line resampled 48 kHz stereo to 16 kHz mono. py-spy put that
+round trip at about a fifth of a worker's busy time.
+
+Here the receive buffer's released packet is decoded on the event loop, at once, at the
+worker's own format: libopus (the system's, through ctypes: ffmpeg's wrappers only give
+48 kHz) decodes to 16 kHz mono natively, ~30 µs a packet, with nothing to resample;
+G.711 is a 256-entry table (made by ffmpeg's own decoder) and 8 -> 16 kHz by
+zero-stuffing and the same low-pass as the encoder. The buffer then reports the packet
+as consumed, so aiortc's decoder thread stays idle.
+
+Losses are not concealed here: the call's PCM queue does that (gateway/pcm.py), as it
+did when aiortc decoded.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import av
+import numpy as np
+import numpy.typing as npt
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtp import RtpPacket
+
+from gateway.pcm import FRAME_BYTES, SAMPLE_RATE
+from webrtc.encoding import G711_RATE, LOWPASS_TAPS, lowpass
+
+
+class PacketDecoder(Protocol):
+    def decode(self, payload: bytes) -> bytes:
+        """The payload's audio as 16 kHz mono s16 (any length, possibly empty)."""
+        ...
+
+
+def _libopus() -> ctypes.CDLL | None:
+    """The system's libopus (Debian ``libopus0``), typed for the two calls used here."""
+    name = ctypes.util.find_library("opus")
+    if name is None:
+        return None
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:
+        return None
+    lib.opus_decoder_create.restype = ctypes.c_void_p
+    lib.opus_decoder_create.argtypes = [ctypes.c_int32, ctypes.c_int,
+                                        ctypes.POINTER(ctypes.c_int)]
+    lib.opus_decode.restype = ctypes.c_int
+    lib.opus_decode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32,
+                                ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    lib.opus_decoder_destroy.restype = None
+    lib.opus_decoder_destroy.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+# ffmpeg's Opus decoders (what aiortc and av offer) always give 48 kHz; libopus itself
+# decodes at 16 kHz. Without a system libopus, Opus is left to aiortc (see decoder_for).
+_LIBOPUS = _libopus()
+if _LIBOPUS is None:
+    logging.getLogger(__name__).warning(
+        "libopus not found (Debian: libopus0): aiortc decodes the browser's Opus instead,"
+        " at more CPU per call")
+_OPUS_MAX_SAMPLES = SAMPLE_RATE * 120 // 1000  # the longest Opus packet: 120 ms
+
+
+class OpusToPcm:
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        error = ctypes.c_int()
+        state = lib.opus_decoder_create(SAMPLE_RATE, 1, ctypes.byref(error))
+        if not state or error.value:
+            raise RuntimeError(f"opus_decoder_create failed: {error.value}")
+        self._lib = lib
+        self._state = state
+        self._out = ctypes.create_string_buffer(_OPUS_MAX_SAMPLES * 2)
+
+    def decode(self, payload: bytes) -> bytes:
+        samples = self._lib.opus_decode(self._state, payload, len(payload), self._out,
+                                        _OPUS_MAX_SAMPLES, 0)
+        if samples < 0:
+            raise CorruptPacket(f"opus_decode: {samples}")
+        return self._out.raw[: samples * 2]
+
+    def __del__(self) -> None:
+        state, self._state = getattr(self, "_state", None), None
+        if state:
+            self._lib.opus_decoder_destroy(state)
+
+
+class CorruptPacket(Exception):
+    """A packet the decoder refused."""
+
+
+def _g711_values(codec_name: str) -> npt.NDArray[np.float32]:
+    """``values[byte]`` = the linear sample that G.711 byte stands for, from ffmpeg."""
+    codec = av.CodecContext.create(codec_name, "r")
+    assert isinstance(codec, av.AudioCodecContext)
+    codec.format = "s16"
+    codec.layout = "mono"
+    codec.sample_rate = G711_RATE
+    pcm = b"".join(bytes(f.planes[0])[: f.samples * 2]
+                   for f in codec.decode(av.Packet(bytes(range(256)))))
+    values = np.frombuffer(pcm, dtype="<i2")
+    if len(values) != 256:
+        raise RuntimeError(f"{codec_name}: {len(values)} samples for 256 bytes")
+    return values.astype(np.float32)
+
+
+_UPSAMPLE = (2 * lowpass()).astype(np.float32)  # zero-stuffing halves the level
+_VALUES: dict[str, npt.NDArray[np.float32]] = {}
+
+
+class G711ToPcm:
+    def __init__(self, codec_name: str) -> None:
+        values = _VALUES.get(codec_name)
+        if values is None:
+            values = _VALUES[codec_name] = _g711_values(codec_name)
+        self._values = values
+        self._tail = np.zeros(LOWPASS_TAPS - 1, dtype=np.float32)
+
+    def decode(self, payload: bytes) -> bytes:
+        narrow = self._values[np.frombuffer(payload, dtype=np.uint8)]
+        wide = np.zeros(len(narrow) * 2 + LOWPASS_TAPS - 1, dtype=np.float32)
+        wide[: LOWPASS_TAPS - 1] = self._tail
+        wide[LOWPASS_TAPS - 1::2] = narrow
+        self._tail = wide[-(LOWPASS_TAPS - 1):]
+        filtered = np.rint(np.convolve(wide, _UPSAMPLE, mode="valid"))
+        return np.maximum(np.minimum(filtered, 32767), -32768).astype("<i2").tobytes()
+
+
+def decoder_for(mime_type: str) -> PacketDecoder | None:
+    mime = mime_type.lower()
+    if mime == "audio/opus":
+        return OpusToPcm(_LIBOPUS) if _LIBOPUS is not None else None
+    if mime == "audio/pcmu":
+        return G711ToPcm("pcm_mulaw")
+    if mime == "audio/pcma":
+        return G711ToPcm("pcm_alaw")
+    return None
+
+
+class ReceiveBuffer(Protocol):
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]: ...
+
+
+class DecodeOnRelease:
+    """Stands in for an aiortc receiver's jitter buffer: ``buffer`` decides which
+    packets to release; each released packet is decoded here and its audio handed to
+    ``deliver`` in whole 20 ms frames, and aiortc is told nothing was released.
+
+    ``codec_of(payload_type)`` names the negotiated codec (a MIME type), looked up when
+    a payload type is first seen (packets can arrive before the answer is applied).
+    With ``deliver`` unset (no call on the line) packets are not decoded at all.
+    ``record("up.decode", seconds)`` is told each packet's decoding time (media timing).
+    """
+
+    capacity = 1  # read by aiortc's receiver
+
+    def __init__(self, buffer: ReceiveBuffer, codec_of: Callable[[int], str | None]) -> None:
+        self.deliver: Callable[[bytes], None] | None = None
+        self.record: Callable[[str, float], None] | None = None
+        self._buffer = buffer
+        self._codec_of = codec_of
+        self._decoders: dict[int, PacketDecoder | None] = {}
+        self._pending = b""
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        pli, frame = self._buffer.add(packet)
+        if frame is None:
+            return pli, None
+        pt = packet.payload_type
+        if pt not in self._decoders:
+            mime = self._codec_of(pt)
+            self._decoders[pt] = decoder_for(mime) if mime else None
+        decoder = self._decoders[pt]
+        if decoder is None:
+            return pli, frame  # not a codec we decode: aiortc's decoder takes it
+        deliver = self.deliver
+        if deliver is None:
+            self._pending = b""
+            return pli, None
+        record = self.record
+        started = time.monotonic() if record is not None else 0.0
+        try:
+            pcm = decoder.decode(frame.data)
+        except (av.FFmpegError, CorruptPacket):
+            return pli, None  # a corrupt packet is a lost one (the PCM queue conceals)
+        pending = self._pending + pcm if self._pending else pcm
+        while len(pending) >= FRAME_BYTES:
+            deliver(pending[:FRAME_BYTES])
+            pending = pending[FRAME_BYTES:]
+        self._pending = pending
+        if record is not None:
+            record("up.decode", time.monotonic() - started)
+        return pli, None
+
+
+def install(receiver: object, buffer: DecodeOnRelease) -> None:
+    """Put ``buffer`` in an aiortc audio receiver's jitter buffer's place."""
+    attribute = "_RTCRtpReceiver__jitter_buffer"  # private: aiortc offers no hook
+    if not hasattr(receiver, attribute):
+        raise RuntimeError("this aiortc version has no audio jitter buffer to replace")
+    setattr(receiver, attribute, buffer)
