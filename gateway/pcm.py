@@ -8,9 +8,10 @@ back to Opus or G.711 rates).
 from __future__ import annotations
 
 import time
-from array import array
 from collections import deque
 from collections.abc import Callable
+
+import numpy as np
 
 from gateway.playout import DepthPolicy, Pull
 
@@ -27,11 +28,14 @@ CONCEAL_GAINS = (1.0, 0.5, 0.25)
 
 
 def scaled(frame: bytes, gain: float) -> bytes:
-    """``frame`` (s16 little-endian on every platform this runs on) times ``gain``."""
+    """``frame`` (s16 little-endian) times ``gain``, rounded toward zero.
+
+    In numpy, not sample by sample: it runs on pjmedia's clock thread, holding the GIL,
+    for every concealed frame, and a busy host conceals often (~25 µs against ~1 ms).
+    """
     if gain == 1.0:
         return frame
-    samples = array("h", frame)
-    return array("h", [int(s * gain) for s in samples]).tobytes()
+    return (np.frombuffer(frame, dtype="<i2") * gain).astype("<i2").tobytes()
 
 
 class PcmQueue:

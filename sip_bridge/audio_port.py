@@ -19,13 +19,14 @@ from collections.abc import Callable
 
 import pjsua2 as pj
 
-from gateway.pcm import SILENCE, PcmQueue
-from sip_bridge.frame_bytes import vector_bytes
+from gateway.pcm import FRAME_BYTES, SILENCE, PcmQueue
+from sip_bridge.frame_bytes import FrameVector, vector_bytes
 from sip_bridge.media_format import audio_format
 
 # 3 frames = 60 ms: enough to absorb scheduling jitter between asyncio and the
 # pjmedia clock, small enough to keep the gateway's added delay low.
 QUEUE_FRAMES = 3
+_SILENCE = pj.ByteVector(SILENCE)  # read only: copied into each frame that gets it
 
 
 class CallAudio:
@@ -63,6 +64,7 @@ class AudioPort(pj.AudioMediaPort):
     def __init__(self) -> None:
         super().__init__()
         self.audio = CallAudio()
+        self._out = FrameVector(FRAME_BYTES)
 
     def open(self, name: str) -> None:
         self.createPort(name, audio_format())
@@ -75,10 +77,14 @@ class AudioPort(pj.AudioMediaPort):
     # -- pjmedia clock thread: queue operations only -------------------------------------
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:
-        data = self.audio.to_sip.pop() or SILENCE
+        data = self.audio.to_sip.pop()
         frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-        frame.buf = pj.ByteVector(data)
-        frame.size = len(data)
+        if data is None:
+            frame.buf = _SILENCE
+            frame.size = FRAME_BYTES
+        else:
+            frame.buf = self._out.holding(data)
+            frame.size = len(data)
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:

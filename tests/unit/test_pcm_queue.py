@@ -1,3 +1,8 @@
+from array import array
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gateway.pcm import CONCEAL_GAINS, PcmQueue, scaled
 from gateway.playout import DepthPolicy
 
@@ -61,3 +66,11 @@ def test_watchers_hear_every_push_and_each_frame_wait() -> None:
     q.push(b"3")
     q.pop()
     assert woken == [1, 2] and len(waits) == 1
+
+
+@given(st.lists(st.integers(-32768, 32767), min_size=1, max_size=320),
+       st.sampled_from((*CONCEAL_GAINS, 0.3, 1 / 3)))
+def test_scaling_is_each_sample_times_the_gain_toward_zero(samples: list[int],
+                                                           gain: float) -> None:
+    frame = array("h", samples).tobytes()
+    assert scaled(frame, gain) == array("h", [int(s * gain) for s in samples]).tobytes()
