@@ -9,6 +9,8 @@ The remote number is also kept as an E.164 key (``remote_e164``) with the one co
 caller-ID finds for it (``contact_id``), which the call history filters on. ``create``
 reads it at once when given the deployment's ``region``; rows written without it (the
 gateway) are read later by ``link_pending``, which the history pages run before a query.
+Each write that can change a missed-call row (a record created, answered or ended) refolds
+that caller's kept rows in the same transaction (crm/missed_row_store.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from crm import callerid, clock, contact_activity
+from crm import callerid, clock, contact_activity, missed_row_store
 from crm.call_flow import (
     DIRECTIONS,
     Answered,
@@ -154,13 +156,16 @@ async def create(
     contact_id: int | None = None
     if region is not None:
         e164, contact_id = _link(await callerid.match(db, remote_number, region, area_code))
-    row = await db.fetchone(
-        f"INSERT INTO call_records ({_COLUMNS})"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, NULL, NULL, ?, ?, ?, ?)"
-        f" RETURNING {_COLUMNS}",
-        (id, user_id, direction, local_number, remote_number, remote_name,
-         progress.state.value, stamp, stamp, stamp, e164, contact_id),
-    )
+    async with db.transaction() as tx:
+        row = await tx.fetchone(
+            f"INSERT INTO call_records ({_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, NULL, NULL, ?, ?, ?, ?)"
+            f" RETURNING {_COLUMNS}",
+            (id, user_id, direction, local_number, remote_number, remote_name,
+             progress.state.value, stamp, stamp, stamp, e164, contact_id),
+        )
+        # A ringing leg can hold back a missed attempt it joins: the caller's rows change.
+        await missed_row_store.note_call(tx, remote_number, at)
     assert row is not None
     await contact_activity.refresh(db, [contact_id])
     return _from_row(row)
@@ -213,6 +218,12 @@ async def _write(tx: Transaction, id: str, progress: CallProgress, at: datetime)
     )
 
 
+def _folds_differently(before: CallProgress, after: CallProgress) -> bool:
+    """Whether the change can move a missed-call row (crm/missed_calls.py reads these)."""
+    return (before.answered_at, before.ended_at, before.outcome) != (
+        after.answered_at, after.ended_at, after.outcome)
+
+
 async def apply_event(db: Database, id: str, event: Event, at: datetime) -> CallRecord:
     """Apply one event to a stored call; raises ``NotFound`` or ``IllegalTransition``."""
     async with db.transaction() as tx:
@@ -222,6 +233,8 @@ async def apply_event(db: Database, id: str, event: Event, at: datetime) -> Call
         record = _from_row(row)
         progress = advance(record.progress, event, at)
         await _write(tx, id, progress, at)
+        if _folds_differently(record.progress, progress):
+            await missed_row_store.note_call(tx, record.remote_number, record.started_at)
         updated = await tx.fetchone(f"SELECT {_COLUMNS} FROM call_records WHERE id = ?", (id,))
     assert updated is not None
     return _from_row(updated)
@@ -240,6 +253,7 @@ async def close_interrupted(db: Database, at: datetime) -> int:
         for row in rows:
             record = _from_row(row)
             await _write(tx, record.id, advance(record.progress, crash, at), at)
+            await missed_row_store.note_call(tx, record.remote_number, record.started_at)
     return len(rows)
 
 

@@ -25,7 +25,7 @@ from email.utils import formatdate, make_msgid
 
 from babel.dates import format_datetime
 
-from crm import clock, missed_call_store, phone_numbers
+from crm import clock, missed_call_pages, missed_call_store, phone_numbers
 from crm.db import Database
 from crm.deployment import Deployment, LiveDeployment
 from crm.missed_calls import ATTEMPT_GAP, MissedRow
@@ -149,9 +149,13 @@ class MissedCallMailer:
             return 0
         numbering = missed_call_store.Numbering(deployment.region, deployment.area_code)
         keys = {numbering.key(leg.remote_number) for leg in legs}
-        rows = await missed_call_store.load_open_rows(
-            self._db, numbering, now=now, retention_days=deployment.missed_retention_days)
-        due = [row for row in rows if row.closure is None and row.key in keys]
+        due: list[MissedRow] = []
+        for key in sorted(keys):
+            row = await missed_call_pages.open_row_of(
+                self._db, numbering, key, now=now,
+                retention_days=deployment.missed_retention_days)
+            if row is not None:
+                due.append(row)
         subscribers = await missed_call_store.subscribers(self._db) if due else []
         sent = 0
         for row in due:

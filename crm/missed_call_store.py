@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import phonenumbers
 
-from crm import clock
+from crm import clock, missed_row_store, phone_numbers
 from crm.db import Database, Row
 from crm.missed_calls import Action, ActionKind, Leg, MissedRow, caller_key, fold
 
@@ -212,11 +212,37 @@ async def load_open_rows(db: Database, numbering: Numbering, *, now: datetime,
 async def add_action(db: Database, key: str, kind: ActionKind, user_id: int,
                      at: datetime, sms_result: str = "",
                      gateway_status: int | None = None) -> None:
-    """Record what a person did to a row (for an SMS, how it went)."""
-    await db.execute(
-        "INSERT INTO missed_call_actions (caller_key, kind, user_id, at, sms_result,"
-        " gateway_status) VALUES (?, ?, ?, ?, ?, ?)",
-        (key, kind.value, user_id, clock.to_db(at), sms_result, gateway_status))
+    """Record what a person did to a row (for an SMS, how it went), and refold the
+    caller's kept rows in the same transaction."""
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO missed_call_actions (caller_key, kind, user_id, at, sms_result,"
+            " gateway_status) VALUES (?, ?, ?, ?, ?, ?)",
+            (key, kind.value, user_id, clock.to_db(at), sms_result, gateway_status))
+        await missed_row_store.note_action(tx, key, clock.from_db(clock.to_db(at)))
+
+
+async def contacts_of(db: Database, keys: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """The contact (id, name) each E.164 row key names, in one query for a page: the
+    first by name of those having the number, as ``contacts.contacts_with_numbers(
+    phone_numbers.match_keys(key), 1)`` finds it for one key."""
+    wanted = {key: phone_numbers.match_keys(key) for key in keys if key.startswith("+")}
+    numbers = {number for spelled in wanted.values() for number in spelled}
+    found: dict[str, list[tuple[str, int, str]]] = {}
+    for chunk in _chunks(numbers):
+        marks = ", ".join("?" for _ in chunk)
+        for row in await db.fetchall(
+                "SELECT p.e164, c.id, c.name, c.name_key FROM contact_phones p"
+                f" JOIN contacts c ON c.id = p.contact_id WHERE p.e164 IN ({marks})", chunk):
+            found.setdefault(row["e164"], []).append(
+                (row["name_key"], int(row["id"]), row["name"]))
+    named: dict[str, tuple[int, str]] = {}
+    for key, spelled in wanted.items():
+        candidates = [c for number in spelled for c in found.get(number, [])]
+        if candidates:
+            _, contact_id, name = min(candidates)
+            named[key] = (contact_id, name)
+    return named
 
 
 # -- e-mail subscriptions and notices ------------------------------------------------------

@@ -2,10 +2,11 @@
 
 Theory of operation
 -------------------
-Nothing is stored as "a missed call": rows are derived, each time, from the call records
+Nothing is recorded as "a missed call": rows are derived from the call records
 (crm/call_records.py) and the actions people took (``missed_call_actions``). That keeps
 one source of truth and lets a later answered call remove a row without anyone having to
-remember to.
+remember to. The derived rows are kept, refolded per caller as those change
+(crm/missed_rows.py, crm/missed_row_store.py), so pages read them instead of folding.
 
 1. Every call record becomes a ``Leg`` with a caller key (``caller_key``: the E.164 of
    the remote number, else the number as sent). Legs of one call ringing several agents,

@@ -21,7 +21,6 @@ from crm.deployment import Deployment, LiveDeployment, defaults_from
 from crm.missed_call_mail import MissedCallMailer
 from web import formatting, i18n
 from web.appkeys import DB, DEPLOYMENT, LINES, SETTINGS
-from web.missed_badge import BADGE_CACHE, BadgeCache
 from web.webkeys import SECRET_BOX
 
 
@@ -65,5 +64,4 @@ async def _deployment_ctx(app: web.Application) -> AsyncIterator[None]:
 def install(app: web.Application) -> None:
     """Add the live settings and their start-up/shutdown to ``app`` (after the database)."""
     app[DEPLOYMENT] = LiveDeployment(defaults_from(app[SETTINGS]))
-    app[BADGE_CACHE] = BadgeCache()
     app.cleanup_ctx.append(_deployment_ctx)

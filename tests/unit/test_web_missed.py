@@ -12,14 +12,22 @@ from pathlib import Path
 
 import pytest
 
-from crm import call_records, clock, contacts, missed_call_store, users
+from crm import (
+    call_records,
+    clock,
+    contacts,
+    missed_call_pages,
+    missed_call_store,
+    missed_row_store,
+    missed_rows,
+    users,
+)
 from crm.call_flow import Answered, Ended
 from crm.contacts import ContactDraft, ContactKind, ContactPhone, PhoneLabel
 from crm.db import Database
 from gateway.settings import Settings
 from tests.support.web_client import Client, page_client
 from tests.unit.test_web_http import FAST, HOSTILE, HTML, PASSWORD, csrf_in, login
-from web import missed_badge
 from web.appkeys import DB, DEPLOYMENT
 
 NUMBER = "+34911234567"
@@ -256,36 +264,40 @@ async def test_profile_email_option(client: Client) -> None:
     assert resp.status == 403
 
 
-async def test_badge_count_is_kept_until_something_changes(
+async def test_badge_count_follows_every_change_without_folding_on_read(
         client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     await call(client, NUMBER, ago=60)
-    folds: list[int] = []
-    real = missed_call_store.load_open_rows
-
-    async def counted(*args: object, **kwargs: object) -> object:
-        folds.append(1)
-        return await real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(missed_call_store, "load_open_rows", counted)
     await login(client, "agent")
 
     async def count() -> int:
         return int((await (await client.get("/api/missed/count")).json())["count"])
 
-    assert [await count() for _ in range(5)] == [1] * 5
-    assert len(folds) <= 2  # once, or twice if a minute turned meanwhile
-    # A new call changes the answer, but not more often than every few seconds.
+    assert await count() == 1  # the first reader builds the kept rows
+    folds: list[str] = []
+    real = missed_rows.fold_kept
+
+    def counted(key: str, *args: object, **kwargs: object) -> object:
+        folds.append(key)
+        return real(key, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(missed_rows, "fold_kept", counted)
+    monkeypatch.setattr(missed_row_store, "fold_kept", counted)
+    assert [await count() for _ in range(3)] == [1] * 3
+    await _page(client, "/missed")
+    assert folds == []  # reading folds nothing
+    # Each change shows at once, and refolds only the caller it concerns.
     await call(client, "+34600000009", ago=30)
-    assert await count() == 1
-    monkeypatch.setattr(missed_badge, "MIN_RECOMPUTE_SECONDS", 0.0)
-    before = len(folds)
-    assert await count() == 2 and len(folds) == before + 1
-    assert await count() == 2 and len(folds) == before + 1
-    monkeypatch.setattr(missed_badge, "MIN_RECOMPUTE_SECONDS", 3600.0)
+    assert await count() == 2 and set(folds) == {"+34600000009"}
     assert (await _act(client, NUMBER, "sms"))[0] == 303
+    assert await count() == 2
     await login(client, "sup")
     assert (await _act(client, NUMBER, "hide"))[0] == 303
     assert await count() == 1
+    assert (await _act(client, NUMBER, "restore"))[0] == 303
+    assert await count() == 2
+    await call(client, NUMBER, ago=5, answered=True)
+    assert await count() == 1
+    assert set(folds) == {"+34600000009", NUMBER}
 
 
 async def test_pages_open_when_the_count_fails(client: Client, monkeypatch: pytest.MonkeyPatch,
@@ -293,7 +305,7 @@ async def test_pages_open_when_the_count_fails(client: Client, monkeypatch: pyte
     async def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(missed_call_store, "load_open_rows", broken)
+    monkeypatch.setattr(missed_call_pages, "count", broken)
     await login(client, "agent")
     page = await _page(client, "/contacts")
     assert re.search(r"data-missed-badge[^>]* hidden>", page)
@@ -355,3 +367,22 @@ async def test_date_filter_reads_the_deployments_days(client: Client, zone: str,
         stats = await _page(client, f"/missed/stats?from={day}&to={day}")
         shown = re.search(r'<p class="range-total"><a [^>]*>([^<]*)</a>', stats)
         assert shown is not None and shown.group(1).endswith(": " + total), (zone, day)
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "pt-BR", "pl"])
+@pytest.mark.parametrize("zone", ["Europe/Madrid", "America/Sao_Paulo", "UTC"])
+def test_times_read_as_babel_writes_them(lang: str, zone: str) -> None:
+    from babel import dates
+
+    from web import formatting
+    from web.views import missed
+
+    token = formatting.use_zone(formatting.deployment_zone(zone))
+    try:
+        for at in (datetime(2026, 3, 29, 0, 59, tzinfo=UTC),
+                   datetime(2026, 12, 31, 23, 5, 7, tzinfo=UTC)):
+            assert missed._when(at, lang) == dates.format_datetime(
+                at, "short", tzinfo=formatting.deployment_zone(),
+                locale=lang.replace("-", "_"))
+    finally:
+        formatting.forget_zone(token)

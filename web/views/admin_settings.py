@@ -23,7 +23,6 @@ from web import formatting, i18n
 from web.appkeys import DB, DEPLOYMENT
 from web.auth import current_lang, require_user, role_required
 from web.forms import FormErrors, checked, text
-from web.missed_badge import invalidate
 from web.templating import render
 from web.views.login import see_other
 from web.webkeys import SECRET_BOX
@@ -94,7 +93,6 @@ async def settings_submit(request: web.Request) -> web.StreamResponse:
                 errors.add(name, invalid.errors[name].key, **invalid.errors[name].params)
         return _page(request, typed, errors, status=INVALID)
     await holder.save(request.app[DB], request.app[SECRET_BOX], cleaned, new_password, user.id)
-    invalidate(request.app)  # retention or numbering may change the count
     return see_other("/admin/settings?done=saved")
 
 

@@ -12,6 +12,7 @@ caller got through) changes nothing and says so.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -19,12 +20,12 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
-from babel import dates
+from babel import Locale, dates
+from babel.dates import DateTimePattern
 from babel.numbers import format_percent
 
 from crm import (
     clock,
-    contacts,
     missed_call_pages,
     missed_call_store,
     phone_numbers,
@@ -48,8 +49,6 @@ from crm.missed_calls import (
     action_fits,
     allowed,
     can_manage,
-    select,
-    stats,
 )
 from crm.secret_key import SecretKeyError
 from web import formatting
@@ -57,7 +56,7 @@ from web.appkeys import DB
 from web.auth import current_lang, login_required, require_user
 from web.deployment_setup import live
 from web.forms import text
-from web.missed_badge import active_count, invalidate
+from web.missed_badge import active_count
 from web.templating import render
 from web.views.login import see_other
 from web.webkeys import SECRET_BOX
@@ -97,23 +96,32 @@ def _locale(lang: str) -> str:
     return lang.replace("-", "_")
 
 
+@functools.lru_cache(maxsize=16)
+def _short_patterns(lang: str) -> tuple[Locale, str, DateTimePattern, DateTimePattern]:
+    """babel's "short" date-time for ``lang``, parsed once: a page formats a few hundred
+    instants, and ``format_datetime`` looks the locale and patterns up on every call."""
+    locale = Locale.parse(_locale(lang))
+    frame = str(dates.get_datetime_format("short", locale=locale)).replace("'", "")
+    return (locale, frame, dates.parse_pattern(dates.get_date_format("short", locale)),
+            dates.parse_pattern(dates.get_time_format("short", locale)))
+
+
 def _when(at: datetime, lang: str) -> str:
-    # In the deployment's time zone, as every other page shows instants.
-    return dates.format_datetime(at, "short", tzinfo=formatting.deployment_zone(),
-                                 locale=_locale(lang))
+    """``babel.dates.format_datetime(at, "short")`` in the deployment's time zone, as
+    every other page shows instants (the same text: tests/unit/test_web_missed.py)."""
+    locale, frame, date_pattern, time_pattern = _short_patterns(lang)
+    local = at.astimezone(formatting.deployment_zone())
+    return (frame.replace("{0}", time_pattern.apply(local, locale))
+            .replace("{1}", date_pattern.apply(local.date(), locale)))
+
+
+# Reading a key for display costs libphonenumber a few hundred microseconds; a page shows
+# fifty and the same callers come back.
+_display = functools.lru_cache(maxsize=50_000)(phone_numbers.display)
 
 
 def _numbering(d: Deployment) -> missed_call_store.Numbering:
     return missed_call_store.Numbering(d.region, d.area_code)
-
-
-async def load(request: web.Request, since: datetime | None = None) -> list[MissedRow]:
-    """Every row from ``since`` (default: the retention period) up to now."""
-    d = live(request.app)
-    now = clock.utc_now()
-    start = since if since is not None else now - timedelta(days=d.missed_retention_days)
-    return await missed_call_store.load_rows(request.app[DB], _numbering(d), since=start,
-                                             now=now, retention_days=d.missed_retention_days)
 
 
 # -- what the templates show ---------------------------------------------------------------
@@ -173,11 +181,10 @@ async def _row_views(request: web.Request, rows: list[MissedRow]) -> list[RowVie
     lang = current_lang(request)
     region = live(request.app).region
     names = {u.id: u.display_name for u in await users.list_users(db)}
+    known = await missed_call_store.contacts_of(db, (row.key for row in rows))
     views: list[RowView] = []
     for row in rows:
-        refs = []
-        if row.key.startswith("+"):
-            refs = await contacts.contacts_with_numbers(db, phone_numbers.match_keys(row.key), 1)
+        contact_id, contact_name = known.get(row.key, (0, ""))
         timeline = [EntryView(
             label_key=_entry_label(entry), when=_when(entry.at, lang),
             iso=entry.at.isoformat(), who=names.get(entry.user_id, "") if entry.user_id else "",
@@ -186,10 +193,10 @@ async def _row_views(request: web.Request, rows: list[MissedRow]) -> list[RowVie
             for entry in reversed(row.timeline)]
         views.append(RowView(
             key=row.key,
-            shown=phone_numbers.display(row.key, region) if row.key else "",
+            shown=_display(row.key, region) if row.key else "",
             dial=row.key if row.dialable else "",
-            name=refs[0].name if refs else row.name,
-            contact_id=refs[0].id if refs else 0,
+            name=contact_name or row.name,
+            contact_id=contact_id,
             count=row.count,
             first=_when(row.first_at, lang),
             last=_when(row.last_at, lang),
@@ -373,7 +380,6 @@ async def action_submit(request: web.Request) -> web.StreamResponse:
     if kind is ActionKind.SMS:
         return await _sms(request, user.id, key, text(form, "sms_text"), back)
     await missed_call_store.add_action(request.app[DB], key, kind, user.id, clock.utc_now())
-    invalidate(request.app)
     return see_other(_with_done(back, kind.value))
 
 
@@ -386,7 +392,6 @@ async def _sms(request: web.Request, user_id: int, key: str, typed: str,
     if not gateway.configured:
         await missed_call_store.add_action(db, key, ActionKind.SMS, user_id, clock.utc_now(),
                                            SmsResult.MANUAL)
-        invalidate(request.app)
         return see_other(_with_done(back, "sms"))
     if not key.startswith("+"):
         return see_other(_with_done(back, "sms_not_a_number"))
@@ -403,7 +408,6 @@ async def _sms(request: web.Request, user_id: int, key: str, typed: str,
     await missed_call_store.add_action(
         db, key, ActionKind.SMS, user_id, clock.utc_now(),
         SmsResult.SENT if result.ok else SmsResult.FAILED, result.status)
-    invalidate(request.app)
     # The status or the exception's class name only: never the gateway's text.
     log.info("SMS from a missed-call row: %s %s", "sent" if result.ok else "failed",
              result.status if result.status is not None else result.reason)
@@ -449,10 +453,10 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
     if period is None:
         today = _today()
         period = Range(today - timedelta(days=29), today)
-    retention = timedelta(days=live(request.app).missed_retention_days)
-    rows = await load(request, since=period.since - retention)
-    chosen = select(rows, RowFilter(View.ALL, since=period.since, until=period.until))
-    summary = stats(chosen)
+    d = live(request.app)
+    summary = await missed_call_pages.period_stats(
+        request.app[DB], _numbering(d), since=period.since, until=period.until,
+        now=clock.utc_now(), retention_days=d.missed_retention_days)
     return render("missed_stats.html", request, {
         "period": period,
         "total": summary.total,
