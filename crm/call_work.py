@@ -205,15 +205,20 @@ async def blocking_call(db: Database, user_id: int, now: datetime,
                         echo_number: str) -> str | None:
     """The id of an ended call the user must disposition before another one, or None.
 
-    A call blocks when its campaign (no campaign: the default policy) says "must
-    disposition", it needs work, it has ended and it is not finished.
+    A call blocks when its policy says "must disposition" (its campaign's; else its
+    queue's, or the default while the queue has none; else the default:
+    crm/dispositions.policy_scopes), it needs work, it has ended and it is not finished.
     """
     row = await db.fetchone(
         "SELECT r.id FROM call_records r LEFT JOIN call_work w ON w.call_id = r.id"
-        " JOIN disposition_policies p"
-        "   ON COALESCE(p.campaign_id, 0) = COALESCE(w.campaign_id, 0)"
         f" WHERE r.user_id = ? AND r.started_at >= ? AND {_NEEDS_WORK}"
-        " AND r.state = 'ended' AND w.finished_at IS NULL AND p.must_disposition = 1"
+        " AND r.state = 'ended' AND w.finished_at IS NULL AND CASE"
+        "  WHEN w.campaign_id IS NOT NULL THEN (SELECT must_disposition"
+        "   FROM disposition_policies WHERE campaign_id = w.campaign_id)"
+        "  ELSE COALESCE((SELECT must_disposition FROM disposition_policies"
+        "   WHERE campaign_id IS NULL AND queue_id = w.queue_id),"
+        "   (SELECT must_disposition FROM disposition_policies"
+        "   WHERE campaign_id IS NULL AND queue_id IS NULL)) END = 1"
         " ORDER BY r.started_at LIMIT 1",
         (user_id, clock.to_db(now - UNFINISHED_WINDOW), echo_number))
     return None if row is None else str(row["id"])

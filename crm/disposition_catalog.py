@@ -1,5 +1,6 @@
 """The disposition catalogue in the database: categories, forms and their fields,
-dispositions, and the "must disposition before the next call" policy.
+dispositions, and the "must disposition before the next call" policy (the default, per
+campaign and per inbound queue).
 
 Checks live in crm/dispositions.py; this module stores what they accept. Nothing is ever
 deleted that a finished call may point at: categories and dispositions are deactivated,
@@ -23,6 +24,7 @@ from crm.dispositions import (
     clean_field,
     clean_name,
     fold,
+    policy_scopes,
 )
 from crm.errors import Conflict, NotFound
 
@@ -152,7 +154,12 @@ _SCENARIO_COLUMNS = {Scenario.INBOUND: "for_inbound", Scenario.MANUAL: "for_manu
 
 async def create_disposition(db: Database, name: str, category_id: int, form_id: int | None,
                              scenarios: frozenset[Scenario],
-                             campaign_id: int | None = None) -> int:
+                             campaign_id: int | None = None,
+                             queue_id: int | None = None) -> int:
+    """A new disposition, offered everywhere, in ``campaign_id`` or in calls of
+    ``queue_id`` (not both: a call of a queue has no campaign)."""
+    if campaign_id is not None and queue_id is not None:
+        raise ValueError("a disposition belongs to a campaign or a queue, not both")
     clean = clean_name(name)
     async with db.transaction() as tx:
         if not await tx.fetchone("SELECT 1 FROM disposition_categories WHERE id = ?",
@@ -163,14 +170,15 @@ async def create_disposition(db: Database, name: str, category_id: int, form_id:
             raise NotFound(f"form {form_id}", key="calls.error.form_not_found")
         if await tx.fetchone(
                 "SELECT 1 FROM dispositions WHERE COALESCE(campaign_id, 0) = ?"
-                " AND name_key = ?", (campaign_id or 0, fold(clean))):
+                " AND COALESCE(queue_id, 0) = ? AND name_key = ?",
+                (campaign_id or 0, queue_id or 0, fold(clean))):
             raise Conflict(f"disposition {clean!r} exists", key="calls.error.name_taken")
         row = await tx.fetchone(
             "INSERT INTO dispositions (category_id, name, name_key, form_id, campaign_id,"
-            " for_inbound, for_manual, for_dialer, position, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+            " queue_id, for_inbound, for_manual, for_dialer, position, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
             " (SELECT COALESCE(MAX(position), 0) + 1 FROM dispositions), ?) RETURNING id",
-            (category_id, clean, fold(clean), form_id, campaign_id,
+            (category_id, clean, fold(clean), form_id, campaign_id, queue_id,
              *(int(s in scenarios) for s in _SCENARIO_COLUMNS),
              clock.to_db(clock.utc_now())))
     assert row is not None
@@ -181,7 +189,7 @@ async def list_dispositions(db: Database) -> list[Disposition]:
     """Every disposition, active or not, in the order agents see them."""
     rows = await db.fetchall(
         "SELECT d.id, d.name, d.category_id, c.name AS category, c.kind, d.form_id,"
-        " d.campaign_id, d.for_inbound, d.for_manual, d.for_dialer,"
+        " d.campaign_id, d.queue_id, d.for_inbound, d.for_manual, d.for_dialer,"
         " d.active AND c.active AS active"
         " FROM dispositions d JOIN disposition_categories c ON c.id = d.category_id"
         " ORDER BY d.position, d.id")
@@ -190,6 +198,7 @@ async def list_dispositions(db: Database) -> list[Disposition]:
         category=r["category"], kind=Kind(r["kind"]),
         form_id=None if r["form_id"] is None else int(r["form_id"]),
         campaign_id=None if r["campaign_id"] is None else int(r["campaign_id"]),
+        queue_id=None if r["queue_id"] is None else int(r["queue_id"]),
         scenarios=frozenset(s for s, column in _SCENARIO_COLUMNS.items() if r[column]),
         active=bool(r["active"])) for r in rows]
 
@@ -212,23 +221,43 @@ async def disposition_names(db: Database, ids: Iterable[int]) -> dict[int, str]:
 
 # -- policy -------------------------------------------------------------------------------
 
-async def must_disposition(db: Database, campaign_id: int | None = None) -> bool:
-    """Whether calls of ``campaign_id`` (None: the default) must be dispositioned before
-    the agent's next call."""
-    row = await db.fetchone(
-        "SELECT must_disposition FROM disposition_policies WHERE COALESCE(campaign_id, 0) = ?",
-        (campaign_id or 0,))
-    return bool(row and row["must_disposition"])
+async def must_disposition(db: Database, campaign_id: int | None = None,
+                           queue_id: int | None = None) -> bool:
+    """Whether calls of ``campaign_id``, or through ``queue_id`` (neither: the default),
+    must be dispositioned before the agent's next call (crm/dispositions.policy_scopes)."""
+    rows = await db.fetchall(
+        "SELECT campaign_id, queue_id, must_disposition FROM disposition_policies"
+        " WHERE COALESCE(campaign_id, 0) = ? OR (campaign_id IS NULL AND"
+        " COALESCE(queue_id, 0) IN (0, ?))", (campaign_id or 0, queue_id or 0))
+    stored = {(r["campaign_id"], r["queue_id"]): bool(r["must_disposition"]) for r in rows}
+    for scope in policy_scopes(campaign_id, queue_id):
+        if scope in stored:
+            return stored[scope]
+    return False
+
+
+async def queue_policies(db: Database) -> dict[int, bool]:
+    """The queues with a "must disposition" setting of their own, and that setting."""
+    rows = await db.fetchall(
+        "SELECT queue_id, must_disposition FROM disposition_policies"
+        " WHERE campaign_id IS NULL AND queue_id IS NOT NULL")
+    return {int(r["queue_id"]): bool(r["must_disposition"]) for r in rows}
 
 
 async def set_must_disposition(db: Database, required: bool,
-                               campaign_id: int | None = None) -> None:
+                               campaign_id: int | None = None,
+                               queue_id: int | None = None) -> None:
+    """Store the setting of a campaign, of a queue, or (neither) the default."""
+    if campaign_id is not None and queue_id is not None:
+        raise ValueError("a policy belongs to a campaign or a queue, not both")
     stamp = clock.to_db(clock.utc_now())
     async with db.transaction() as tx:
         changed = await tx.execute(
             "UPDATE disposition_policies SET must_disposition = ?, updated_at = ?"
-            " WHERE COALESCE(campaign_id, 0) = ?", (int(required), stamp, campaign_id or 0))
+            " WHERE COALESCE(campaign_id, 0) = ? AND COALESCE(queue_id, 0) = ?",
+            (int(required), stamp, campaign_id or 0, queue_id or 0))
         if not changed:
             await tx.execute(
-                "INSERT INTO disposition_policies (campaign_id, must_disposition, updated_at)"
-                " VALUES (?, ?, ?)", (campaign_id, int(required), stamp))
+                "INSERT INTO disposition_policies (campaign_id, queue_id, must_disposition,"
+                " updated_at) VALUES (?, ?, ?, ?)",
+                (campaign_id, queue_id, int(required), stamp))

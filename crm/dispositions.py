@@ -2,8 +2,8 @@
 
 Administrators define *categories* (each a success or a failure), *dispositions* (each in
 a category, optionally with a *form*: fields of type text, number, choice or date, some
-required) and where each is offered: a campaign/queue (``None`` = all of them; campaigns
-arrive later) and the scenarios inbound, manual (the agent dialled) and dialer.
+required) and where each is offered: everywhere, in one campaign or in the calls of one
+inbound queue, and in the scenarios inbound, manual (the agent dialled) and dialer.
 
 When the agent presses "Save and finish" the call gets either a disposition with its
 form's values, or one of the wrap-up shortcuts (wrong number, voicemail, schedule a
@@ -102,6 +102,7 @@ class Disposition:
     campaign_id: int | None = None
     scenarios: frozenset[Scenario] = frozenset(Scenario)
     active: bool = True
+    queue_id: int | None = None  # offered only in calls of this inbound queue
 
 
 @dataclass(frozen=True)
@@ -219,14 +220,35 @@ def scenario_of(direction: str) -> Scenario:
 
 
 def offered(dispositions: Iterable[Disposition], scenario: Scenario,
-            campaign_id: int | None) -> list[Disposition]:
-    """The active dispositions for a call in ``scenario`` of ``campaign_id``.
+            campaign_id: int | None, queue_id: int | None = None) -> list[Disposition]:
+    """The active dispositions for a call in ``scenario`` of ``campaign_id`` that came
+    through ``queue_id``.
 
-    One without a campaign is offered everywhere; one with a campaign only there.
+    One with neither a campaign nor a queue is offered everywhere; one with a campaign
+    only in that campaign's calls, one with a queue only in that queue's calls.
     """
     return [d for d in dispositions
             if d.active and scenario in d.scenarios
-            and (d.campaign_id is None or d.campaign_id == campaign_id)]
+            and (d.campaign_id is None or d.campaign_id == campaign_id)
+            and (d.queue_id is None or d.queue_id == queue_id)]
+
+
+PolicyScope = tuple[int | None, int | None]  # (campaign id, queue id); (None, None): default
+
+
+def policy_scopes(campaign_id: int | None, queue_id: int | None) -> tuple[PolicyScope, ...]:
+    """Which "must disposition" settings decide for a call, first one stored wins.
+
+    A campaign's call follows its campaign alone (no setting stored: not required). A
+    queue's call follows its queue, or the default while the queue has no setting of
+    its own. Any other call follows the default. crm/call_work.py's blocking query says
+    the same in SQL.
+    """
+    if campaign_id is not None:
+        return ((campaign_id, None),)
+    if queue_id is not None:
+        return ((None, queue_id), (None, None))
+    return ((None, None),)
 
 
 # -- values -------------------------------------------------------------------------------

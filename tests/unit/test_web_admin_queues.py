@@ -251,7 +251,6 @@ async def test_a_disposition_can_be_limited_to_a_live_campaign(client: Client) -
     old = await queue_store.save_campaign(db, None, "Antigua", CampaignState.ACTIVE, None,
                                           None, False, [])
     await queue_store.set_archived(db, Kind.CAMPAIGN, old.id, True)
-    queue = await queue_store.save_queue(db, None, "Soporte", "", [])
     await login(client, "root")
     page = await (await client.get("/admin/dispositions", headers=HTML)).text()
     assert f'value="campaign:{live.id}"' in page and f'value="campaign:{old.id}"' not in page
@@ -259,7 +258,7 @@ async def test_a_disposition_can_be_limited_to_a_live_campaign(client: Client) -
     base = {"disposition_name": "Renovó", "disposition_category": str(category),
             "disposition_scenarios": "manual", "csrf_token": token}
     for ref, words in ((f"campaign:{old.id}", "is archived"), ("campaign:999", "does not exist"),
-                       (f"queue:{queue.id}", "does not exist"), ("x", "does not exist")):
+                       ("queue:999", "does not exist"), ("x", "does not exist")):
         bad = await client.post("/admin/dispositions/new", headers=HTML,
                                 data=base | {"disposition_campaign": ref})
         assert bad.status == 400 and words in await bad.text(), ref

@@ -4,9 +4,10 @@ supervisors only.
 
 One page with a form per action; each posts, then redirects back (post/redirect/get).
 A refused form re-renders the page with its errors next to its fields and the values
-typed, and changes nothing. A disposition is offered in every campaign, or in one chosen
-campaign; "must disposition" here is the default for calls with no campaign (each
-campaign has its own, on /admin/queues).
+typed, and changes nothing. A disposition is offered everywhere, in one chosen campaign
+or in the calls of one inbound queue. "Must disposition" here is the default and each
+inbound queue's own setting (a queue never saved follows the default); each campaign has
+its own, on /admin/queues.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from multidict import MultiDictProxy
 from crm import call_work, disposition_catalog, dispositions, queue_store, users
 from crm.dispositions import FieldType, Kind, Scenario
 from crm.errors import CrmError
-from crm.queues import Campaign, parse_ref
+from crm.queues import Campaign, Queue, parse_ref
 from crm.queues import Kind as QueueKind
 from crm.users import Role
 from web.appkeys import DB, LINES
@@ -45,10 +46,18 @@ async def _page(request: web.Request, errors: FormErrors | None = None,
     agents = [u for u in await users.list_users(db) if u.active and u.dialer_enabled]
     auto_open = await call_work.auto_open_all(db)
     campaigns = await queue_store.list_campaigns(db)
+    queues = await queue_store.list_queues(db)
+    default_policy = await disposition_catalog.must_disposition(db)
+    queue_policies = await disposition_catalog.queue_policies(db)
     return render("admin_dispositions.html", request, {
         "campaigns": campaigns,
         "campaign_names": {c.id: c.name for c in campaigns},
-        "must_disposition": await disposition_catalog.must_disposition(db),
+        "queues": queues,
+        "queue_names": {q.id: q.name for q in queues},
+        # Each live queue's setting as in force (its own, or the default it follows).
+        "queue_policies": [(q, queue_policies.get(q.id, default_policy))
+                           for q in queues if not q.archived],
+        "must_disposition": default_policy,
         "categories": await disposition_catalog.list_categories(db),
         "forms": forms,
         "form_names": {f.id: f.name for f in forms},
@@ -77,9 +86,29 @@ async def page(request: web.Request) -> web.StreamResponse:
 
 @role_required(*ROLES)
 async def policy_submit(request: web.Request) -> web.StreamResponse:
+    """The default and, for each queue the form listed (``policy_queue``), its own
+    setting (``must_disposition_queue_<id>`` ticked or not). A queue that is unknown or
+    archived refuses the whole form."""
     form = await request.post()
-    await disposition_catalog.set_must_disposition(request.app[DB],
-                                                   checked(form, "must_disposition"))
+    db = request.app[DB]
+    wanted: dict[int, bool] = {}
+    errors = FormErrors()
+    for raw in form.getall("policy_queue", []):
+        queue_id = _int(raw) if isinstance(raw, str) else None
+        item = None if queue_id is None else await queue_store.get_item(
+            db, QueueKind.QUEUE, queue_id)
+        if queue_id is None or not isinstance(item, Queue):
+            errors.add("must_disposition", "queues.error.unknown")
+            break
+        if item.archived:
+            errors.add("must_disposition", "queues.error.archived", title=item.name)
+            break
+        wanted[queue_id] = checked(form, f"must_disposition_queue_{queue_id}")
+    if errors:
+        return await _page(request, errors, status=INVALID)
+    await disposition_catalog.set_must_disposition(db, checked(form, "must_disposition"))
+    for queue_id, required in wanted.items():
+        await disposition_catalog.set_must_disposition(db, required, queue_id=queue_id)
     lines = request.app.get(LINES)
     if lines is not None:  # agents' phones learn at once whether they are blocked
         await lines.policy_changed()
@@ -185,12 +214,13 @@ async def disposition_submit(request: web.Request) -> web.StreamResponse:
     form_id = _int(values["disposition_form"]) if values["disposition_form"] else None
     if values["disposition_form"] and form_id is None:
         errors.add("disposition_form", "calls.error.form_not_found")
-    campaign = await _campaign(request, values["disposition_campaign"], errors)
+    where = await _where(request, values["disposition_campaign"], errors)
     if not errors and name is not None and scenarios is not None and category_id is not None:
         try:
             await disposition_catalog.create_disposition(
                 request.app[DB], name, category_id, form_id, scenarios,
-                campaign_id=None if campaign is None else campaign.id)
+                campaign_id=where.id if isinstance(where, Campaign) else None,
+                queue_id=where.id if isinstance(where, Queue) else None)
         except CrmError as exc:
             field = {"calls.error.category_not_found": "disposition_category",
                      "calls.error.form_not_found": "disposition_form"}.get(
@@ -199,18 +229,19 @@ async def disposition_submit(request: web.Request) -> web.StreamResponse:
     return await _done_or_errors(request, errors, values)
 
 
-async def _campaign(request: web.Request, ref: str, errors: FormErrors) -> Campaign | None:
-    """The live campaign a new disposition is limited to (None: every campaign)."""
+async def _where(request: web.Request, ref: str,
+                 errors: FormErrors) -> Campaign | Queue | None:
+    """The live campaign or inbound queue a new disposition is limited to (None:
+    offered everywhere). The form's field keeps its first name, ``disposition_campaign``."""
     try:
         parsed = parse_ref(ref)
         if parsed is None:
             return None
         item = await queue_store.get_item(request.app[DB], *parsed)
-        if parsed[0] is not QueueKind.CAMPAIGN or not isinstance(item, Campaign):
-            raise CrmError("no such campaign", key="queues.error.unknown")
+        if item is None:
+            raise CrmError("no such queue or campaign", key="queues.error.unknown")
         if item.archived:
-            raise CrmError("archived campaign", key="queues.error.archived",
-                           title=item.name)
+            raise CrmError("archived", key="queues.error.archived", title=item.name)
     except CrmError as exc:
         errors.add("disposition_campaign", exc.key, **exc.params)
         return None

@@ -103,11 +103,13 @@ def _field_json(spec: FieldDef) -> dict[str, Any]:
             "required": spec.required, "choices": list(spec.choices)}
 
 
-async def _offered(request: web.Request, record: CallRecord, campaign_id: int | None) -> tuple[
+async def _offered(request: web.Request, record: CallRecord, work: call_work.CallWork) -> tuple[
         list[dispositions.Disposition], dict[int, list[FieldDef]]]:
+    """What the call is offered: its scenario's dispositions of its campaign or queue."""
     db = request.app[DB]
     offered = dispositions.offered(await disposition_catalog.list_dispositions(db),
-                                   dispositions.scenario_of(record.direction), campaign_id)
+                                   dispositions.scenario_of(record.direction),
+                                   work.campaign_id, work.queue_id)
     forms = await disposition_catalog.form_fields(
         db, (d.form_id for d in offered if d.form_id is not None))
     return offered, forms
@@ -186,7 +188,7 @@ async def workspace(request: web.Request) -> web.StreamResponse:
             "disposition": a.disposition, "wrap_up": a.wrap_up, "note": a.note,
         } for a in await call_work.contact_activity(db, contact.id, record.id)]
     note = await call_work.get_note(db, record.id, user.id)
-    offered, forms = await _offered(request, record, work.campaign_id)
+    offered, forms = await _offered(request, record, work)
     return _json({
         "call": _call_json(record, settings.region, now),
         "contact": contact_json,
@@ -200,7 +202,8 @@ async def workspace(request: web.Request) -> web.StreamResponse:
             "fields": [_field_json(f) for f in forms.get(d.form_id, [])]
             if d.form_id is not None else [],
         } for d in offered],
-        "must_disposition": await disposition_catalog.must_disposition(db, work.campaign_id),
+        "must_disposition": await disposition_catalog.must_disposition(
+            db, work.campaign_id, work.queue_id),
         "finished_at": _iso(work.finished_at),
         "disposition_id": work.disposition_id,
         "wrap_up": work.wrap_up.value if work.wrap_up else None,
@@ -294,7 +297,7 @@ async def finish(request: web.Request) -> web.StreamResponse:
         return _refuse(request, "calls.error.call_live", status=409)
     db = request.app[DB]
     work = await call_work.ensure(db, record.id, user.id)
-    offered, forms = await _offered(request, record, work.campaign_id)
+    offered, forms = await _offered(request, record, work)
     offset = data.get("tz_offset", 0)
     if isinstance(offset, bool) or not isinstance(offset, int) or abs(offset) > 14 * 60:
         offset = 0
@@ -304,7 +307,8 @@ async def finish(request: web.Request) -> web.StreamResponse:
             offered=offered, forms=forms, disposition_id=data.get("disposition_id"),
             wrap_up=data.get("wrap_up"), callback_at=data.get("callback_at"),
             values=data.get("values"),
-            required=await disposition_catalog.must_disposition(db, work.campaign_id),
+            required=await disposition_catalog.must_disposition(
+                db, work.campaign_id, work.queue_id),
             now=now, tz_offset_minutes=offset)
     except InvalidSubmission as exc:
         lang = current_lang(request)
