@@ -2,8 +2,9 @@
 
 Each worker is a process (forked by the launcher, see ``gateway/worker_spawn.py``) with
 a fixed slot number; the slot fixes its SIP port and RTP range, so a restarted worker comes back on
-the same addresses. The supervisor pings every worker; one that exits, or does not
-answer within ``workers.ping_timeout``, is killed (by its PID, which we started) and
+the same addresses. The supervisor pings every worker; one that exits, or is judged hung
+after ``workers.ping_timeout`` without an answer (``gateway/worker_health.py``: a busy
+host gives a running worker longer), is killed (by its PID, which we started) and
 started again, and the owner is told which agents were on it so it can register them
 again and tell their browsers.
 """
@@ -13,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway import ipc
+from gateway import ipc, worker_health
 from gateway.placement import choose_worker, next_worker_id
 from gateway.settings import Settings
 from gateway.worker_spawn import SpawnError, WorkerHandle, WorkerSpawner
@@ -66,6 +68,9 @@ class WorkerProcess:
     accounts: int = 0
     lines: int = 0
     ports: int = 0
+    # CPU seconds it had used when it was first seen silent (see worker_health.py).
+    cpu_when_silent: float | None = None
+    slow_logged: bool = False
 
     @property
     def pid(self) -> int:
@@ -221,6 +226,8 @@ class Supervisor:
                 continue
             if isinstance(report, ipc.Pong):
                 worker.last_pong = asyncio.get_running_loop().time()
+                worker.cpu_when_silent = None
+                worker.slow_logged = False
                 worker.sip_calls, worker.accounts, worker.lines, worker.ports = (
                     report.calls, report.accounts, report.lines, report.ports)
                 continue
@@ -290,13 +297,48 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         timeout = self._settings.workers.ping_timeout
         while True:
+            due = loop.time() + PING_INTERVAL
             await asyncio.sleep(PING_INTERVAL)
+            late = loop.time() - due
             self._ping_seq += 1
             for worker in list(self._workers.values()):
                 if worker.stopping:
                     continue
-                if loop.time() - worker.last_pong > timeout:
-                    self._restart_later(worker, "stopped answering")
-                    continue
+                silent = loop.time() - worker.last_pong
+                if silent > 1.5 * PING_INTERVAL:
+                    verdict = self._judge(worker, silent, late, timeout)
+                    if verdict is worker_health.Verdict.HUNG:
+                        self._restart_later(worker, f"stopped answering for {silent:.1f} s")
+                        continue
+                    if verdict is worker_health.Verdict.SLOW and not worker.slow_logged:
+                        worker.slow_logged = True
+                        log.warning("worker %d silent for %.1f s on a busy host but running:"
+                                    " waiting", worker.worker_id, silent)
                 with contextlib.suppress(WorkerUnavailable, ConnectionError):
                     worker.send(ipc.Ping(seq=self._ping_seq))
+
+    def _judge(self, worker: WorkerProcess, silent: float, late: float,
+               timeout: float) -> worker_health.Verdict:
+        """Read the evidence on a silent worker (adapter for worker_health.judge)."""
+        cpu, stopped = _cpu_and_state(worker.pid)
+        if worker.cpu_when_silent is None:
+            worker.cpu_when_silent = cpu
+        used = (cpu - worker.cpu_when_silent
+                if cpu is not None and worker.cpu_when_silent is not None else None)
+        try:
+            load = os.getloadavg()[0] / (os.cpu_count() or 1)
+        except OSError:
+            load = 0.0
+        reading = worker_health.Reading(silent_for=silent, cpu_used=used, stopped=stopped,
+                                        load_per_cpu=load, supervisor_late=max(late, 0.0))
+        return worker_health.judge(reading, timeout)
+
+
+def _cpu_and_state(pid: int) -> tuple[float | None, bool]:
+    """A process's CPU seconds and whether it is stopped; (None, False) without /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            text = stat.read()
+        return worker_health.parse_proc_stat(text, os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None, False
