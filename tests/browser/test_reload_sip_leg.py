@@ -1,0 +1,54 @@
+"""A reload during a call to a real phone (pjsua2, through Kamailio), in headless Chromium
+against the real app and workers: the new page opens a new RTCPeerConnection to the same
+SIP leg (the phone sees no new call and no hang-up), and the tone is heard again both
+ways. The softphone test's reload uses the echo test, which has no SIP leg."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from playwright.async_api import Browser
+
+from tests.browser.conftest import BROWSER_TONE, login
+from tests.browser.test_softphone import ROOT, call_to_a_phone, go_online, hears, state
+from tests.conftest import Lab
+from tests.support.server import RunningServer
+
+PHONE_TONE = 1500
+MARK_PC = """async () => {
+  const boot = await import("/static/softphone-boot.js");
+  window.__oldPc = boot.softphone.pc;
+  return Boolean(window.__oldPc);
+}"""
+
+
+async def test_a_reload_reattaches_to_the_same_sip_leg(
+        browser: Browser, server: RunningServer, lab: Lab) -> None:
+    page = await login(browser, server, "ana")
+    await go_online(page)
+    async with call_to_a_phone(page, lab, tone=PHONE_TONE) as phone:
+        assert await hears(page, PHONE_TONE)
+        assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 8)
+        call_id = await page.get_attribute(ROOT, "data-call-id")
+        assert await page.evaluate(MARK_PC)
+        seen = len(phone.events())
+        started = time.monotonic()
+        await page.reload()
+        await state(page, "call-state", "connected")
+        assert await page.get_attribute(ROOT, "data-call-id") == call_id
+        await state(page, "pc-state", "connected")
+        # A new document, so a new peer connection (the old one went with the old page).
+        assert await page.evaluate("() => window.__oldPc === undefined")
+        assert await hears(page, PHONE_TONE), "the page does not hear the phone again"
+        print(f"\nreload -> phone's tone heard again: {time.monotonic() - started:.2f} s")
+        assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 8), \
+            "the phone does not hear the page again"
+        # The same SIP leg throughout: no new call reached the phone, none ended.
+        changes = [e for e in phone.events()[seen:]
+                   if e.get("event") == "incoming"
+                   or (e.get("event") == "call_state" and e.get("state") == "DISCONNECTED")]
+        assert changes == []
+        await page.click("section.softphone [data-action=hangup]")
+        await state(page, "call-state", "ended")
+        await asyncio.to_thread(phone.wait_state, "DISCONNECTED")
