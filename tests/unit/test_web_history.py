@@ -280,3 +280,32 @@ async def test_contact_page_gets_the_contacts_last_calls(client: Client,
     assert "No calls with this contact yet." in await _page(client, "/history/contact/999")
     resp = await client.get("/history/contact/" + "9" * 40, headers=HTML)
     assert resp.status == 404
+
+
+async def test_company_filter_is_the_company_combobox(client: Client,
+                                                      calls: dict[str, int]) -> None:
+    """The company filter is the contacts list's combobox (a typed name and the picked
+    id), not a drop-down of every company; a page without script sends the name only."""
+    await users.update_user(_db(client), calls["agent"], language="es")
+    await login(client, "agent")
+    html = await _page(client, f"/history?company={calls['acme']}")
+    assert _ids(html) == ["a-in"]
+    assert 'role="combobox"' in html and 'data-source="/contacts/companies"' in html
+    assert f'name="company" value="{calls["acme"]}" data-combobox-id' in html
+    # The picked company's name is shown, though the URL carried only its id.
+    assert 'name="company_name" type="text" value="Acme Ibérica"' in html
+    assert '<select id="company"' not in html
+    # Typed without a pick: the name is looked up (case and accents aside).
+    assert _ids(await _page(client, "/history?company_name=acme+iberica")) == ["a-in"]
+    export = await (await client.get("/history/export.csv?company_name=Acme+Ib%C3%A9rica"
+                                     )).read()
+    assert "Ana López" in export.decode("utf-8-sig")
+    assert "anonymous" not in export.decode("utf-8-sig")
+    # A name no company has: an error on the field, in the user's language, nothing listed.
+    html = await _page(client, "/history?company_name=%3Cb%3ENadie", status=400)
+    assert "No hay ninguna empresa llamada" in html and "&lt;b&gt;Nadie" in html
+    assert 'aria-invalid="true"' in html and _ids(html) == []
+    html = await _page(client, "/history?company=abc&company_name=x", status=400)
+    assert 'id="company_name-error"' in html and _ids(html) == []
+    resp = await client.get("/history/export.csv?company_name=Nadie", headers=HTML)
+    assert resp.status == 400 and "text/html" in resp.headers["Content-Type"]

@@ -9,6 +9,7 @@ lists nothing (status 400) rather than a wider list than was asked for.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import tzinfo
 from urllib.parse import urlencode
 
@@ -25,6 +26,7 @@ from crm import (
 )
 from crm.call_flow import Outcome
 from crm.call_history import FilterReading, HistoryCall, HistoryFilter, Viewer
+from crm.errors import InvalidValue
 from crm.ids import page_number
 from crm.users import User
 from web import formatting, i18n, queue_choice
@@ -37,8 +39,8 @@ INVALID = 400
 # Calls the contact page shows; the full list is /history?contact=<id>.
 CONTACT_CALLS = 10
 # The query-string names the filter form uses (crm.call_history.read_filter reads them).
-FILTER_FIELDS = ("direction", "from", "to", "number", "contact", "agent", "company", "list",
-                 "outcome", "disposition", "queue")
+FILTER_FIELDS = ("direction", "from", "to", "number", "contact", "agent", "company",
+                 "company_name", "list", "outcome", "disposition", "queue")
 
 
 def _plan(request: web.Request) -> tuple[str, str]:
@@ -63,6 +65,36 @@ def _errors(reading: FilterReading) -> FormErrors:
     return errors
 
 
+async def _read_filter(request: web.Request) -> FilterReading:
+    """The filter in the URL. The company is the combobox's pick (``company``, an id);
+    a name typed without one (a page without script) is looked up, and one that names
+    no company is an error on the field rather than no filter at all."""
+    reading = call_history.read_filter(request.query, _zone(), *_plan(request))
+    if "company" in reading.errors:
+        # Shown on the field a person types in (the id is a hidden input).
+        errors = {("company_name" if k == "company" else k): v
+                  for k, v in reading.errors.items()}
+        return FilterReading(reading.filter, errors)
+    typed = request.query.get("company_name", "").strip()
+    if reading.filter.company_id is not None or not typed:
+        return reading
+    found = await contacts.company_named(request.app[DB], typed[: contacts.MAX_NAME])
+    if found is None:
+        problem = InvalidValue("unknown company", key="contacts.error.unknown_company",
+                               company=typed[:60])
+        return FilterReading(reading.filter, {**reading.errors, "company_name": problem})
+    return FilterReading(replace(reading.filter, company_id=found.id), reading.errors)
+
+
+async def _company_name(request: web.Request, where: HistoryFilter) -> str:
+    """The picked company's name, shown in the combobox (a bookmarked ``company=<id>``
+    has no name with it)."""
+    if where.company_id is None:
+        return request.query.get("company_name", "")[:100]
+    company = await contacts.get_contact(request.app[DB], where.company_id)
+    return company.name if company is not None and company.is_company else ""
+
+
 async def _link_calls(request: web.Request) -> None:
     """Read the numbers of calls the gateway recorded since the last look."""
     region, area_code = _plan(request)
@@ -79,7 +111,6 @@ async def _form_options(request: web.Request, user: User,
     agents = await users.list_users(db) if Viewer.of(user).sees_everyone else []
     return {
         "agents": agents,
-        "companies": await contacts.list_companies(db),
         "lists": await contacts.list_names(db),
         "outcomes": [o.value for o in Outcome],
         "dispositions": await disposition_catalog.list_dispositions(db),
@@ -91,9 +122,10 @@ async def _form_options(request: web.Request, user: User,
 @login_required
 async def history_page(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
-    reading = call_history.read_filter(request.query, _zone(), *_plan(request))
+    reading = await _read_filter(request)
     errors = _errors(reading)
     typed = _typed(request)
+    typed["company_name"] = await _company_name(request, reading.filter)
     kept = {k: v for k, v in typed.items() if v}
     page = None
     if not errors:
@@ -188,7 +220,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     a BOM, the reader's list separator, and every cell neutralised against formulas by
     the same rule as the contacts export (crm/contact_export.py)."""
     user = require_user(request)
-    reading = call_history.read_filter(request.query, _zone(), *_plan(request))
+    reading = await _read_filter(request)
     if reading.errors:
         return await history_page(request)
     await _link_calls(request)
