@@ -18,11 +18,14 @@ An outbound call belongs to the campaign the agent chose among those they are lo
 to; with one, that one; with none, no campaign (the default disposition policy applies).
 
 Refusals are ``InvalidValue`` with a key that says what to do: unknown queue,
-archived, not a member, campaign not running.
+archived, not a member, campaign not running. Campaign days are the deployment's
+(``queues.day_in``); once a campaign's last day has passed, ``campaigns_over`` names the
+logins the gateway ends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -84,6 +87,16 @@ def login_all(queues: list[Queue], campaigns: list[Campaign], today: date,
     running = frozenset(c.id for c in campaigns if c.running(today))
     return Logins(queues=frozenset(q.id for q in queues), campaigns=running,
                   chosen_campaign=pick_campaign(running, chosen))
+
+
+def campaigns_over(logins: Mapping[int, Logins], campaigns: Mapping[int, Campaign],
+                   today: date) -> list[tuple[int, int]]:
+    """(agent, campaign) logins to end because the campaign's last day has passed (the
+    gateway's periodic check logs them out). A campaign not found is left alone: removing
+    one is handled where it is removed."""
+    return sorted((user_id, campaign_id) for user_id, current in logins.items()
+                  for campaign_id in current.campaigns
+                  if campaign_id in campaigns and campaigns[campaign_id].over(today))
 
 
 def check_choice(logins: Logins, campaign_id: int) -> None:

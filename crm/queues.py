@@ -19,7 +19,8 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm.contacts import fold
 from crm.errors import InvalidValue
@@ -77,6 +78,20 @@ class Campaign:
         return (self.state is CampaignState.ACTIVE and not self.archived
                 and (self.starts_on is None or self.starts_on <= today)
                 and (self.ends_on is None or today <= self.ends_on))
+
+    def over(self, today: date) -> bool:
+        """Whether its last day has passed."""
+        return self.ends_on is not None and self.ends_on < today
+
+
+def day_in(zone_name: str, at: datetime) -> date:
+    """The deployment's date at ``at``: campaigns' first and last days are days where the
+    call centre is, as the pages show them (an unknown zone name reads as UTC)."""
+    try:
+        zone: tzinfo = ZoneInfo(zone_name) if zone_name and zone_name != "UTC" else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return at.astimezone(zone).date()
 
 
 def clean_name(name: str) -> str:

@@ -14,6 +14,7 @@ change is returned as the event the agent's tabs get. A refused code raises
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from crm import agent_state_store, pause_codes, queue_store, sip_accounts
 from crm.agent_queues import may_ring
@@ -83,14 +84,16 @@ async def outbound_campaign(db: Database, user_id: int) -> int | None:
         return None
 
 
-async def follow_line(db: Database, user_id: int, online: bool) -> AgentState | None:
+async def follow_line(db: Database, user_id: int, online: bool,
+                      today: date | None = None) -> AgentState | None:
     """Log the agent in when their softphone goes online, out when it goes offline.
+    ``today`` is the deployment's date (campaigns run by it).
 
     Returns the new state if it changed. Never raises: the line matters more.
     """
     try:
         change = await agent_state_store.change(
-            db, user_id, Event.LOGIN if online else Event.LOGOUT, "system")
+            db, user_id, Event.LOGIN if online else Event.LOGOUT, "system", today=today)
     except Exception:
         log.exception("user %d: agent state not updated", user_id)
         return None
@@ -114,8 +117,10 @@ async def follow_work(db: Database, user_id: int, blocked: bool) -> AgentState |
     return change.state if change.changed else None
 
 
-async def keypad(db: Database, user_id: int, code: AgentCode) -> AgentState | None:
-    """Carry out a dialled agent code; the new state if it changed."""
+async def keypad(db: Database, user_id: int, code: AgentCode,
+                 today: date | None = None) -> AgentState | None:
+    """Carry out a dialled agent code; the new state if it changed. ``today`` is the
+    deployment's date (``**1`` logs in to the campaigns running on it)."""
     pause_id = None
     if code.action == "login" and code.argument:
         account = await sip_accounts.get_account(db, user_id)
@@ -129,7 +134,7 @@ async def keypad(db: Database, user_id: int, code: AgentCode) -> AgentState | No
     source: Source = "keypad"
     try:
         change = await agent_state_store.change(db, user_id, _KEYPAD_EVENTS[code.action],
-                                                source, pause_code_id=pause_id)
+                                                source, pause_code_id=pause_id, today=today)
     except IllegalChange as exc:
         raise CodeRefused(_REFUSALS.get(exc.key, "agent_state_refused")) from None
     return change.state if change.changed else None

@@ -23,6 +23,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 from crm import (
     agent_state_store,
@@ -35,6 +36,7 @@ from crm import (
 from crm.call_flow import CallState, Ended, IllegalTransition, Side
 from crm.clock import utc_now
 from crm.db import Database
+from crm.queues import day_in
 from crm.secret_key import SecretBox
 from crm.users import User
 from gateway import agent_presence, ipc, quality, signalling
@@ -134,6 +136,8 @@ class Lines:
         # (region, area code) for caller ID; the web layer swaps in the live settings.
         self.numbering: Callable[[], tuple[str, str]] = lambda: (settings.region,
                                                                  settings.area_code)
+        # The deployment's time zone (campaign days); the web layer swaps in the live one.
+        self.time_zone: Callable[[], str] = lambda: "UTC"
         self._agents: dict[int, AgentLine] = {}
         self._inbox: asyncio.Queue[Callable[[], object]] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
@@ -399,7 +403,8 @@ class Lines:
         except InvalidNumber:
             raise _Refused("invalid_number") from None
         if code is not None:  # **1, **2<code>, **3, **0: never dialled out
-            changed = await agent_presence.keypad(self._db, agent.user.id, code)
+            changed = await agent_presence.keypad(self._db, agent.user.id, code,
+                                                  today=self._today())
             if changed is not None:
                 agent.broadcast(await agent_presence.state_event(self._db, changed))
             return
@@ -845,8 +850,13 @@ class Lines:
             state = await agent_state_store.get(self._db, user_id)
             agent.broadcast(await agent_presence.state_event(self._db, state))
 
+    def _today(self) -> date:
+        """The deployment's date now: campaigns' first and last days are its days."""
+        return day_in(self.time_zone(), utc_now())
+
     async def _follow_line(self, agent: AgentLine, *, online: bool) -> None:
-        changed = await agent_presence.follow_line(self._db, agent.user.id, online)
+        changed = await agent_presence.follow_line(self._db, agent.user.id, online,
+                                                   today=self._today())
         if changed is not None:
             agent.broadcast(await agent_presence.state_event(self._db, changed))
 

@@ -19,6 +19,7 @@ from aiohttp.typedefs import Handler
 
 from crm.deployment import Deployment, LiveDeployment, defaults_from
 from crm.missed_call_mail import MissedCallMailer
+from gateway import campaign_days
 from web import formatting, i18n
 from web.appkeys import DB, DEPLOYMENT, LINES, SETTINGS
 from web.webkeys import SECRET_BOX
@@ -44,6 +45,10 @@ def live(app: web.Application) -> Deployment:
     return app[DEPLOYMENT].current
 
 
+async def _nobody(user_id: int) -> None:
+    """No gateway in this app (pages only): no tabs to tell."""
+
+
 async def _deployment_ctx(app: web.Application) -> AsyncIterator[None]:
     holder = app[DEPLOYMENT]
     await holder.load(app[DB])
@@ -51,14 +56,21 @@ async def _deployment_ctx(app: web.Application) -> AsyncIterator[None]:
     if lines is not None:
         # Caller ID on ring reads the numbering in force, not the start-up file.
         lines.numbering = holder.numbering
+        # So do campaign days (**1, going online).
+        lines.time_zone = lambda: holder.current.time_zone
     mailer = MissedCallMailer(app[DB], holder, app[SECRET_BOX], i18n.translate)
     task = asyncio.get_running_loop().create_task(mailer.run())
+    # Agents are logged out of a campaign once its last day has passed; their tabs hear.
+    closer = asyncio.get_running_loop().create_task(campaign_days.run(
+        app[DB], lambda: holder.current.time_zone,
+        lines.agent_state_changed if lines is not None else _nobody))
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for running in (task, closer):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
 
 
 def install(app: web.Application) -> None:
