@@ -62,11 +62,10 @@ class Transaction:
             await cursor.close()
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        cursor = await self._conn.execute(sql, tuple(params))
-        try:
-            return [dict(row) for row in await cursor.fetchall()]
-        finally:
-            await cursor.close()
+        # One trip to the connection's thread (execute, fetch and let the cursor go
+        # there), not three: a caller-ID lookup is mostly these trips.
+        rows = await self._conn.execute_fetchall(sql, tuple(params))
+        return [dict(row) for row in rows]
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         # fetchall, not fetchone: an INSERT ... RETURNING must be stepped to completion.
