@@ -106,3 +106,32 @@ async def test_a_duplicated_tab_does_not_steal_the_line_and_use_here_still_works
         await state(first, "call-state", "ended")
     assert [e for e in errors if not e.startswith(("ws ", "<", ">"))] == []
 
+
+
+async def test_use_here_recovers_a_tab_that_stood_down_on_a_stale_hint(
+        browser: Browser, server: RunningServer, lab: Lab) -> None:
+    page = await login(browser, server, "ana")
+    await go_online(page)
+    async with call_to_a_phone(page, lab, tone=PHONE_TONE):
+        assert await hears(page, PHONE_TONE)
+        # Another page of the browser claims, wrongly, that it took the line: the server
+        # never moved it, so the tab that stood down is still the owner there.
+        other = await page.context.new_page()
+        await other.goto(f"{server.url}/static/favicon.svg")
+        user = await page.evaluate(
+            "async () => (await import('/static/softphone-boot.js')).softphone.user")
+        await other.evaluate(
+            """user => new BroadcastChannel("headset.tabs").postMessage(
+                 { type: "line_taken", by: "not-a-real-tab", user, at: Date.now() + 1000 })""",
+            user)
+        await state(page, "line-owner", "elsewhere")
+        await state(page, "pc-state", "none")
+        # "Use here": the server, still counting this tab as the owner, sends the line
+        # again, and the tab re-attaches to the same call.
+        await page.click("[data-action=use-here]")
+        await state(page, "line-owner", "here")
+        await state(page, "call-state", "connected")
+        await state(page, "pc-state", "connected")
+        assert await hears(page, PHONE_TONE), "the call's audio did not come back"
+        await page.click("section.softphone [data-action=hangup]")
+        await state(page, "call-state", "ended")
