@@ -7,8 +7,8 @@ frame), after which the line resampled 48 kHz stereo to 16 kHz mono. py-spy put 
 round trip at about a fifth of a worker's busy time.
 
 Here the receive buffer's released packet is decoded on the event loop, at once, at the
-worker's own format: libopus (the system's, through ctypes: ffmpeg's wrappers only give
-48 kHz) decodes to 16 kHz mono natively, ~30 µs a packet, with nothing to resample;
+worker's own format: libopus (``webrtc/libopus.py``) decodes to 16 kHz mono natively,
+~30 µs a packet, with nothing to resample (without a system libopus, aiortc decodes);
 G.711 is a 256-entry table (made by ffmpeg's own decoder) and 8 -> 16 kHz by
 zero-stuffing and the same low-pass as the encoder. The buffer then reports the packet
 as consumed, so aiortc's decoder thread stays idle.
@@ -19,9 +19,6 @@ did when aiortc decoded.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import logging
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -32,7 +29,8 @@ import numpy.typing as npt
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtp import RtpPacket
 
-from gateway.pcm import FRAME_BYTES, SAMPLE_RATE
+from gateway.pcm import FRAME_BYTES
+from webrtc import libopus
 from webrtc.encoding import G711_RATE, LOWPASS_TAPS, lowpass
 
 
@@ -40,63 +38,6 @@ class PacketDecoder(Protocol):
     def decode(self, payload: bytes) -> bytes:
         """The payload's audio as 16 kHz mono s16 (any length, possibly empty)."""
         ...
-
-
-def _libopus() -> ctypes.CDLL | None:
-    """The system's libopus (Debian ``libopus0``), typed for the two calls used here."""
-    name = ctypes.util.find_library("opus")
-    if name is None:
-        return None
-    try:
-        lib = ctypes.CDLL(name)
-    except OSError:
-        return None
-    lib.opus_decoder_create.restype = ctypes.c_void_p
-    lib.opus_decoder_create.argtypes = [ctypes.c_int32, ctypes.c_int,
-                                        ctypes.POINTER(ctypes.c_int)]
-    lib.opus_decode.restype = ctypes.c_int
-    lib.opus_decode.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32,
-                                ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-    lib.opus_decoder_destroy.restype = None
-    lib.opus_decoder_destroy.argtypes = [ctypes.c_void_p]
-    return lib
-
-
-# ffmpeg's Opus decoders (what aiortc and av offer) always give 48 kHz; libopus itself
-# decodes at 16 kHz. Without a system libopus, Opus is left to aiortc (see decoder_for).
-_LIBOPUS = _libopus()
-if _LIBOPUS is None:
-    logging.getLogger(__name__).warning(
-        "libopus not found (Debian: libopus0): aiortc decodes the browser's Opus instead,"
-        " at more CPU per call")
-_OPUS_MAX_SAMPLES = SAMPLE_RATE * 120 // 1000  # the longest Opus packet: 120 ms
-
-
-class OpusToPcm:
-    def __init__(self, lib: ctypes.CDLL) -> None:
-        error = ctypes.c_int()
-        state = lib.opus_decoder_create(SAMPLE_RATE, 1, ctypes.byref(error))
-        if not state or error.value:
-            raise RuntimeError(f"opus_decoder_create failed: {error.value}")
-        self._lib = lib
-        self._state = state
-        self._out = ctypes.create_string_buffer(_OPUS_MAX_SAMPLES * 2)
-
-    def decode(self, payload: bytes) -> bytes:
-        samples = self._lib.opus_decode(self._state, payload, len(payload), self._out,
-                                        _OPUS_MAX_SAMPLES, 0)
-        if samples < 0:
-            raise CorruptPacket(f"opus_decode: {samples}")
-        return self._out.raw[: samples * 2]
-
-    def __del__(self) -> None:
-        state, self._state = getattr(self, "_state", None), None
-        if state:
-            self._lib.opus_decoder_destroy(state)
-
-
-class CorruptPacket(Exception):
-    """A packet the decoder refused."""
 
 
 def _g711_values(codec_name: str) -> npt.NDArray[np.float32]:
@@ -139,7 +80,7 @@ class G711ToPcm:
 def decoder_for(mime_type: str) -> PacketDecoder | None:
     mime = mime_type.lower()
     if mime == "audio/opus":
-        return OpusToPcm(_LIBOPUS) if _LIBOPUS is not None else None
+        return libopus.Decoder(libopus.LIBOPUS) if libopus.LIBOPUS is not None else None
     if mime == "audio/pcmu":
         return G711ToPcm("pcm_mulaw")
     if mime == "audio/pcma":
@@ -191,7 +132,7 @@ class DecodeOnRelease:
         started = time.monotonic() if record is not None else 0.0
         try:
             pcm = decoder.decode(frame.data)
-        except (av.FFmpegError, CorruptPacket):
+        except (av.FFmpegError, libopus.OpusError):
             return pli, None  # a corrupt packet is a lost one (the PCM queue conceals)
         pending = self._pending + pcm if self._pending else pcm
         while len(pending) >= FRAME_BYTES:

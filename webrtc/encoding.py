@@ -9,7 +9,9 @@ Opus calls put those at about a quarter of the worker's busy time. Handed an
 
 - **Opus**: libopus takes the worker's 16 kHz mono as it is (the RTP clock stays 48 kHz
   whatever the input rate), so nothing is resampled and it encodes one channel at a
-  third of the rate: ~190 µs a frame here against ~350 µs at 48 kHz stereo. 32 kbit/s is
+  third of the rate: ~190 µs a frame through av against ~350 µs at 48 kHz stereo, and
+  ~100 µs calling the system libopus directly (``webrtc/libopus.py``; av is the
+  fallback). 32 kbit/s is
   plenty for wideband speech (aiortc sent 96 kbit/s of stereo made from a mono 16 kHz
   source).
 - **G.711**: 16 -> 8 kHz with a short windowed-sinc low-pass and every other sample
@@ -20,6 +22,7 @@ Opus calls put those at about a quarter of the worker's busy time. Handed an
 
 from __future__ import annotations
 
+import ctypes
 import fractions
 from typing import Protocol
 
@@ -28,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.pcm import SAMPLE_RATE, SAMPLES_PER_FRAME
+from webrtc import libopus
 
 OPUS_BITRATE = 32000
 G711_RATE = 8000
@@ -131,11 +135,23 @@ class G711Packets:
         return bytes(self._table[s16.view(np.uint16)].data)
 
 
+class LibopusPackets:
+    clock_rate = 48000
+    samples = 48000 * SAMPLES_PER_FRAME // SAMPLE_RATE
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._encoder = libopus.Encoder(lib, OPUS_BITRATE)
+
+    def encode(self, pcm: bytes) -> bytes | None:
+        return self._encoder.encode(pcm)
+
+
 def encoder_for(mime_type: str) -> PacketEncoder | None:
     """The encoder for a negotiated codec, or ``None`` to let aiortc encode frames."""
     mime = mime_type.lower()
     if mime == "audio/opus":
-        return OpusPackets()
+        lib = libopus.LIBOPUS
+        return LibopusPackets(lib) if lib is not None else OpusPackets()
     if mime == "audio/pcmu":
         return G711Packets("pcm_mulaw")
     if mime == "audio/pcma":

@@ -19,7 +19,7 @@ from aiortc.rtp import RtpPacket
 from gateway.pcm import FRAME_BYTES, SAMPLE_RATE
 from tests.lab.tone import tone_present, tone_samples
 from webrtc.decoding import DecodeOnRelease, decoder_for
-from webrtc.encoding import encoder_for
+from webrtc.encoding import OpusPackets, encoder_for
 from webrtc.line import LineTrack
 
 DECODERS = {"audio/opus": ("libopus", 48000), "audio/pcmu": ("pcm_mulaw", 8000),
@@ -173,3 +173,11 @@ def test_released_packets_reach_the_call_as_frames_and_aiortc_gets_none() -> Non
     odd.payload = b"\x01\x02"
     _, frame = buffer.add(odd)
     assert frame is not None and frame.data == b"\x01\x02"
+
+
+def test_without_a_system_libopus_av_encodes_the_same_way() -> None:
+    encoder = OpusPackets()  # the fallback when webrtc.libopus finds no library
+    payloads = [encoder.encode(f) for f in _frames(tone_samples(1000, 1.0, SAMPLE_RATE))]
+    assert all(payloads)
+    heard = _decoded("audio/opus", [p for p in payloads if p])
+    assert tone_present(heard[24000:], 48000, 1000)
