@@ -13,8 +13,11 @@
 3. The contact list through real HTTP: an aiohttp server on 127.0.0.1 with the real
    pages, a logged-in session, ``GET /contacts?...`` for representative searches (name
    prefix, a word, mid-word, a number typed in part and whole, a list filter, a list
-   filter with a search, last call and disposition filters, page 20 reached by following
-   the pager's "next" links), p50/p95, and the company autocomplete (``GET
+   filter with a search, last call and disposition filters, a company, and combinations
+   of them, dense and sparse, page 20 reached by following the pager's "next" links),
+   p50/p95, with the order each page says it is in ("name" or "newest") and ", stopped"
+   when its walk read its bound without filling the page (a sparse combination: the
+   page offers "keep looking"), and the company autocomplete (``GET
    /contacts/companies?q=...``). Baseline: the unfiltered first page. The contacts' last
    call and disposition (which the server keeps from call records, crm/contact_activity.py)
    are written directly for one contact in five, spread over 120 days.
@@ -222,6 +225,7 @@ async def caller_id(db: Database, numbers: list[str], lookups: int) -> Json:
 
 
 NEXT = re.compile(r'href="([^"]+)" rel="next"')
+ORDER = re.compile(r'data-list-order="([a-z]+)"')
 
 
 def _csrf(html: str) -> str:
@@ -266,17 +270,26 @@ async def http_search(settings: Settings, queries: dict[str, dict[str, str]],
                     assert found is not None, label
                     url = base + found[1].replace("&amp;", "&")
                 rows = 0
+                order = ""
 
                 async def fetch(url: str = url) -> None:
-                    nonlocal rows
+                    nonlocal rows, order
                     async with http.get(url, headers={"Accept": "text/html"}) as resp:
                         body = await resp.text()
                         assert resp.status == 200, (resp.status, body[:200])
-                        rows = (body.count('<th scope="row">') if "/contacts?" in url
-                                or url.endswith("/contacts") else body.count('"id"'))
+                        listed = "/contacts?" in url or url.endswith("/contacts")
+                        rows = (body.count('<th scope="row">') if listed
+                                else body.count('"id"'))
+                        # The order the page says it is in, and whether its walk stopped
+                        # short of a page ("keep looking"): a bounded read of a sparse
+                        # combination.
+                        found = ORDER.search(body)
+                        order = (found[1] if found else "") + (
+                            ", stopped" if "data-stopped" in body else "")
 
                 spent = await timed(fetch, requests)
                 results[label] = {"query": url.removeprefix(base), "rows": rows,
+                                  "order": order,
                                   "p50_ms": percentile(spent, 0.5),
                                   "p95_ms": percentile(spent, 0.95)}
     finally:
@@ -367,6 +380,15 @@ async def run(args: argparse.Namespace) -> Json:
             "list + disposition + 90 days": {"list": "Campaña 0",
                                              "disposition": str(first_disposition),
                                              "activity": "90d"},
+            "company": {"company": str(COMPANY_EVERY + 1)},  # ids 1, 51, 101... are companies
+            "tag + never called": {"tag": "VIP", "activity": "never"},
+            "list + tag + disposition": {"list": "Campaña 4", "tag": "Moroso",
+                                         "disposition": str(first_disposition)},
+            "word + disposition": {"q": "garcia", "disposition": str(first_disposition)},
+            "word + last call 7 days": {"q": "garcia", "activity": "7d"},
+            "two words + list + 30 days": {"q": "zofia nowak", "list": "Campaña 12",
+                                           "activity": "30d"},
+            "never called, page 20": {"activity": "never", "pages": "20"},
             "company autocomplete (3 letters)": {"q": "tra"},
         }
         search = await http_search(settings, queries, args.requests)
@@ -389,9 +411,10 @@ def report(results: Json) -> None:
           + f"{cid['p50_ms']:8.3f} {cid['p99_ms']:8.3f}")
     print("  baseline: SELECT 1 on the same Database".ljust(45)
           + f"{cid['baseline_select1_p50_ms']:8.3f} {cid['baseline_select1_p99_ms']:8.3f}")
-    print("\nGET /contacts through HTTP              rows   p50 ms   p95 ms")
+    print("\nGET /contacts through HTTP              rows   p50 ms   p95 ms  order")
     for label, row in results["search"].items():
-        print(f"  {label:<36}{row['rows']:>5} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f}")
+        print(f"  {label:<36}{row['rows']:>5} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f}"
+              f"  {row['order']}")
     imp = results["import"]
     print(f"\nImport of {imp['rows']:,} rows: {imp['rows_per_s']:,.0f} rows/s"
           f" ({imp['imported']:,} imported, {imp['failed']} with errors,"

@@ -83,6 +83,13 @@ class Cursor:
     before: bool = False
 
 
+class ListOrder(enum.StrEnum):
+    """The orders a list can be read in cheaply: each is an index walked from a cursor."""
+
+    NAME = "name"
+    NEWEST = "newest"
+
+
 @dataclass(frozen=True)
 class Condition:
     """One thing a contact must satisfy, written two ways for SQLite's two strategies:
@@ -99,6 +106,10 @@ class Condition:
     ids_params: tuple[object, ...] = ()
     # Columns of ``contacts`` the check reads (besides id): what a walk must hand on.
     columns: tuple[str, ...] = ()
+    # The orders in which an index holds just the rows passing ``check``, in that order
+    # (the owner's (owner_id, name_key, id); a disposition's (last_disposition_id, id)):
+    # a walk can go along it instead of the whole list.
+    walks: tuple[ListOrder, ...] = ()
 
 
 # A condition matching at most this many contacts drives the query: its ids are fetched,
@@ -189,14 +200,14 @@ def conditions(where: ContactFilter, region: str, area_code: str) -> list[Condit
     if where.owner_id is not None:
         found.append(Condition("c.owner_id = ?", (where.owner_id,),
                                "SELECT id FROM contacts WHERE owner_id = ?", (where.owner_id,),
-                               ("owner_id",)))
+                               ("owner_id",), (ListOrder.NAME,)))
     if where.activity is not None:
         found.append(_activity(where.activity))
     if where.disposition_id is not None:
         found.append(Condition(
             "c.last_disposition_id = ?", (where.disposition_id,),
             "SELECT id FROM contacts WHERE last_disposition_id = ?", (where.disposition_id,),
-            ("last_disposition_id",)))
+            ("last_disposition_id",), (ListOrder.NEWEST,)))
     return found
 
 
@@ -236,11 +247,15 @@ async def _sizes(db: Database, found: list[Condition]) -> list[int | None]:
     return sizes
 
 
-def _clause(found: list[Condition], driver: int | None) -> tuple[str, list[object]]:
-    """The conditions ANDed ('' for none), the driver's as ids and the others as checks."""
+def _clause(found: list[Condition], driver: int | None,
+            skip: int | None = None) -> tuple[str, list[object]]:
+    """The conditions ANDed ('' for none), the driver's as ids and the others as checks
+    (but ``skip``, which the walk's index already holds)."""
     parts: list[str] = []
     params: list[object] = []
     for i, condition in enumerate(found):
+        if i == skip:
+            continue
         if i == driver and condition.ids is not None:
             # The check as well: it also holds what the ids cannot (words too short
             # for the trigram index), and costs little on a few thousand rows.
@@ -264,13 +279,6 @@ async def where_sql(db: Database, where: ContactFilter, region: str,
 # shows what they held and its "next" link goes on from the last row read ("keep
 # looking"), so no request reads more than this, however sparse the matches.
 WALK_ROWS = 10_000
-
-
-class ListOrder(enum.StrEnum):
-    """The orders a list can be read in cheaply: each is an index walked from a cursor."""
-
-    NAME = "name"
-    NEWEST = "newest"
 
 
 def choose_order(searching: bool, sizes: list[int | None]) -> ListOrder:
@@ -338,49 +346,73 @@ class _Found:
     stopped_at: int | None = None
 
 
+def choose_walk(found: list[Condition], order: ListOrder,
+                sizes: list[int | None]) -> int | None:
+    """Which condition's own index a walk in ``order`` goes along (None: the order's
+    index over every contact): the one matching fewest, since the walk then reads only
+    its rows, and the other conditions' matches are denser among them."""
+    able = [(size if size is not None else NARROW + 1, i) for i, (condition, size)
+            in enumerate(zip(found, sizes, strict=True)) if order in condition.walks]
+    return min(able)[1] if able else None
+
+
+def _walk(found: list[Condition], order: ListOrder, key: tuple[object, ...] | None,
+          backward: bool, via: int | None) -> tuple[str, list[object]]:
+    """The index walk a bounded page reads (no LIMIT yet): from the cursor, in order,
+    along ``via``'s index when there is one, handing on what the checks read."""
+    shape = _ORDERS[order]
+    start, params = shape.after(key, backward) if key is not None else ("", [])
+    parts = [start] if start else []
+    if via is not None:
+        parts.insert(0, found[via].check)
+        params = [*found[via].check_params, *params]
+    columns = dict.fromkeys(_NAME_WALK if order is ListOrder.NAME else ("id",))
+    columns.update(dict.fromkeys(col for c in found for col in c.columns))
+    where = " WHERE " + " AND ".join(parts) if parts else ""
+    return (f"SELECT {', '.join(columns)} FROM contacts c{where}"
+            f" ORDER BY {shape.by(backward)}", params)
+
+
 def page_queries(found: list[Condition], order: ListOrder, key: tuple[object, ...] | None,
-                 backward: bool, limit: int, driver: int | None
+                 backward: bool, limit: int, driver: int | None, via: int | None = None
                  ) -> tuple[str, list[object], bool]:
     """The SQL reading one page's ids and its parameters, and whether it is a bounded
-    walk (``WALK_ROWS`` rows of the order's index) rather than an exact answer. Pure:
-    the tests read its query plans."""
-    shape = _ORDERS[order]
-    start, start_params = shape.after(key, backward) if key is not None else ("", [])
-    by = shape.by(backward)
+    walk (``WALK_ROWS`` entries of the order's index, or of ``via``'s) rather than an
+    exact answer. Pure: the tests read its query plans."""
     if driver is not None or not found:
         # The driver's few ids, checked and sorted; or, with nothing to test, the
         # order's index itself is the list.
+        shape = _ORDERS[order]
+        start, start_params = shape.after(key, backward) if key is not None else ("", [])
         clause, params = _clause(found, driver)
         where = " AND ".join(p for p in (clause, start) if p)
         return (f"SELECT c.id FROM contacts c{' WHERE ' + where if where else ''}"
-                f" ORDER BY {by} LIMIT ?", [*params, *start_params, limit], False)
-    # Walk a bounded stretch of the order's index from the cursor, testing each row.
-    # No ORDER BY outside: SQLite runs the inner query as a co-routine and hands its rows
-    # on in its order, so the outer one stops after a page instead of reading (and
-    # sorting) the whole stretch.
-    columns = dict.fromkeys(_NAME_WALK if order is ListOrder.NAME else ("id",))
-    columns.update(dict.fromkeys(col for c in found for col in c.columns))
-    clause, params = _clause(found, None)
-    return (f"SELECT c.id FROM (SELECT {', '.join(columns)} FROM contacts c"
-            f"{' WHERE ' + start if start else ''} ORDER BY {by} LIMIT ?) c"
-            f" WHERE {clause} LIMIT ?", [*start_params, WALK_ROWS, *params, limit], True)
+                f" ORDER BY {shape.by(backward)} LIMIT ?",
+                [*params, *start_params, limit], False)
+    # Walk a bounded stretch of the index from the cursor, testing each row. No ORDER BY
+    # outside: SQLite runs the inner query as a co-routine and hands its rows on in its
+    # order, so the outer one stops after a page instead of reading (and sorting) the
+    # whole stretch.
+    walk, walk_params = _walk(found, order, key, backward, via)
+    clause, params = _clause(found, None, via)
+    return (f"SELECT c.id FROM ({walk} LIMIT ?) c{' WHERE ' + clause if clause else ''}"
+            f" LIMIT ?", [*walk_params, WALK_ROWS, *params, limit], True)
 
 
 async def _page_ids(db: Database, found: list[Condition], order: ListOrder,
                     key: tuple[object, ...] | None, backward: bool, limit: int,
                     sizes: list[int | None]) -> _Found:
     """The ids of one page in the order read (``limit`` of them past ``key``)."""
+    via = choose_walk(found, order, sizes)
     sql, params, bounded = page_queries(found, order, key, backward, limit,
-                                        choose_driver(sizes))
+                                        choose_driver(sizes), via)
     ids = [int(row["id"]) for row in await db.fetchall(sql, params)]
     if not bounded or len(ids) == limit:
         return _Found(ids)
-    # Fewer than a page in WALK_ROWS rows: where the walk stopped, if the index goes on.
-    shape = _ORDERS[order]
-    start, start_params = shape.after(key, backward) if key is not None else ("", [])
-    row = await db.fetchone(
-        f"SELECT c.id FROM contacts c{' WHERE ' + start if start else ''}"
-        f" ORDER BY {shape.by(backward)} LIMIT 1 OFFSET ?", [*start_params, WALK_ROWS - 1])
+    # Fewer than a page in WALK_ROWS entries: where the walk stopped, if it goes on.
+    walk, walk_params = _walk(found, order, key, backward, via)
+    row = await db.fetchone(f"SELECT id FROM ({walk} LIMIT 1 OFFSET ?)",
+                            [*walk_params, WALK_ROWS - 1])
     return _Found(ids, None if row is None else int(row["id"]))
 
 

@@ -41,6 +41,7 @@ FILTERS = {
     "tag + never called": ContactFilter(tag="VIP", activity=NEVER),
     "owner + company + disposition": ContactFilter(owner_id=1, company_id=1,
                                                    disposition_id=1),
+    "tag + owner": ContactFilter(tag="VIP", owner_id=1),
     "word": ContactFilter(query="garcia"),
     "short prefix": ContactFilter(query="ma"),
     "number": ContactFilter(query="612 34 56 78"),
@@ -82,19 +83,26 @@ async def _check_pages(db: Database, label: str, where_: ContactFilter) -> None:
         cursor_key: tuple[object, ...] | None = None
         if key is not None:
             cursor_key = ("m", 5) if order is ListOrder.NAME else (5,)
+        via = contact_search.choose_walk(found, order, [contact_search.NARROW + 1] * len(found))
         sql, params, bounded = contact_search.page_queries(
-            found, order, cursor_key, backward, 26, driver)
+            found, order, cursor_key, backward, 26, driver, via)
         plan = await _plan(db, sql, params)
         where = f"{label}, {order.value}, driver {driver}, backward {backward}: {plan}"
         assert bounded == (driver is None), where
         if bounded:
             # A walk of the order's index from the cursor, its rows handed on in order
             # (never collected and sorted), at most WALK_ROWS of them.
-            assert "LIMIT ?) c WHERE" in sql and contact_search.WALK_ROWS in params
+            assert "LIMIT ?) c" in sql and contact_search.WALK_ROWS in params
             assert plan[0] == "CO-ROUTINE c", where
             assert not any("TEMP B-TREE" in line for line in plan), where
             walk = plan[1]
-            if order is ListOrder.NAME:
+            if via is not None:
+                # Along the filter's own index, in the list's order.
+                index = {"c.owner_id = ?": "contacts_owner_name (owner_id=?",
+                         "c.last_disposition_id = ?":
+                             "contacts_last_disposition (last_disposition_id=?"}
+                assert index[found[via].check] in walk, where
+            elif order is ListOrder.NAME:
                 # Filters on the contact itself answered from the index, no row read;
                 # a search's words need the row.
                 index = "INDEX contacts_name" if searching else "COVERING INDEX contacts_name"
@@ -111,6 +119,18 @@ async def _check_pages(db: Database, label: str, where_: ContactFilter) -> None:
                        for line in plan), where
         assert not any(line.startswith("SCAN contact_fts") and "INDEX 0:M" not in line
                        for line in plan), where
+
+
+def test_a_walk_goes_along_the_narrowest_filter_index_for_its_order() -> None:
+    found = contact_search.conditions(ContactFilter(
+        query="garcia", owner_id=1, disposition_id=2, tag="VIP"), "ES", "")
+    # Search, tag, owner, disposition; owner: (owner_id, name_key, id), disposition:
+    # (last_disposition_id, id).
+    assert contact_search.choose_walk(found, ListOrder.NAME, [9, 9, 9, 9]) == 2
+    assert contact_search.choose_walk(found, ListOrder.NEWEST, [9, 9, 9, 9]) == 3
+    owner_only = contact_search.conditions(ContactFilter(owner_id=1), "ES", "")
+    assert contact_search.choose_walk(owner_only, ListOrder.NEWEST, [9]) is None
+    assert contact_search.choose_walk([], ListOrder.NAME, []) is None
 
 
 async def test_each_count_is_an_index_range(db: Database) -> None:
