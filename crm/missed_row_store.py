@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from crm import clock
 from crm.db import Database, Row, Transaction
 from crm.missed_calls import (
+    ATTEMPT_GAP,
     Action,
     ActionKind,
     Closure,
@@ -36,6 +37,7 @@ from crm.missed_calls import (
 from crm.missed_rows import (
     actions_from,
     as_of,
+    closed_before,
     fold_kept,
     legs_from,
     refold_limit,
@@ -52,6 +54,8 @@ _ROW_COLUMNS = ("caller_key, number, name, first_at, last_at, count, hidden, clo
                 " closed_at, closed_by, last_status, last_call_id, timeline")
 _CHUNK = 400
 _KEYS_PER_BATCH = 2000
+# No call lasts longer: a leg that could span an instant started at most this long before.
+LONGEST_CALL = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -156,14 +160,40 @@ async def _legs_of(tx: Transaction, numbers: Iterable[str],
     return legs
 
 
+async def _spanned(tx: Transaction, numbers: Sequence[str], at: datetime) -> bool:
+    """Whether an inbound leg that started before ``at`` (within a day) was still going
+    within ATTEMPT_GAP of it: a group of legs may span ``at``."""
+    for chunk in _chunks(numbers):
+        if await tx.fetchone(
+                f"SELECT 1 FROM call_records WHERE remote_number IN ({_marks(chunk)})"
+                " AND started_at >= ? AND started_at < ? AND direction = 'inbound'"
+                " AND (ended_at IS NULL OR ended_at >= ?) LIMIT 1",
+                (*chunk, clock.to_db(at - LONGEST_CALL), clock.to_db(at),
+                 clock.to_db(at - ATTEMPT_GAP))):
+            return True
+    return False
+
+
+async def _since(tx: Transaction, kept: Basis, key: str, numbers: Sequence[str],
+                 t_min: datetime) -> datetime | None:
+    """Where a change from ``t_min`` on must refold the caller from (None: everything);
+    crm/missed_rows.py says why each choice is safe."""
+    limit = refold_limit(t_min)
+    found = await tx.fetchone(
+        f"SELECT {_ROW_COLUMNS} FROM missed_rows WHERE caller_key = ? AND first_at < ?"
+        " ORDER BY first_at DESC LIMIT 1", (key, clock.to_db(limit)))
+    latest = _row(found) if found is not None else None
+    if closed_before(latest, limit, kept.retention) and not await _spanned(tx, numbers,
+                                                                            limit):
+        return limit
+    return latest.first_at if latest is not None else None
+
+
 async def refold(tx: Transaction, kept: Basis, key: str, t_min: datetime) -> None:
     """Refold the caller ``key`` after a change that brings no event before ``t_min``."""
-    found = await tx.fetchone(
-        "SELECT MAX(first_at) AS since FROM missed_rows WHERE caller_key = ? AND first_at < ?",
-        (key, clock.to_db(refold_limit(t_min))))
-    since = clock.from_db_optional(found["since"]) if found else None
     numbers = [row["remote_number"] for row in await tx.fetchall(
         "SELECT remote_number FROM missed_numbers WHERE caller_key = ?", (key,))]
+    since = await _since(tx, kept, key, numbers, t_min)
     legs = legs_from(await _legs_of(tx, numbers, since), since)
     if since is None:
         action_rows = await tx.fetchall(

@@ -13,11 +13,21 @@ depend on what came before:
   an open row's retention has run out by now is decided when it is read (``as_of``), the
   same way ``fold_key`` ends; so the kept rows never go stale as time passes.
 * A change brings events no earlier than ``t_min`` (a call record's start, an action's
-  time). The latest kept row of the caller that began before ``t_min - RING_LIMIT`` began
-  with a missed attempt: the fold had no open row just before it (a row opens only from
-  none), and that attempt's first leg starts a group of legs. Nothing before that instant
-  changed, so folding from it (``since``) gives what a fold of everything would, for every
-  row that begins at or after it. Rows that began earlier are kept as they are.
+  time); nothing before ``limit = t_min - RING_LIMIT`` changed. Folding from an instant
+  ``since <= limit`` gives what a fold of everything would, for every row that begins at
+  or after it, when the fold has no open row just before ``since`` and no group of legs
+  spans it. Two instants qualify:
+
+  - ``limit`` itself, when the caller's latest kept row that began before it was closed
+    (or had run out of retention) before it (``closed_before``) and no inbound leg that
+    started before it was still going within ``ATTEMPT_GAP`` of it (the store asks,
+    looking back a day: no call lasts longer). This keeps a change's work to the recent
+    past for a caller who calls often but was last missed long ago.
+  - otherwise, the start of that latest kept row: it began with a missed attempt, so
+    there was no open row just before it (a row opens only from none), and that
+    attempt's first leg starts a group of legs.
+
+  Rows that began before ``since`` are kept as they are.
 * From ``since`` the fold needs the inbound legs that start then or later, the outbound
   legs that start or are answered then or later (an answered callback reaches the caller
   when it is answered: ``legs_from``), and the actions from then on. A callback that rang
@@ -70,6 +80,17 @@ def as_of(row: MissedRow, now: datetime, retention: timedelta) -> MissedRow:
 def refold_limit(t_min: datetime) -> datetime:
     """Kept rows that began before this are left alone by a change from ``t_min`` on."""
     return t_min - RING_LIMIT
+
+
+def closed_before(row: MissedRow | None, at: datetime, retention: timedelta) -> bool:
+    """Whether no row is open at ``at``, given ``row`` is the caller's latest kept row
+    that began before it: it was closed by then, or its retention had run out (a row
+    kept open with nothing after it closes as expired at the first later event)."""
+    if row is None:
+        return True
+    if row.closed_at is not None:
+        return row.closed_at < at
+    return row.last_at + retention < at
 
 
 def legs_from(legs: Iterable[Leg], since: datetime | None) -> list[Leg]:

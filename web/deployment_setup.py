@@ -17,6 +17,7 @@ from datetime import tzinfo
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from crm import missed_row_store
 from crm.deployment import Deployment, LiveDeployment, defaults_from
 from crm.missed_call_mail import MissedCallMailer
 from gateway import campaign_days
@@ -52,6 +53,10 @@ async def _nobody(user_id: int) -> None:
 async def _deployment_ctx(app: web.Application) -> AsyncIterator[None]:
     holder = app[DEPLOYMENT]
     await holder.load(app[DB])
+    # Missed-call rows are kept folded; a database from before they were (or one folded
+    # with other settings) is folded now, before the first page asks.
+    d = holder.current
+    await missed_row_store.ensure(app[DB], d.region, d.area_code, d.missed_retention_days)
     lines = app.get(LINES)
     if lines is not None:
         # Caller ID on ring reads the numbering in force, not the start-up file.
