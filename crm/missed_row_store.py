@@ -312,12 +312,12 @@ def _exact(now: datetime) -> datetime:
     return clock.from_db(clock.to_db(now))
 
 
-async def page_rows(db: Database, where: RowFilter, *, before: tuple[datetime, str] | None,
-                    limit: int, now: datetime, retention: timedelta) -> list[MissedRow]:
-    """Up to ``limit`` rows ``where`` accepts, newest last missed attempt first (then key,
-    descending), after the cursor ``before`` (its ``last_at`` and key)."""
-    now = _exact(now)
-    line = _line(now, retention)
+def page_query(where: RowFilter, *, before: tuple[datetime, str] | None, limit: int,
+               now: datetime, retention: timedelta) -> tuple[str, list[object]]:
+    """The SQL (and parameters) of ``page_rows``: each view, filter and cursor is a range
+    of one of the last_at indexes (tests/unit/test_crm_missed_row_store.py reads the
+    plans)."""
+    line = _line(_exact(now), retention)
     sql = f"SELECT {_ROW_COLUMNS} FROM missed_rows WHERE 1 = 1"
     params: list[object] = []
     view_sql, view_params = _view_sql(where.view, line)
@@ -333,15 +333,28 @@ async def page_rows(db: Database, where: RowFilter, *, before: tuple[datetime, s
     if where.since is not None:
         sql += " AND last_at >= ?"
         params.append(clock.to_db(where.since))
-    if where.until is not None:
+    if where.until is not None and (before is None or before[0] >= where.until):
+        # (A cursor before ``until`` bounds the walk more tightly: it alone, so the
+        # planner takes it as the range.)
         sql += " AND last_at < ?"
         params.append(clock.to_db(where.until))
     if before is not None:
-        sql += " AND (last_at < ? OR (last_at = ? AND caller_key < ?))"
-        params.extend((clock.to_db(before[0]), clock.to_db(before[0]), before[1]))
+        # A row value: a range of (last_at, caller_key), so a page deep in the list
+        # starts where it is instead of walking down from the newest row.
+        sql += " AND (last_at, caller_key) < (?, ?)"
+        params.extend((clock.to_db(before[0]), before[1]))
     sql += " ORDER BY last_at DESC, caller_key DESC LIMIT ?"
     params.append(limit)
-    return [as_of(_row(row), now, retention) for row in await db.fetchall(sql, params)]
+    return sql, params
+
+
+async def page_rows(db: Database, where: RowFilter, *, before: tuple[datetime, str] | None,
+                    limit: int, now: datetime, retention: timedelta) -> list[MissedRow]:
+    """Up to ``limit`` rows ``where`` accepts, newest last missed attempt first (then key,
+    descending), after the cursor ``before`` (its ``last_at`` and key)."""
+    sql, params = page_query(where, before=before, limit=limit, now=now, retention=retention)
+    return [as_of(_row(row), _exact(now), retention)
+            for row in await db.fetchall(sql, params)]
 
 
 async def listed_count(db: Database, view: View, *, now: datetime,
@@ -349,10 +362,11 @@ async def listed_count(db: Database, view: View, *, now: datetime,
     """How many rows the active (or hidden) list holds, and the newest one's last missed
     attempt."""
     assert view in (View.ACTIVE, View.HIDDEN)
+    # The literal 0/1 names the partial index to the planner.
     found = await db.fetchone(
         "SELECT COUNT(*) AS n, MAX(last_at) AS latest FROM missed_rows"
-        " WHERE closure IS NULL AND hidden = ? AND last_at >= ?",
-        (int(view is View.HIDDEN), _line(_exact(now), retention)))
+        f" WHERE closure IS NULL AND hidden = {int(view is View.HIDDEN)} AND last_at >= ?",
+        (_line(_exact(now), retention),))
     assert found is not None
     return int(found["n"]), clock.from_db_optional(found["latest"])
 
