@@ -99,7 +99,12 @@ class Encoder:
             raise OpusError(f"opus_encoder_create: {error.value}")
         self._lib = lib
         self._state = state
-        lib.opus_encoder_ctl(state, _SET_BITRATE, bitrate)
+        # opus_encoder_ctl is variadic; one int argument passes the same way as a fixed
+        # one on the x86-64 and AArch64 Linux ABIs this runs on.
+        status = lib.opus_encoder_ctl(state, _SET_BITRATE, bitrate)
+        if status:
+            log.warning("libopus did not take bitrate %d (%d): its default is used",
+                        bitrate, status)
         self._out = ctypes.create_string_buffer(_MAX_PACKET)
 
     def encode(self, pcm: bytes) -> bytes:

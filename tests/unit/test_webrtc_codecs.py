@@ -19,7 +19,7 @@ from aiortc.rtp import RtpPacket
 from gateway.pcm import FRAME_BYTES, SAMPLE_RATE
 from tests.lab.tone import tone_present, tone_samples
 from webrtc.decoding import DecodeOnRelease, decoder_for
-from webrtc.encoding import OpusPackets, encoder_for
+from webrtc.encoding import OPUS_BITRATE, OpusPackets, encoder_for
 from webrtc.line import LineTrack
 
 DECODERS = {"audio/opus": ("libopus", 48000), "audio/pcmu": ("pcm_mulaw", 8000),
@@ -181,3 +181,12 @@ def test_without_a_system_libopus_av_encodes_the_same_way() -> None:
     assert all(payloads)
     heard = _decoded("audio/opus", [p for p in payloads if p])
     assert tone_present(heard[24000:], 48000, 1000)
+
+
+def test_opus_goes_out_at_the_bitrate_asked_for() -> None:
+    encoder = encoder_for("audio/opus")
+    assert encoder is not None
+    payloads = [encoder.encode(f) for f in _frames(tone_samples(1000, 1.0, SAMPLE_RATE))]
+    # 32 kbit/s is 80 bytes a packet; libopus's own default here would be ~47.
+    mean = sum(len(p or b"") for p in payloads) / len(payloads)
+    assert abs(mean * 8 * 50 - OPUS_BITRATE) < 0.2 * OPUS_BITRATE, mean
