@@ -380,7 +380,9 @@ def test_times_read_as_babel_writes_them(lang: str, zone: str) -> None:
     token = formatting.use_zone(formatting.deployment_zone(zone))
     try:
         for at in (datetime(2026, 3, 29, 0, 59, tzinfo=UTC),
-                   datetime(2026, 12, 31, 23, 5, 7, tzinfo=UTC)):
+                   datetime(2026, 12, 31, 23, 5, 7, tzinfo=UTC),
+                   datetime(2026, 7, 1, 12, 0, 59, 999000, tzinfo=UTC),
+                   datetime(2026, 7, 1, 0, 0, tzinfo=UTC)):
             assert missed._when(at, lang) == dates.format_datetime(
                 at, "short", tzinfo=formatting.deployment_zone(),
                 locale=lang.replace("-", "_"))

@@ -16,7 +16,7 @@ import functools
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -106,13 +106,29 @@ def _short_patterns(lang: str) -> tuple[Locale, str, DateTimePattern, DateTimePa
             dates.parse_pattern(dates.get_time_format("short", locale)))
 
 
+@functools.lru_cache(maxsize=4096)
+def _short_date(day: date, lang: str) -> str:
+    locale, _, date_pattern, _ = _short_patterns(lang)
+    return date_pattern.apply(day, locale)
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_time(hour: int, minute: int, lang: str) -> str:
+    # The short time patterns show hours and minutes only (checked against babel in
+    # tests/unit/test_web_missed.py), so an instant's text depends on these alone.
+    locale, _, _, time_pattern = _short_patterns(lang)
+    return time_pattern.apply(time(hour, minute), locale)
+
+
 def _when(at: datetime, lang: str) -> str:
     """``babel.dates.format_datetime(at, "short")`` in the deployment's time zone, as
-    every other page shows instants (the same text: tests/unit/test_web_missed.py)."""
-    locale, frame, date_pattern, time_pattern = _short_patterns(lang)
+    every other page shows instants (the same text: tests/unit/test_web_missed.py). A
+    page shows a few hundred instants over a few days: each day's and each minute's text
+    is made once."""
+    _, frame, _, _ = _short_patterns(lang)
     local = at.astimezone(formatting.deployment_zone())
-    return (frame.replace("{0}", time_pattern.apply(local, locale))
-            .replace("{1}", date_pattern.apply(local.date(), locale)))
+    return (frame.replace("{0}", _short_time(local.hour, local.minute, lang))
+            .replace("{1}", _short_date(local.date(), lang)))
 
 
 # Reading a key for display costs libphonenumber a few hundred microseconds; a page shows
