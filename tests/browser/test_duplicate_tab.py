@@ -121,8 +121,11 @@ async def test_use_here_recovers_a_tab_that_stood_down_on_a_stale_hint(
         user = await page.evaluate(
             "async () => (await import('/static/softphone-boot.js')).softphone.user")
         await other.evaluate(
-            """user => new BroadcastChannel("headset.tabs").postMessage(
-                 { type: "line_taken", by: "not-a-real-tab", user, at: Date.now() + 1000 })""",
+            """user => {
+                 window.__channel = new BroadcastChannel("headset.tabs");  // kept: not collected
+                 window.__channel.postMessage(
+                   { type: "line_taken", by: "not-a-real-tab", user, at: Date.now() + 1000 });
+               }""",
             user)
         await state(page, "line-owner", "elsewhere")
         await state(page, "pc-state", "none")
