@@ -643,9 +643,9 @@ const pl = {
   socket_connecting: "Łączenie z Headset…",
   socket_reconnecting: "Utracono połączenie. Ponowne łączenie…",
 
-  line_offline: "Niedostępny",
+  line_offline: "Wyłączony",
   line_registering: "Łączenie…",
-  line_registered: "Dostępny",
+  line_registered: "Włączony",
   line_failed: "Logowanie nieudane",
   line_offline_hint: "Włącz telefon, aby dzwonić i odbierać połączenia.",
   line_registering_hint: "Logowanie do centrali telefonicznej.",
