@@ -1,7 +1,8 @@
 """The call window's contact choice in headless Chromium, with SIPp customers calling
 through Kamailio: a number two contacts share offers both, and picking one shows that
 contact and keeps it with the call; an unknown number offers "New contact", which opens
-the contact form with the number filled in while the call carries on."""
+the contact form with the number filled in while the call carries on, and its call is
+closed with the "wrong number" shortcut."""
 
 from __future__ import annotations
 
@@ -69,5 +70,15 @@ async def test_pick_among_matches_and_create_for_an_unknown_number(
         number = await page.input_value("main form input[name='phone_number_0']")
         assert re.sub(r"\D", "", number).endswith("919999999"), number
         await state(page, "call-state", "connected")  # the page changed, the call did not
+        unknown = await page.get_attribute(WINDOW, "data-call-id")
+        assert unknown
         await state(page, "call-state", "ended", timeout=20)
         assert (await asyncio.to_thread(customer.wait, 10)).ok
+    # Closed with the "wrong number" shortcut from the window, still over the form page.
+    await page.click(f"{WINDOW} [data-action=wrap-wrong_number]")
+    assert await page.input_value("#cw-disposition") == "wrap:wrong_number"
+    await page.click(f"{WINDOW} [data-action=cw-finish]")
+    await page.wait_for_selector(f"{WINDOW}[hidden]", state="attached")
+    work = await call_work.get(db, unknown)
+    assert work is not None and work.finished_at is not None
+    assert work.wrap_up is not None and work.wrap_up.value == "wrong_number"
