@@ -698,7 +698,7 @@ const pl = {
   reason_account_changed: "Administrator zmienił Twoje konto telefoniczne. Przejdź ponownie w tryb online, aby z niego korzystać.",
   reason_worker_restarted: "Usługa telefoniczna została uruchomiona ponownie. Łączenie…",
   reason_line_reset: "Ponowne łączenie dźwięku…",
-  reason_no_registrar: "Online tylko do testu słuchawek: centrala nie jest jeszcze skonfigurowana.",
+  reason_no_registrar: "Telefon działa tylko do testu słuchawek: centrala nie jest jeszcze skonfigurowana.",
 
   audio_connecting: "Łączenie dźwięku…",
   audio_connected: "Dźwięk gotowy",
