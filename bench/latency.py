@@ -33,6 +33,12 @@ end-to-end mean (codecs, pjmedia's jitter buffer and bridge, the client, the net
 
 Creep: p95 per minute of each phase and its least-squares slope (ms per minute); the
 load average is printed with the figures, since this shared machine's load moves them.
+
+The SIP leg's jitter buffer (``sip_bridge/jitter_buffer.py``): ``--sip-jb
+INIT,MIN_PRE,MAX_PRE,MAX`` (ms) tries other settings on the measured gateway, and then a
+second gateway, identical but for pjmedia's default settings (``HEADSET_SIP_JB=pjmedia``
+in its worker's environment), carries a second call whose down bursts are interleaved
+with the first's, so both see the same machine load.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +61,7 @@ from bench.sip_wire import SipWire
 from crm.db import open_database
 from crm.secret_key import load_or_create_key
 from gateway.lines import Lines
+from sip_bridge import jitter_buffer
 from tests.conftest import gateway_settings
 from tests.lab.kamailio import Kamailio
 from tests.lab.phone import Phone
@@ -72,8 +79,23 @@ TIMEOUT = 3.0
 GOALS_P95_MS = {"no_loss": 30, "loss": 40}
 
 
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """``env`` set in this process while a gateway's worker starts (it inherits it)."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @contextlib.asynccontextmanager
-async def _call(tmp: Path) -> AsyncIterator[tuple[BenchAgent, Peers, RtpPeer]]:
+async def _call(tmp: Path, env: dict[str, str]) -> AsyncIterator[tuple[BenchAgent, Peers, RtpPeer]]:
     media = RtpPeer()
     await media.start()
     line = SipWire(media=media)
@@ -91,7 +113,9 @@ async def _call(tmp: Path) -> AsyncIterator[tuple[BenchAgent, Peers, RtpPeer]]:
             try:
                 user = await make_agent_user(db, box, "latency", AGENT_EXT, AGENT_PW)
                 agent = BenchAgent(lines, user, peers, 0)
-                await agent.online()
+                # The worker (and the launcher it is forked from) starts here.
+                with _environment(env):
+                    await agent.online()
                 await agent.open_line("arrival")
                 await peers.call("continuous", k=0, on=False)
                 call_id = await agent.dial(LINE_NUMBER)
@@ -130,18 +154,21 @@ async def down(peers: Peers, media: RtpPeer) -> float | None:
     return None if onset is None else 1000 * (onset - sent)
 
 
-async def phase(peers: Peers, media: RtpPeer, minutes: float) -> Json:
-    """Alternate up/down bursts for ``minutes``; overall and per-minute figures."""
+Measure = Callable[[], Awaitable[float | None]]
+
+
+async def phase(measures: dict[str, Measure], minutes: float) -> Json:
+    """Take each of ``measures`` in turn for ``minutes``; overall and per-minute figures."""
     start = time.monotonic()
-    samples: dict[str, list[tuple[float, float]]] = {"up": [], "down": []}
-    misses = {"up": 0, "down": 0}
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in measures}
+    misses = dict.fromkeys(measures, 0)
     load: list[float] = []
     while time.monotonic() - start < 60 * minutes:
         if len(load) <= (time.monotonic() - start) // 60:
             load.append(round(os.getloadavg()[0], 1))
-        for name, measure in (("up", up), ("down", down)):
+        for name, measure in measures.items():
             try:
-                ms = await measure(peers, media)
+                ms = await measure()
             except TimeoutError:
                 # The peers' process did not answer in time (this shared machine starved
                 # it): a miss, not the end of a ten-minute run.
@@ -188,24 +215,32 @@ def stage_breakdown(path: Path, windows: dict[str, list[float]]) -> Json:
                  for stage in media_timing.STAGES} for ph, bins in per_phase.items()}
 
 
-async def headset(minutes: float, loss: float, tmp: Path) -> Json:
+async def headset(minutes: float, loss: float, tmp: Path, sip_jb: str) -> Json:
     timing_file = tmp / "media-timing.jsonl"
-    # Read by the line worker (forked from the launcher, which inherits this environment).
-    os.environ[media_timing.ENV] = str(timing_file)
-    try:
-        async with _call(tmp) as (_, peers, media):
-            # A moment of audio both ways first, so both ends' buffers are in their
-            # steady state.
-            await up(peers, media)
-            await down(peers, media)
-            result: Json = {"no_loss": await phase(peers, media, minutes)}
-            await peers.call("loss", k=0, rate=loss)
-            result["loss"] = await phase(peers, media, minutes)
-            result["sip_packets_received"] = media.received
-            # The last dump of the loss phase.
-            await asyncio.sleep(media_timing.DUMP_EVERY + 0.5)
-    finally:
-        del os.environ[media_timing.ENV]
+    # Read by the line workers (forked from the launcher, which inherits the environment
+    # the gateway starts in): stage timing on the measured gateway only.
+    env = {media_timing.ENV: str(timing_file), jitter_buffer.ENV: sip_jb}
+    async with contextlib.AsyncExitStack() as stack:
+        _, peers, media = await stack.enter_async_context(_call(tmp / "headset", env))
+        measures: dict[str, Measure] = {"up": lambda: up(peers, media),
+                                        "down": lambda: down(peers, media)}
+        jb_compare = bool(sip_jb)
+        if jb_compare:
+            _, peers_b, media_b = await stack.enter_async_context(
+                _call(tmp / "pjmedia-jb", {jitter_buffer.ENV: "pjmedia", media_timing.ENV: ""}))
+            measures["down_pjmedia_jb"] = lambda: down(peers_b, media_b)
+        # A moment of audio both ways first, so both ends' buffers are in their
+        # steady state.
+        for measure in measures.values():
+            await measure()
+        result: Json = {"no_loss": await phase(measures, minutes)}
+        await peers.call("loss", k=0, rate=loss)
+        if jb_compare:
+            await peers_b.call("loss", k=0, rate=loss)
+        result["loss"] = await phase(measures, minutes)
+        result["sip_packets_received"] = media.received
+        # The last dump of the loss phase.
+        await asyncio.sleep(media_timing.DUMP_EVERY + 0.5)
     result["stages"] = stage_breakdown(
         timing_file, {ph: result[ph].pop("window") for ph in ("no_loss", "loss")})
     return result
@@ -311,6 +346,7 @@ def print_table(results: Json) -> None:
             print(f"    {ph + ' / ' + direction:20}{r['p95_per_minute']}  slope "
                   f"{r.get('p95_slope_ms_per_min')}")
         print(f"    {ph + ' 1-min load':20}{results['headset'][ph].get('load_per_minute')}")
+    print_jb_compare(results)
     print_stages(results["headset"])
     print("\n  Baselines, measured in this run:")
     for key in ("aiortc_no_loss", "aiortc_loss"):
@@ -324,6 +360,25 @@ def print_table(results: Json) -> None:
     print("  up: browser -> SIP; down: SIP -> browser. bare = aiortc pair one way + pjsua2 "
           "call the same way;\n  added = Headset - bare (p95 - p95 is only indicative), "
           "the goal is on it.")
+
+
+def print_jb_compare(results: Json) -> None:
+    """Down bursts through the same gateway with Headset's and with pjmedia's default
+    jitter buffer on the SIP leg, interleaved in the same run."""
+    if "down_pjmedia_jb" not in results["headset"]["no_loss"]:
+        return
+    print(f"\n  SIP leg's jitter buffer, down (SIP -> browser), bursts interleaved in this "
+          f"run:\n    measured gateway's settings {results['config']['sip_jb']} (init, "
+          f"min/max prefetch, capacity; ms)")
+    print(f"    {'phase':10}{'tried p50':>13}{'p95':>7}{'pjmedia p50':>13}{'p95':>7}"
+          f"{'saved p50':>11}{'p95':>7}")
+    for ph in ("no_loss", "loss"):
+        ours, theirs = results["headset"][ph]["down"], results["headset"][ph]["down_pjmedia_jb"]
+        saved = {q: round(theirs[q] - ours[q], 1) if ours.get(q) is not None
+                 and theirs.get(q) is not None else "-" for q in ("p50", "p95")}
+        print(f"    {ph:10}{ours.get('p50', '-')!s:>13}{ours.get('p95', '-')!s:>7}"
+              f"{theirs.get('p50', '-')!s:>13}{theirs.get('p95', '-')!s:>7}"
+              f"{saved['p50']!s:>11}{saved['p95']!s:>7}")
 
 
 def print_stages(headset_results: Json) -> None:
@@ -365,8 +420,9 @@ async def run(args: argparse.Namespace) -> Json:
                                 "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                 "load_start": _load()}}
     t0 = time.monotonic()
+    results["config"]["sip_jb"] = str(jitter_buffer.chosen({jitter_buffer.ENV: args.sip_jb}))
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
-        results["headset"] = await headset(args.minutes, args.loss, Path(tmp))
+        results["headset"] = await headset(args.minutes, args.loss, Path(tmp), args.sip_jb)
     if args.json:  # the long part is done: keep it whatever happens next
         args.json.write_text(json.dumps(results, indent=2))
     count = max(20, min(100, results["headset"]["no_loss"]["up"].get("n", 0) // 4))
@@ -387,6 +443,10 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=1.0, help="length of each phase")
     parser.add_argument("--loss", type=float, default=0.01, help="uplink loss, 0..1")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--sip-jb", default="", metavar="INIT,MIN_PRE,MAX_PRE,MAX",
+                        help="jitter-buffer settings (ms, -1 for pjmedia's default) for the "
+                        "measured gateway's SIP leg, compared with pjmedia's defaults in "
+                        "the same run (sip_bridge/jitter_buffer.py)")
     args = parser.parse_args()
     results = asyncio.run(run(args))
     print_table(results)

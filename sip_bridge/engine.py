@@ -34,7 +34,7 @@ import pjsua2 as pj
 from gateway.ipc import AddAgent
 from gateway.quality import RtpCounters
 from gateway.queue_routing import called_number
-from sip_bridge import source_filter
+from sip_bridge import jitter_buffer, source_filter
 from sip_bridge.account import Account, account_config, is_wildcard
 from sip_bridge.audio_port import CallAudio
 from sip_bridge.call import Call
@@ -184,6 +184,8 @@ class SipEngine:
         cfg.medConfig.clockRate = 16000
         cfg.medConfig.sndClockRate = 16000
         cfg.medConfig.noVad = True
+        # pjmedia's defaults unless a benchmark asks otherwise (sip_bridge/jitter_buffer.py).
+        jitter_buffer.apply(cfg.medConfig, jitter_buffer.chosen())
         ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.port = self._config.sip_port
