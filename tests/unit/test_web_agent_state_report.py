@@ -123,7 +123,7 @@ async def test_csv_in_seconds_with_the_readers_separator(client: Client) -> None
     text = (await resp.read()).decode("utf-8")
     assert text.startswith("\ufeff")
     lines = text.lstrip("\ufeff").splitlines()
-    assert lines[0].split(";")[:4] == ["Agente", "Usuario", "Conectado (s)", "Disponible (s)"]
+    assert lines[0].split(";")[:4] == ["Agente", "Usuario", "En cola (s)", "Disponible (s)"]
     assert lines[1].split(";") == ["Agent Smith", "agent", "6000", "3000", "600", "0", "1800",
                                    "600", "80400", "1", "1", "600", "1800"]
 
