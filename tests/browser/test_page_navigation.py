@@ -7,7 +7,12 @@ re-opened; a second tab of the same agent waits until "Use here" moves the line 
 How "never stops" is measured: the page records what the softphone plays (MediaRecorder
 on its remote stream; the recording survives only if the document does), and the far end
 keeps every frame it receives; both are searched for the longest stretch without the
-other side's tone, 20 ms at a time.
+other side's tone, 20 ms at a time. The same call then stays on one page for as long as
+the page changes took (the control), and the breaks while moving are compared with the
+control's. On this shared 2-core machine the breaks follow the machine's load (the line
+worker and the lab phone are starved of CPU, and Chromium sends late), so the comparison
+is asserted only when the machine is quiet and the control shows it (see
+``QUIET_LOAD``); otherwise it is printed.
 
 Set HEADSET_SCREENSHOTS=<folder> to keep light and dark screenshots of the waiting tab.
 """
@@ -36,11 +41,19 @@ from tests.lab.tone import tone_present
 from tests.support.server import RunningServer
 
 PHONE_TONE = 1500
-# The goal: the longest break in the tone, either way, that counts as "the audio went on".
-MAX_GAP_MS = 200
-# Less than re-opening the line on a page load cost (1.3-1.7 s, measured last session).
-NO_REOPEN_GAP_MS = 1000
-CONTROL_SECONDS = 5.0
+# The control lasts as long as the page changes took (a longer window holds longer
+# breaks), within these bounds.
+CONTROL_SECONDS = (5.0, 15.0)
+# A quiet machine: the 1-minute load average (this test's own processes included) at
+# most this at both ends of the measurement, and the control's longest break at most
+# QUIET_CONTROL_MS both ways (a frame or two, as measured without moving on a quiet
+# machine: 10 ms in the browser, 28-32 ms at the far end).
+QUIET_LOAD = 3.0
+QUIET_CONTROL_MS = 60
+# Then moving may cost at most this over the control's longest break (quiet machine,
+# last session: 39-90 ms at the far end against 28-32 without moving; 10 and 10 in the
+# browser).
+EXTRA_GAP_MS = 150
 
 START_RECORDING = """() => {
   const stream = document.getElementById("softphone-remote-audio").srcObject;
@@ -105,6 +118,7 @@ async def test_moving_between_pages_mid_call_never_interrupts_the_audio(
         assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 8)
         call_id = await page.get_attribute(ROOT, "data-call-id")
         await page.evaluate(START_RECORDING)
+        load_before = os.getloadavg()[0]
         since = time.monotonic()
 
         titles = {}
@@ -161,12 +175,14 @@ async def test_moving_between_pages_mid_call_never_interrupts_the_audio(
 
         await state(page, "call-state", "connected")
         assert await page.get_attribute(ROOT, "data-call-id") == call_id
-        # The control: a few seconds more of the same call without moving, to tell what
+        # The control: as long again of the same call without moving, to tell what
         # navigation costs from what a busy machine costs anyway. A measurement window,
         # not a wait for something to happen.
         moved = time.monotonic()
-        await asyncio.sleep(CONTROL_SECONDS)
+        low, high = CONTROL_SECONDS
+        await asyncio.sleep(min(max(moved - since, low), high))
         until = time.monotonic()
+        load_after = os.getloadavg()[0]
         recorded = await page.evaluate(STOP_RECORDING)
         assert recorded is not None, "a page was loaded for real: the document was replaced"
         assert recorded["samePc"], "the peer connection was replaced"
@@ -177,19 +193,21 @@ async def test_moving_between_pages_mid_call_never_interrupts_the_audio(
         here = (longest_gap(heard, 100, split), longest_gap(heard, split, end - 100))
         far = [(await asyncio.to_thread(phone.tone_gaps, BROWSER_TONE, a, b))["longest_gap_ms"]
                for a, b in ((since, moved), (moved, until))]
+        quiet = (max(load_before, load_after) <= QUIET_LOAD
+                 and max(here[1], far[1]) <= QUIET_CONTROL_MS)
         print(f"\nsoft navigation, 13 page changes in {moved - since:.1f} s: longest break in "
-              f"the tone heard in the browser {here[0]:.0f} ms ({CONTROL_SECONDS:.0f} s "
+              f"the tone heard in the browser {here[0]:.0f} ms ({until - moved:.1f} s "
               f"without moving: {here[1]:.0f} ms), at the far end {far[0]:.0f} ms "
-              f"({far[1]:.0f} ms)")
-        # The goal is MAX_GAP_MS; measured here it is met in the browser but not always
-        # at the far end (up to ~250 ms on a quiet control: see the printed figures).
-        # Asserted: whenever the machine carries the call without breaks (the control),
-        # moving costs less than a page load did (re-opening the line: 1.3-1.7 s). On a
-        # machine so busy that the call breaks up without moving, the figures are only
-        # reported; that the line was never re-opened is what the assertions above prove.
-        if max(here[1], far[1]) <= MAX_GAP_MS:
-            assert here[0] < NO_REOPEN_GAP_MS, here
-            assert far[0] < NO_REOPEN_GAP_MS, far
+              f"({far[1]:.0f} ms); 1-minute load {load_before:.1f} -> {load_after:.1f}: "
+              f"{'compared' if quiet else 'not compared (machine busy)'}")
+        # That the line was never re-opened is what the assertions above prove, on any
+        # machine. On a busy one the breaks are the machine's (at load 10-26 moving cost
+        # 80-720 ms at the far end and a control without moving 50-610 ms, either one the
+        # larger; in the browser a control of 10 ms once came with a 4.2 s break while
+        # moving, when the worker fell 1.4-2.5 s behind its socket): reported only.
+        if quiet:
+            assert here[0] <= here[1] + EXTRA_GAP_MS, here
+            assert far[0] <= far[1] + EXTRA_GAP_MS, far
         # One socket for the whole visit: no page was loaded for real.
         opened = [e for e in page.errors if e.startswith("ws open")]  # type: ignore[attr-defined]
         assert len(opened) == 1, opened
