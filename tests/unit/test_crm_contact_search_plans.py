@@ -143,3 +143,19 @@ async def test_each_count_is_an_index_range(db: Database) -> None:
             assert not any(line in ("SCAN c", "SCAN contacts") for line in plan), (label, plan)
             assert any("INDEX" in line or "VIRTUAL TABLE" in line for line in plan), (
                 label, plan)
+
+
+async def test_a_dear_count_is_left_out_when_it_decides_nothing(db: Database) -> None:
+    """Counting a search's trigram matches is the dear part of a page: skipped when a
+    filter already drives (6 in "Marzo") or the list already goes newest first."""
+    both = contact_search.conditions(ContactFilter(query="garcia", list="Marzo"), "ES", "")
+    assert both[0].dear_count and not both[1].dear_count
+    assert await contact_search._sizes(db, both) == [None, 6]
+    lone = contact_search.conditions(ContactFilter(query="garcia"), "ES", "")
+    assert await contact_search._sizes(db, lone) == [12]
+    assert await contact_search._sizes(db, lone, ListOrder.NEWEST) == [None]
+    assert await contact_search._sizes(db, lone, ListOrder.NAME) == [12]
+    # A typed number is cheap to count: always counted.
+    number = contact_search.conditions(ContactFilter(query="612 34 00 01"), "ES", "")
+    assert not number[0].dear_count
+    assert await contact_search._sizes(db, number, ListOrder.NEWEST) == [1]
