@@ -98,10 +98,10 @@ async def _check_pages(db: Database, label: str, where_: ContactFilter) -> None:
             walk = plan[1]
             if via is not None:
                 # Along the filter's own index, in the list's order.
-                index = {"c.owner_id = ?": "contacts_owner_name (owner_id=?",
-                         "c.last_disposition_id = ?":
-                             "contacts_last_disposition (last_disposition_id=?"}
-                assert index[found[via].check] in walk, where
+                own = {"c.owner_id = ?": "contacts_owner_name (owner_id=?",
+                       "c.last_disposition_id = ?":
+                           "contacts_last_disposition (last_disposition_id=?"}
+                assert own[found[via].check] in walk, where
             elif order is ListOrder.NAME:
                 # Filters on the contact itself answered from the index, no row read;
                 # a search's words need the row.
