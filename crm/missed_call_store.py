@@ -1,6 +1,10 @@
 """Missed calls in the database: loading what crm/missed_calls.py folds, storing actions,
 e-mail subscriptions and the record of e-mails sent.
 
+Pages, the badge and the statistics read the kept folded rows (crm/missed_row_store.py);
+``load_rows`` and ``load_open_rows`` fold a window of calls afresh and remain as the
+reference the tests and bench/missed_calls.py compare with.
+
 Loading starts from the unanswered inbound legs in the time window (a partial index keeps
 that small next to all calls), then fetches, by number, the calls that answer or follow
 them up. Call records keep the number as the PBX or the agent wrote it, so the lookup
@@ -115,35 +119,6 @@ async def load_rows(db: Database, numbering: Numbering, *, since: datetime,
             actions.append(_action(row))
     mine = [leg for leg in legs.values() if numbering.key(leg.remote_number) in keys]
     return fold(mine, actions, numbering.key, now, timedelta(days=retention_days))
-
-
-async def fold_keys(db: Database, numbering: Numbering, keys: set[str], raw: set[str],
-                    history: datetime, now: datetime, retention: timedelta) -> list[MissedRow]:
-    """Every row of the callers ``keys``, folded from their calls and actions since
-    ``history`` (``raw``: spellings of their numbers already seen, besides the usual)."""
-    if not keys:
-        return []
-    numbers = set(raw)
-    for key in keys:
-        numbers |= spellings(key)
-    start = clock.to_db(history - timedelta(minutes=5))
-    legs: dict[str, Leg] = {}
-    for chunk in _chunks(numbers):
-        marks = ", ".join("?" for _ in chunk)
-        for row in await db.fetchall(
-                f"SELECT {_LEG_COLUMNS} FROM call_records"
-                f" WHERE remote_number IN ({marks}) AND started_at >= ?", (*chunk, start)):
-            if numbering.key(row["remote_number"]) in keys:
-                legs.setdefault(row["id"], _leg(row))
-    actions: list[Action] = []
-    for chunk in _chunks(keys):
-        marks = ", ".join("?" for _ in chunk)
-        for row in await db.fetchall(
-                f"SELECT {_ACTION_COLUMNS} FROM missed_call_actions"
-                f" WHERE caller_key IN ({marks}) AND at >= ? ORDER BY id",
-                (*chunk, clock.to_db(history))):
-            actions.append(_action(row))
-    return fold(list(legs.values()), actions, numbering.key, now, retention)
 
 
 async def load_open_rows(db: Database, numbering: Numbering, *, now: datetime,
