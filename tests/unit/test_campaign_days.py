@@ -5,6 +5,8 @@ logout. Pure rules, then the adapter on a real SQLite file."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -97,3 +99,29 @@ async def test_the_periodic_check_logs_agents_out_after_the_last_day(db: Databas
     assert log[-1]["started_at"].startswith("2026-03-04T23:30")
     # Nothing left to do the next time round.
     assert await campaign_days.close_ended(db, "Europe/Madrid", MADRID_MIDNIGHT) == []
+
+
+async def test_the_check_runs_until_cancelled_and_tells_the_agents_tabs(db: Database) -> None:
+    ana, ending, _ = await _agent_in(db, date(2020, 1, 31))  # over, in any zone
+    await db.execute("INSERT INTO agent_campaign_logins (user_id, campaign_id, since)"
+                     " VALUES (?, ?, '2020-01-31T09:00:00.000+00:00')", (ana, ending.id))
+    told: asyncio.Queue[int] = asyncio.Queue()
+    zones: list[str] = []
+
+    def zone() -> str:
+        zones.append("Europe/Madrid")
+        return zones[-1]
+
+    async def notify(user_id: int) -> None:
+        await told.put(user_id)
+
+    task = asyncio.get_running_loop().create_task(
+        campaign_days.run(db, zone, notify, every=3600))
+    try:
+        assert await asyncio.wait_for(told.get(), timeout=30) == ana
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert zones == ["Europe/Madrid"]  # read at each check: the settings in force
+    assert (await agent_state_store.logins(db, ana)).campaigns == frozenset()
