@@ -558,7 +558,7 @@ const ptBR = {
   ended_no_answer: "Ninguém atendeu",
   ended_rejected: "Ligação recusada",
   ended_cancelled: "Ligação cancelada",
-  ended_missed: "Ligação perdida",
+  ended_missed: "Chamada perdida",
   ended_not_found: "Número inexistente",
   ended_unreachable: "Não foi possível completar a ligação para esse número",
   ended_failed: "A ligação falhou",
