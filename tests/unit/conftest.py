@@ -1,4 +1,5 @@
-"""Fixtures for unit tests: the page client (see tests/support/web_client.py)."""
+"""Fixtures for unit tests: the page client (see tests/support/web_client.py) and a scratch
+database (tests/support/database.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from crm.db import Database
 from gateway.settings import Settings
+from tests.support.database import scratch_database
 from tests.support.web_client import Client, page_client
 
 
@@ -23,3 +26,10 @@ async def client(page_settings: Settings) -> AsyncIterator[Client]:
     the password PASSWORD."""
     async with page_client(page_settings) as test_client:
         yield test_client
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A fresh database with every migration applied, closed after the test."""
+    async with scratch_database(tmp_path) as database:
+        yield database

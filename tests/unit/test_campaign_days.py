@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
-
-import pytest
 
 from crm import agent_state_store, queue_store, users
 from crm.agent_queues import Logins, campaigns_over
-from crm.db import Database, open_database
+from crm.db import Database
 from crm.queues import Campaign, CampaignState, Kind, day_in
 from gateway import agent_presence, campaign_days
 from gateway.dialplan import AgentCode
@@ -48,15 +44,6 @@ def test_logins_end_only_for_campaigns_whose_last_day_has_passed() -> None:
     assert campaigns_over(logins, campaigns, MARCH_4) == []      # its last day: still on
     assert campaigns_over(logins, campaigns, MARCH_5) == [(7, 1), (8, 1)]
     assert campaigns_over(logins, campaigns, date(2026, 3, 6)) == [(7, 1), (7, 2), (8, 1)]
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "crm.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def _agent_in(db: Database, ends: date) -> tuple[int, Campaign, Campaign]:

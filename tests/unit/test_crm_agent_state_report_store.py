@@ -3,26 +3,13 @@ through an index with a lower time bound (not every row since the log began)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from crm import agent_state_report_store, clock, users
-from crm.db import Database, open_database
+from crm.db import Database
 from tests.support.gateway import FAST_HASHING
 
 DAY = datetime(2026, 3, 4, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "crm.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def _log(db: Database, user_id: int, begin: datetime, end: datetime | None) -> None:

@@ -4,7 +4,7 @@ loopback (aiosmtpd) with login, one e-mail per new missed call."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from crm import call_records, clock, missed_call_mail, missed_call_store, users
 from crm.call_flow import Ended
-from crm.db import Database, open_database
+from crm.db import Database
 from crm.deployment import Deployment, LiveDeployment
 from crm.missed_call_mail import MissedCallMailer, compose
 from crm.missed_calls import MissedRow
@@ -58,15 +58,6 @@ def sink() -> Iterator[tuple[Sink, int]]:
         yield handler, port
     finally:
         controller.stop()
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "db.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 def _row(name: str = "", key: str = "+34911234567") -> MissedRow:

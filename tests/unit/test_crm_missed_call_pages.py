@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from crm import call_records, clock, missed_call_pages, missed_call_store, users
 from crm.call_flow import Answered, Ended
-from crm.db import Database, open_database
+from crm.db import Database
 from crm.missed_call_pages import Cursor
 from crm.missed_calls import ActionKind, MissedRow, RowFilter, View, select
 from tests.support.gateway import FAST_HASHING
@@ -22,15 +20,6 @@ from tests.support.gateway import FAST_HASHING
 NUMBERS = ("911234567", "+34911234567", "612000001", "+34612000002", "0034612000003",
            "anonymous", "612000004", "612000005", "612000006", "612000007", "1002")
 RETENTION = 30
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "db.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def _history(db: Database, rng: random.Random, now: datetime, calls: int) -> None:

@@ -5,29 +5,18 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from crm import call_records, clock, missed_call_store, users
 from crm.call_flow import Answered, Ended
-from crm.db import Database, open_database
+from crm.db import Database
 from crm.missed_calls import ActionKind, MissedRow
 from tests.support.gateway import FAST_HASHING
 
 NUMBERS = ("911234567", "+34911234567", "612000001", "+34612000002", "0034612000003",
            "anonymous", "612000004")
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "db.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 def _summary(rows: list[MissedRow]) -> list[tuple[object, ...]]:

@@ -5,28 +5,17 @@ the badge's and the hidden tab's counts, a caller's open row and the statistics
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crm import missed_row_store
-from crm.db import Database, open_database
+from crm.db import Database
 from crm.missed_calls import LastStatus, Removal, RowFilter, View
 
 NOW = datetime(2026, 3, 4, 12, tzinfo=UTC)
 MONTH = timedelta(days=30)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "crm.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def _plan(db: Database, sql: str, params: list[object] | tuple[object, ...]) -> list[str]:

@@ -3,12 +3,11 @@ control plane (gateway/lines.py) applying them to real sessions, without workers
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from crm.db import Database, open_database
+from crm.db import Database
 from crm.secret_key import load_or_create_key
 from gateway import lines as lines_module
 from gateway import signalling
@@ -71,15 +70,6 @@ def test_the_last_tab_leaving_frees_the_line_for_any_tab() -> None:
     # Clients that name no tab: one after the other, each owns it.
     owner.disconnect("b")
     assert owner.connect("x", "") == Change(gained="x")
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "headset.sqlite3")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 def types(tab: TabSession, since: int = 0) -> list[str]:
