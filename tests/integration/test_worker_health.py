@@ -7,18 +7,13 @@ import signal
 import time
 
 from tests.integration.conftest import Gateway
+from tests.support.gateway import echo_call_on_worker
 
 
 async def test_a_stopped_worker_is_restarted_after_the_ping_timeout(gateway: Gateway) -> None:
     agent = await gateway.agent("elena", extension="1001")
-    await agent.online()
-    call_id = await agent.dial(gateway.settings.echo_number)
-    await agent.wait_call("connected")
-    assert await agent.rtc.wait_hears(1000)
-    worker = gateway.lines.supervisor.worker_of(agent.user.id)
-    assert worker is not None
-    old_pid = worker.pid
-    mark = len(agent.events)
+    call = await echo_call_on_worker(gateway.lines, agent, gateway.settings.echo_number)
+    call_id, old_pid, mark = call.call_id, call.worker_pid, call.mark
     started = time.monotonic()
     # Stopped, not killed: the process is there but will never answer a ping. Whatever
     # the machine's load, a stopped worker reads as not running (worker_health.py).

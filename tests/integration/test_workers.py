@@ -14,6 +14,7 @@ from gateway.worker_spawn import WorkerSpawner
 from tests.conftest import ECHO, HANGS_UP
 from tests.integration.conftest import Gateway
 from tests.lab.ports import free_udp_port, free_udp_port_range
+from tests.support.gateway import echo_call_on_worker
 from tests.support.rtc_client import RtcClient
 
 
@@ -54,14 +55,8 @@ async def test_agents_on_different_workers_call_at_the_same_time(gateway: Gatewa
 async def test_killed_worker_is_restarted_and_the_agent_registers_again(
         gateway: Gateway) -> None:
     agent = await gateway.agent("dario", extension="1001")
-    await agent.online()
-    call_id = await agent.dial(gateway.settings.echo_number)
-    await agent.wait_call("connected")
-    assert await agent.rtc.wait_hears(1000)
-    worker = gateway.lines.supervisor.worker_of(agent.user.id)
-    assert worker is not None
-    old_pid = worker.pid
-    mark = len(agent.events)
+    call = await echo_call_on_worker(gateway.lines, agent, gateway.settings.echo_number)
+    call_id, old_pid, mark = call.call_id, call.worker_pid, call.mark
     started = time.monotonic()
     os.kill(old_pid, signal.SIGKILL)  # a worker this test's gateway started
 

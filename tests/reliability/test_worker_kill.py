@@ -13,20 +13,15 @@ from gateway import signalling
 from tests.conftest import ECHO, Lab
 from tests.integration.conftest import Gateway
 from tests.lab.sipp import uac_call
+from tests.support.gateway import echo_call_on_worker
 from tests.support.rtc_client import RtcClient
 
 
 async def test_killed_worker_comes_back_registered_and_the_agent_is_told(
         gateway: Gateway, lab: Lab) -> None:
     agent = await gateway.agent("hugo", extension="1001", tone=1000)
-    await agent.online()
-    call_id = await agent.dial(ECHO)
-    await agent.wait_call("connected")
-    assert await agent.rtc.wait_hears(1000)
-    worker = gateway.lines.supervisor.worker_of(agent.user.id)
-    assert worker is not None
-    old_pid = worker.pid
-    mark = len(agent.events)
+    call = await echo_call_on_worker(gateway.lines, agent, ECHO)
+    call_id, old_pid, mark = call.call_id, call.worker_pid, call.mark
     os.kill(old_pid, signal.SIGKILL)  # a worker this test's gateway started
 
     # Told: the call ended as interrupted, the line is registering again...

@@ -8,6 +8,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher, Type
@@ -115,3 +116,25 @@ async def make_agent_user(db: Database, box: SecretBox, name: str, extension: st
                                        password=sip_password)
     return user
 
+
+
+@dataclass(frozen=True)
+class WorkerCall:
+    """An agent's connected call and the line worker process carrying it."""
+
+    call_id: str
+    worker_pid: int
+    mark: int  # len(agent.events) once the call is up: wait for what follows from here
+
+
+async def echo_call_on_worker(lines: Lines, agent: Agent, echo: str,
+                              tone: float = 1000) -> WorkerCall:
+    """Bring the agent online and into a call to the echo line, proven by hearing its own
+    tone back: the set-up of every test that then does something to the agent's worker."""
+    await agent.online()
+    call_id = await agent.dial(echo)
+    await agent.wait_call("connected")
+    assert await agent.rtc.wait_hears(tone)
+    worker = lines.supervisor.worker_of(agent.user.id)
+    assert worker is not None
+    return WorkerCall(call_id, worker.pid, len(agent.events))
