@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import tempfile
@@ -34,8 +33,8 @@ from typing import Any
 
 from playwright.async_api import Page, async_playwright
 
-from bench.call_cost import percentiles
 from bench.capacity import load_average, set_niceness
+from bench.step_times import ms, print_steps, save
 from tests.browser.conftest import BROWSER_TONE, login
 from tests.browser.test_softphone import PROBE, ROOT, go_online, state
 from tests.conftest import AGENTS, gateway_settings
@@ -47,7 +46,6 @@ from tests.support.server import add_agent, running_server
 from webrtc.ice import restrict_host_addresses
 
 Json = dict[str, Any]
-REPO = Path(__file__).resolve().parents[1]
 PHONE_TONE = 1500
 GOAL_S = 5.0
 TIMEOUT_S = 30.0
@@ -155,10 +153,6 @@ async def run(args: argparse.Namespace) -> Json:
                     await browser.close()
     results["rounds"] = rounds
     results["baseline_s"] = idle
-
-    def ms(values: list[float | None]) -> Json:
-        return percentiles([1000 * v for v in values if v is not None])
-
     results["summary_ms"] = {key: ms([r[key] for r in rounds]) for key in (
         "call_shown_s", "line_connected_s", "page_hears_phone_s", "phone_hears_page_s")}
     results["summary_ms"]["baseline_idle_line_connected_s"] = ms(list(idle))
@@ -172,18 +166,13 @@ def print_table(results: Json) -> None:
     print(f"\nTab reloaded during a call to a pjsua2 phone, {cfg['reloads']} times "
           f"({cfg['cpus']} CPUs, Python {cfg['python']}); load average at start "
           f"{cfg['load_start']}, at end {cfg['load_end']}\n")
-    print(f"  {'from the reload to ... (ms)':48}{'p50':>8}{'p95':>8}{'max':>8}{'n':>5}")
-    labels = {
+    print_steps("from the reload to ... (ms)", s, {
         "call_shown_s": "the call shown connected again",
         "line_connected_s": "the new peer connection connected",
         "page_hears_phone_s": "the page hears the phone again",
         "phone_hears_page_s": "the phone hears the page again",
         "baseline_idle_line_connected_s": "baseline: idle reload -> line connected",
-    }
-    for key, label in labels.items():
-        r = s[key]
-        print(f"  {label:48}{r.get('p50', '-')!s:>8}{r.get('p95', '-')!s:>8}"
-              f"{r.get('max', '-')!s:>8}{r['n']:>5}")
+    })
     p95 = s["page_hears_phone_s"].get("p95")
     if p95 is not None:
         verdict = "met" if p95 < 1000 * GOAL_S else "MISSED"
@@ -209,11 +198,7 @@ def main() -> None:
     set_niceness(args.nice)
     results = asyncio.run(run(args))
     print_table(results)
-    path = args.json or REPO / "bench" / "results" / time.strftime(
-        "reattach-%Y%m%d-%H%M%S.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
-    print(f"\nresults written to {path}")
+    save(results, args.json, "reattach")
 
 
 if __name__ == "__main__":

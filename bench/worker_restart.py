@@ -43,7 +43,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from bench.call_cost import percentiles
 from bench.capacity import (
     ECHO_NUMBER,
     EchoLine,
@@ -52,6 +51,7 @@ from bench.capacity import (
     load_average,
     set_niceness,
 )
+from bench.step_times import ms, print_steps, save
 from crm.db import open_database
 from crm.secret_key import load_or_create_key
 from gateway import signalling
@@ -62,7 +62,6 @@ from tests.support.gateway import Agent, make_agent_user
 from tests.support.rtc_client import RtcClient
 from webrtc.ice import restrict_host_addresses
 
-REPO = Path(__file__).resolve().parents[1]
 Json = dict[str, Any]
 EXT, PW = "4001", "pw-4001-restart"
 PHONE_EXT, PHONE_PW = "4999", "pw-4999-restart"
@@ -236,10 +235,6 @@ async def baseline(kamailio: Kamailio, count: int) -> Json:
     return {"start_to_registered_s": times}
 
 
-def ms(values: list[float | None]) -> Json:
-    return percentiles([1000 * v for v in values if v is not None])
-
-
 async def run(args: argparse.Namespace) -> Json:
     restrict_host_addresses(["127.0.0.1"])
     results: Json = {"config": {"kills": args.kills, "cpus": os.cpu_count(),
@@ -283,18 +278,13 @@ def print_table(results: Json) -> None:
           f"Python {cfg['python']}, {cfg['autogroup']}); load average at start "
           f"{cfg['load_start']}, "
           f"at end {cfg['load_end']}\n")
-    print(f"  {'from the kill to ... (ms)':48}{'p50':>8}{'p95':>8}{'max':>8}{'n':>5}")
-    labels = {
+    print_steps("from the kill to ... (ms)", s, {
         "call_ended_told_s": "agent told: call ended (interrupted)",
         "worker_restarted_told_s": "agent told: line registering (worker_restarted)",
         "registered_at_kamailio_s": "REGISTER 200 from Kamailio on the wire",
         "registered_told_s": "agent told: line registered",
         "baseline_phone_start_to_registered_s": "baseline: bare pjsua2 phone start -> 200",
-    }
-    for key, label in labels.items():
-        r = s[key]
-        print(f"  {label:48}{r.get('p50', '-')!s:>8}{r.get('p95', '-')!s:>8}"
-              f"{r.get('max', '-')!s:>8}{r['n']:>5}")
+    })
     reg = s["registered_at_kamailio_s"].get("p95") or s["registered_told_s"].get("p95")
     if reg is not None:
         verdict = "met" if reg < 1000 * GOAL_S else "MISSED"
@@ -320,11 +310,7 @@ def main() -> None:
     set_niceness(args.nice)
     results = asyncio.run(run(args))
     print_table(results)
-    path = args.json or REPO / "bench" / "results" / time.strftime(
-        "worker-restart-%Y%m%d-%H%M%S.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
-    print(f"\nresults written to {path}")
+    save(results, args.json, "worker-restart")
 
 
 if __name__ == "__main__":
