@@ -15,7 +15,12 @@ from playwright.async_api import Browser, Page
 from crm import disposition_catalog, pause_codes, queue_store, users
 from tests.browser.conftest import BROWSER_TONE, login
 from tests.browser.test_page_navigation import shown
-from tests.browser.test_softphone import ROOT, call_to_a_phone, go_online, hears, state
+from tests.browser.test_softphone import (
+    ROOT,
+    hears,
+    online_in_a_call_heard_both_ways,
+    state,
+)
 from tests.conftest import Lab
 from tests.support.server import RunningServer
 from web.appkeys import DB
@@ -64,11 +69,7 @@ async def test_admin_pages_by_links_and_forms_keep_the_call(
     await users.update_user(db, ana.id, role="admin")
     page = await login(browser, server, "ana")
     await page.set_viewport_size({"width": 1366, "height": 768})
-    await go_online(page)
-    async with call_to_a_phone(page, lab, tone=PHONE_TONE) as phone:
-        assert await hears(page, PHONE_TONE)
-        assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 8)
-        call_id = await page.get_attribute(ROOT, "data-call-id")
+    async with online_in_a_call_heard_both_ways(page, lab, PHONE_TONE) as (phone, call_id):
         assert await page.evaluate(MARK)
 
         await _open(page, ".topnav a[href='/admin']")

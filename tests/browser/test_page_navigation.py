@@ -35,7 +35,14 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from tests.browser.conftest import BROWSER_TONE, login
-from tests.browser.test_softphone import ROOT, call_to_a_phone, go_online, hears, state
+from tests.browser.test_softphone import (
+    ROOT,
+    call_to_a_phone,
+    go_online,
+    hears,
+    online_in_a_call_heard_both_ways,
+    state,
+)
 from tests.conftest import Lab
 from tests.lab.tone import tone_present
 from tests.support.server import RunningServer
@@ -112,11 +119,7 @@ async def shown(page: Page, path: str) -> str:
 async def test_moving_between_pages_mid_call_never_interrupts_the_audio(
         browser: Browser, server: RunningServer, lab: Lab) -> None:
     page = await login(browser, server, "ana")
-    await go_online(page)
-    async with call_to_a_phone(page, lab, tone=PHONE_TONE) as phone:
-        assert await hears(page, PHONE_TONE)
-        assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 8)
-        call_id = await page.get_attribute(ROOT, "data-call-id")
+    async with online_in_a_call_heard_both_ways(page, lab, PHONE_TONE) as (phone, call_id):
         await page.evaluate(START_RECORDING)
         load_before = os.getloadavg()[0]
         since = time.monotonic()

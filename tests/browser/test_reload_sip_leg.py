@@ -11,7 +11,12 @@ import time
 from playwright.async_api import Browser
 
 from tests.browser.conftest import BROWSER_TONE, login
-from tests.browser.test_softphone import ROOT, call_to_a_phone, go_online, hears, state
+from tests.browser.test_softphone import (
+    ROOT,
+    hears,
+    online_in_a_call_heard_both_ways,
+    state,
+)
 from tests.conftest import Lab
 from tests.support.server import RunningServer
 
@@ -26,11 +31,7 @@ MARK_PC = """async () => {
 async def test_a_reload_reattaches_to_the_same_sip_leg(
         browser: Browser, server: RunningServer, lab: Lab) -> None:
     page = await login(browser, server, "ana")
-    await go_online(page)
-    async with call_to_a_phone(page, lab, tone=PHONE_TONE) as phone:
-        assert await hears(page, PHONE_TONE)
-        assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 8)
-        call_id = await page.get_attribute(ROOT, "data-call-id")
+    async with online_in_a_call_heard_both_ways(page, lab, PHONE_TONE) as (phone, call_id):
         assert await page.evaluate(MARK_PC)
         seen = len(phone.events())
         started = time.monotonic()

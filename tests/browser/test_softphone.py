@@ -70,6 +70,18 @@ async def call_to_a_phone(page: Page, lab: Lab, tone: float = 1500) -> AsyncIter
         yield phone
 
 
+@asynccontextmanager
+async def online_in_a_call_heard_both_ways(
+        page: Page, lab: Lab, tone: float) -> AsyncIterator[tuple[Phone, str | None]]:
+    """The page goes online and calls a real phone playing ``tone`` (``call_to_a_phone``);
+    each side hears the other before the test goes on. Yields the phone and the call's id."""
+    await go_online(page)
+    async with call_to_a_phone(page, lab, tone=tone) as phone:
+        assert await hears(page, tone)
+        assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 8)
+        yield phone, await page.get_attribute(ROOT, "data-call-id")
+
+
 async def test_login_go_online_and_echo_test(browser: Browser, server: RunningServer) -> None:
     page = await login(browser, server, "nuria")  # no SIP account: the echo test still works
     assert await page.get_attribute("html", "lang") == "es"
