@@ -50,8 +50,11 @@ async def test_pick_among_matches_and_create_for_an_unknown_number(
         assert await picks.count() == 2
         chosen = ids["Luis Fernández"]
         await page.click(f"{WINDOW} [data-action=cw-pick][data-contact-id='{chosen}']")
+        # The pick buttons carry the names too: wait for them to go before looking for
+        # the chosen contact, or the name on a button would satisfy the wait.
+        await page.wait_for_selector(f"{WINDOW} [data-action=cw-pick]", state="detached")
         await page.wait_for_selector(f"{WINDOW} .cw-contact :text('Luis Fernández')")
-        assert await picks.count() == 0
+        assert await page.locator(f"{WINDOW} .cw-contact :text('Lucía Fernández')").count() == 0
         work = await call_work.get(db, call_id)
         assert work is not None and work.contact_id == chosen
         await state(page, "call-state", "ended", timeout=20)
