@@ -17,6 +17,7 @@ import asyncio
 import contextvars
 import logging
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from crm import migrate
+from crm import db_prefetch, migrate
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -80,6 +81,8 @@ class Database:
         self._conn = conn
         self._lock = asyncio.Lock()
         self.path = path
+        # The file's read into the page cache at open (crm/db_prefetch.py), if started.
+        self.prefetching: threading.Thread | None = None
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement on its own (autocommit); return the number of rows changed."""
@@ -150,6 +153,8 @@ async def open_database(path: str | Path) -> Database:
         applied = await migrate.apply_migrations(db)
         if applied:
             log.info("database %s: applied migrations %s", path, ", ".join(applied))
+        # Ring-time caller-ID should not wait on the disk after a start.
+        db.prefetching = db_prefetch.prefetch(path)
     except BaseException:
         await conn.close()
         raise
