@@ -1,26 +1,34 @@
-"""Read the database file once, in the background, when it is opened.
+"""Read a large database file once, in another process, when it is opened.
 
 Why: caller-ID runs at ring time and reads a few random pages of the phone index and of
 the contacts table. On a just-started server those pages are on disk: at 1M contacts the
-first lookups' p99 was ~4 ms (disk reads) against ~0.2 ms once the pages were cached.
-One sequential read of the file (~1.7 s for 880 MB here, mostly waiting on the disk, on
-a daemon thread) leaves it in the kernel's page cache, as PostgreSQL's pg_prewarm does.
-``posix_fadvise(WILLNEED)`` was tried first: on this machine's disk it read nothing.
+first lookups' p99 was ~3.5 ms (disk reads) against ~0.2-0.5 ms once the pages were
+cached. One sequential read of the file (~1.7 s for 880 MB here) leaves it in the
+kernel's page cache, as PostgreSQL's pg_prewarm does. ``posix_fadvise(WILLNEED)`` was
+tried first: on this machine's disk it read nothing.
 
-Only when the file fits comfortably in the memory the machine has free (a quarter of
-it), so a database bigger than the machine's memory does not push everything else out.
+Why another process: closing *any* descriptor of the database file in this process drops
+every POSIX lock SQLite holds on it (SQLite's "how to corrupt your database", 2.2): a
+reader thread here made a WAL reader in the same process see stale data. ``cat`` in a
+child process has its own descriptors and locks.
+
+Only for files of at least ``MIN_BYTES`` (smaller ones are read quickly anyway) that fit
+in a quarter of the memory the machine has free, so a database bigger than the memory
+does not push everything else out.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1 << 20
+MIN_BYTES = 64 << 20
 
 
 def free_memory_bytes() -> int:
@@ -31,29 +39,31 @@ def free_memory_bytes() -> int:
         return 0
 
 
-def read_through(path: Path) -> int:
-    """Read ``path`` start to end into one reused buffer; the bytes read."""
-    done = 0
-    buffer = bytearray(CHUNK)
+def worth_it(size: int, free_bytes: int) -> bool:
+    """Whether a file of ``size`` bytes should be read ahead with ``free_bytes`` free."""
+    return MIN_BYTES <= size <= free_bytes // 4
+
+
+def _read_in_child(cat: str, path: Path) -> None:
     try:
-        with open(path, "rb", buffering=0) as file:
-            while count := file.readinto(buffer):
-                done += count
+        subprocess.run([cat, str(path)], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
     except OSError as exc:  # a read-ahead that cannot be had only costs speed
         log.debug("database %s: no read-ahead (%s)", path, exc)
-    return done
 
 
 def prefetch(path: Path, free_bytes: int | None = None) -> threading.Thread | None:
-    """Start reading ``path`` on a daemon thread; None if it is not worth it or too big."""
-    free = free_memory_bytes() if free_bytes is None else free_bytes
+    """Start reading ``path`` in a child process (a daemon thread waits for it); None if
+    it is not worth it, too big, or there is no ``cat``."""
+    cat = shutil.which("cat")
     try:
         size = path.stat().st_size
     except OSError:
         return None
-    if size == 0 or size > free // 4:
+    free = free_memory_bytes() if free_bytes is None else free_bytes
+    if cat is None or not worth_it(size, free):
         return None
-    reader = threading.Thread(target=read_through, args=(path,), name="db-prefetch",
+    waiter = threading.Thread(target=_read_in_child, args=(cat, path), name="db-prefetch",
                               daemon=True)
-    reader.start()
-    return reader
+    waiter.start()
+    return waiter

@@ -1,4 +1,5 @@
-"""The database file is read ahead when opened, only when it fits in free memory."""
+"""A large database file is read ahead (in a child process) when opened, only when it fits
+in free memory; small files and missing ones are left alone."""
 
 from __future__ import annotations
 
@@ -10,27 +11,33 @@ from crm import db_prefetch
 from crm.db import open_database
 
 
-def test_a_file_that_fits_is_read_whole_on_a_thread(tmp_path: Path) -> None:
+def test_only_large_files_that_fit_in_a_quarter_of_free_memory() -> None:
+    big = db_prefetch.MIN_BYTES
+    assert db_prefetch.worth_it(big, free_bytes=4 * big)
+    assert not db_prefetch.worth_it(big, free_bytes=4 * big - 1)
+    assert not db_prefetch.worth_it(big - 1, free_bytes=10**12)
+
+
+def test_a_large_file_is_read_by_a_child_process(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "headset.sqlite3"
-    path.write_bytes(b"x" * (3 * db_prefetch.CHUNK + 5))
-    assert db_prefetch.read_through(path) == 3 * db_prefetch.CHUNK + 5
+    path.write_bytes(b"x" * 4096)
+    monkeypatch.setattr(db_prefetch, "MIN_BYTES", 1024)
     reader = db_prefetch.prefetch(path, free_bytes=10**9)
     assert reader is not None and reader.daemon
     reader.join(10)
     assert not reader.is_alive()
+    assert db_prefetch.prefetch(tmp_path / "missing.sqlite3", free_bytes=10**9) is None
 
 
-def test_a_file_too_big_for_free_memory_or_missing_is_left_alone(tmp_path: Path) -> None:
+def test_a_small_file_is_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "headset.sqlite3"
     path.write_bytes(b"x" * 65536)
-    # More than a quarter of what is free: nothing read.
-    assert db_prefetch.prefetch(path, free_bytes=4 * 65536 - 1) is None
-    assert db_prefetch.prefetch(tmp_path / "missing.sqlite3", free_bytes=10**9) is None
-    assert db_prefetch.read_through(tmp_path / "missing.sqlite3") == 0
+    assert db_prefetch.prefetch(path, free_bytes=10**12) is None
 
 
-async def test_opening_the_database_reads_it_ahead(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_opening_the_database_asks_for_the_read_ahead(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[Path] = []
 
     def prefetch(path: Path, free_bytes: int | None = None) -> None:
