@@ -49,7 +49,8 @@ async def test_mute_hold_keypad_and_hang_up_by_keyboard_reach_the_far_end(
 
         await page.keyboard.press("Alt+Shift+KeyH")
         await asyncio.to_thread(phone.wait_remote_hold, True, 8)
-        assert await page.get_attribute(f"{ROOT} [data-action=hold]", "aria-pressed") == "true"
+        # The page learns of the hold from the server after the re-INVITE went out.
+        await page.wait_for_selector(f"{ROOT} [data-action=hold][aria-pressed=true]")
         await page.keyboard.press("Alt+Shift+KeyH")
         await asyncio.to_thread(phone.wait_remote_hold, False, 8)
         assert await asyncio.to_thread(phone.wait_hears, BROWSER_TONE, 8)
