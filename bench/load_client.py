@@ -41,7 +41,9 @@ from aiortc.rtp import RtpPacket
 
 from bench.frame_meter import LATE_S, FrameMeter
 from bench.peers import PipeServer
+from gateway.pcm import SAMPLE_RATE
 from webrtc.ice import restrict_host_addresses
+from webrtc.libopus import LIBOPUS, Decoder
 
 TONE_HZ = 1000.0
 AMPLITUDE = 8000  # of 32767
@@ -80,7 +82,11 @@ class ToneDetector:
     def __init__(self, codec: str) -> None:
         self.codec = codec
         self._decoder: Any = None
-        if codec == "opus":
+        self._libopus: Decoder | None = None
+        if codec == "opus" and LIBOPUS is not None:
+            # libopus straight to 16 kHz: a third of av's cost at 48 kHz, same verdict.
+            self._libopus = Decoder(LIBOPUS)
+        elif codec == "opus":
             self._decoder = av.CodecContext.create("libopus", "r")
             self._decoder.format = "s16"
             self._decoder.layout = "mono"
@@ -93,6 +99,9 @@ class ToneDetector:
         if self.codec == "pcmu":
             x = self._ulaw[np.frombuffer(payload, dtype=np.uint8)]
             return self._amplitude(x, 8000) >= self.threshold
+        if self._libopus is not None:
+            pcm16 = np.frombuffer(self._libopus.decode(payload), dtype="<i2")
+            return self._amplitude(pcm16 / 32768, SAMPLE_RATE) >= self.threshold
         packet = av.Packet(payload)
         level = 0.0
         for frame in self._decoder.decode(packet):
