@@ -64,7 +64,8 @@ class OpusPackets:
         codec.layout = "mono"
         codec.sample_rate = SAMPLE_RATE
         codec.time_base = fractions.Fraction(1, SAMPLE_RATE)
-        codec.options = {"application": "voip"}
+        codec.options = {"application": "voip",
+                         "compression_level": str(libopus.COMPLEXITY)}
         self._codec = codec
         self._pts = 0
 
