@@ -4,15 +4,47 @@
 JSON lines on stdin (``{"id": N, "cmd": ..., "k": agent}``), one reply per command
 (``{"id": N, "ok": true, "result": {...}}``), like ``bench/peers.py``.
 
-Each client is a real RTCPeerConnection (ICE, DTLS, SRTP, RTP, RTCP as a browser does)
-made as cheap as it can be, so that the CPU goes to the gateway under test:
+Each client is a real RTCPeerConnection made as cheap as it can be, so that the CPU goes
+to the gateway under test. By default it is **lean**: aiortc does everything a browser's
+peer does to set the call up, then hands the audio over to this module.
 
-- it sends a 1 kHz tone **encoded once per process** by aiortc's own encoder (Opus or
-  PCMU, whichever the gateway's answer chose), handed to aiortc's sender as ready
-  packets: no encoding per client;
-- what comes back is metered where aiortc would put it in its jitter buffer
-  (``bench/frame_meter.py``: late, missing, silent frames) and decoded here only to
-  check each frame for the echoed tone; aiortc's decoder thread never gets it.
+What aiortc still does, as for any peer: the offer and the answer (the offer is aiortc's,
+with its codecs, ``a=ssrc`` and header extensions), ICE (checks, nomination, consent
+checks every few seconds for as long as the connection lives), the DTLS handshake and the
+SRTP keys, RTCP from its sender (sender reports and SDES every 0.5-1.5 s, their packet,
+octet and timestamp counts kept up to date by the lean path), RTCP received (the
+gateway's reports reach aiortc as usual), the DTLS close at the end.
+
+What the lean path does instead of aiortc, once the connection is up:
+
+- **sending**: one timer for the whole process, every 20 ms on an absolute schedule,
+  sends one packet per client: the 12-byte RTP header built with struct (the sender's
+  SSRC, the negotiated payload type, marker set, its own sequence number and timestamp
+  from random origins) plus the same one-byte ``sdes:mid`` header extension aiortc's
+  sender adds, then a payload of a 1 kHz tone **encoded once per process** by aiortc's
+  own encoder (Opus or PCMU, whichever the answer chose), SRTP-protected with the DTLS
+  transport's keys and written to the nominated ICE pair's socket. aiortc's own sender
+  loop waits forever on a track that never gives a frame. The packets on the wire are
+  the ones aiortc would send, byte for byte, bar the sequence and timestamp origins.
+- **receiving**: SRTP packets are taken from the ICE connection before aiortc's queue,
+  decrypted with the DTLS transport's keys, and only their sequence number, timestamp
+  and payload are read (CSRCs, header extensions and padding skipped); each packet is
+  metered (``bench/frame_meter.py``: late, missing, silent frames) and **checked for
+  the echoed tone, every frame** (``bench/lean_rtp.py``: libopus to 8 kHz, or the PCMU
+  table, then one cosine/sine pair; a frame without the tone counts as lost).
+
+What the lean client does not do that a browser does: it sends **no RTCP receiver
+reports** (aiortc's receiver never sees a packet, so the gateway's view of the browser
+leg's loss and jitter, ``remote-inbound-rtp``, stays empty), no NACK or other feedback,
+no transport-wide congestion feedback (aiortc sends none for audio either), and it plays
+nothing out (no jitter buffer, no decoder beyond the tone check). Its packets all leave
+in one burst per 20 ms tick (every client of the process at once, a few tens of
+microseconds apart) instead of at each browser's own phase. The DTLS transport's byte
+and packet counters (``getStats`` "transport") no longer count the audio.
+
+``--stock`` keeps the older, costlier path (aiortc's sender and receiver per packet, a
+pacing task per client) for comparison (``bench/client_cost.py``). The process runs on
+uvloop when it is installed (``--loop asyncio`` to refuse it).
 
 Its own pacing is checked too (``send_late``: frames this process handed out more than
 the late bound after their due time), so an overloaded load generator shows in the
@@ -25,21 +57,26 @@ import argparse
 import asyncio
 import fractions
 import math
+import random
 import re
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import av
 import numpy as np
 import numpy.typing as npt
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+import pylibsrtp
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription, clock
 from aiortc.codecs.g711 import PcmuEncoder
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtp import RtpPacket
 
 from bench.frame_meter import LATE_S, FrameMeter
+from bench.lean_rtp import MID_URI, RtpSendHeader, ToneCheck, is_rtcp, rtp_fields
 from bench.peers import PipeServer
 from gateway.pcm import SAMPLE_RATE
 from webrtc.ice import restrict_host_addresses
@@ -137,13 +174,13 @@ class MeteringBuffer:
 
     def __init__(self) -> None:
         self.meter: FrameMeter | None = None
-        self.detector: ToneDetector | None = None
+        self.has_tone: Callable[[bytes], bool] | None = None
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
-        if self.meter is not None and self.detector is not None:
+        if self.meter is not None and self.has_tone is not None:
             data: bytes = packet._data  # type: ignore[attr-defined]  # aiortc's depayloaded bytes
             self.meter.add(time.monotonic(), packet.sequence_number, packet.timestamp,
-                           self.detector.has_tone(data))
+                           self.has_tone(data))
         return False, None
 
 
@@ -197,13 +234,142 @@ def answer_codec(sdp: str) -> str:
     return name
 
 
-class Client:
-    def __init__(self, tones: dict[str, list[bytes]], late_s: float) -> None:
+class Ticker:
+    """One timer for every lean client of the process: a tick every 20 ms on an absolute
+    schedule (a tick that comes late is followed at once by the next one due, as a paced
+    track catches up), each tick one packet for every client."""
+
+    def __init__(self, late_s: float) -> None:
         self.late_s = late_s
+        self.paths: list[LeanPath] = []
+        self._handle: asyncio.TimerHandle | None = None
+        self._start = 0.0
+        self._n = 0
+
+    def add(self, path: LeanPath) -> None:
+        self.paths.append(path)
+        if self._handle is None:
+            loop = asyncio.get_running_loop()
+            self._start, self._n = loop.time(), 0
+            self._handle = loop.call_at(self._start, self._tick)
+
+    def remove(self, path: LeanPath) -> None:
+        if path in self.paths:
+            self.paths.remove(path)
+        if not self.paths and self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        late = loop.time() - (self._start + self._n * FRAME_S) > self.late_s
+        ntp = clock.current_ntp_time()
+        for path in self.paths:
+            path.send(late, ntp)
+        self._n += 1
+        self._handle = loop.call_at(self._start + self._n * FRAME_S, self._tick)
+
+
+class LeanPath:
+    """One connected client's audio, moved here instead of through aiortc's sender and
+    receiver (see the module's docstring)."""
+
+    def __init__(self, pc: RTCPeerConnection, track: PacketTrack, payloads: list[bytes],
+                 meter: FrameMeter, has_tone: Callable[[bytes], bool]) -> None:
+        transceiver = pc.getTransceivers()[0]
+        sender = transceiver.sender
+        self._sender_vars = vars(sender)  # its RTCP sender report's counts, private
+        self._dtls = sender.transport
+        self._connection = self._dtls.transport._connection  # aioice's Connection
+        codec = transceiver._codecs[0]
+        mid_id = next((e.id for e in transceiver._headerExtensions if e.uri == MID_URI),
+                      None)
+        assert codec.payloadType is not None
+        self.header = RtpSendHeader(sender._ssrc, codec.payloadType, transceiver.mid, mid_id)
+        self.payload_type = codec.payloadType
+        self._step = codec.clockRate // 50
+        self._track = track
+        self._payloads = payloads
+        self.meter = meter
+        self.has_tone = has_tone
+        self._seq = random.getrandbits(16)
+        self._ts = random.getrandbits(32)
+        self._n = 0
+        self._octets = 0
+        self._hooked: list[Any] = []  # aioice's StunProtocols whose datagrams we take
+        self._pair: Any = None
+        self._sendto: Callable[[bytes, tuple[str, int]], None] | None = None
+        self._addr: tuple[str, int] = ("", 0)
+
+    def install(self) -> None:
+        """Take received SRTP from the ICE connection's sockets, before aioice tries
+        to read it as STUN and queues it for aiortc."""
+        for protocol in self._connection._protocols:
+            forward = protocol.datagram_received
+            vars(protocol)["datagram_received"] = self._receiver(forward)
+            self._hooked.append(protocol)
+
+    def uninstall(self) -> None:
+        for protocol in self._hooked:
+            vars(protocol).pop("datagram_received", None)
+        self._hooked.clear()
+
+    def send(self, late: bool, ntp: int) -> None:
+        pair = self._connection._nominated.get(1)
+        if pair is not self._pair:  # the nominated pair's socket and address, cached
+            self._pair = pair
+            self._sendto = pair.protocol.transport.sendto if pair is not None else None
+            self._addr = pair.remote_addr if pair is not None else ("", 0)
+        if self._sendto is None or self._dtls._state is not DtlsState.CONNECTED:
+            return
+        payload = self._payloads[self._n % len(self._payloads)]
+        packet = self.header.packet(self._seq, self._ts, payload)
+        self._sendto(self._dtls._tx_srtp.protect(packet), self._addr)
+        # What aiortc's sender puts in its RTCP sender reports.
+        sender = self._sender_vars
+        self._octets += len(payload)
+        sender["_RTCRtpSender__ntp_timestamp"] = ntp
+        sender["_RTCRtpSender__rtp_timestamp"] = self._ts
+        sender["_RTCRtpSender__octet_count"] = self._octets
+        sender["_RTCRtpSender__packet_count"] = self._n + 1
+        self._n += 1
+        self._seq = (self._seq + 1) & 0xFFFF
+        self._ts = (self._ts + self._step) & 0xFFFFFFFF
+        self._track.sent += 1
+        if late:
+            self._track.send_late += 1
+
+    def _receiver(self, forward: Callable[[bytes, Any], None]) -> Callable[[bytes, Any], None]:
+        dtls, meter, has_tone = self._dtls, self.meter, self.has_tone
+        payload_type = self.payload_type
+
+        def datagram_received(data: bytes, addr: Any) -> None:
+            # RTP's first byte is 128-191 (version 2); STUN's and DTLS's are below 64.
+            if 127 < data[0] < 192 and not is_rtcp(data):
+                try:
+                    plain = dtls._rx_srtp.unprotect(data)
+                    pt, seq, timestamp, start, end = rtp_fields(plain)
+                except (pylibsrtp.Error, ValueError):
+                    return  # aiortc drops these too
+                if pt == payload_type:
+                    meter.add(time.monotonic(), seq, timestamp, has_tone(plain[start:end]))
+                return
+            forward(data, addr)  # STUN, DTLS, RTCP: aioice and aiortc as usual
+
+        return datagram_received
+
+
+class Client:
+    def __init__(self, tones: dict[str, list[bytes]], late_s: float,
+                 ticker: Ticker | None = None) -> None:
+        self.late_s = late_s
+        self.tones = tones
+        self.ticker = ticker  # None: the stock path
         self.pc = RTCPeerConnection()
         self.track = PacketTrack(tones, late_s)
         self.pc.addTrack(self.track)
         self.buffer = MeteringBuffer()
+        self.lean: LeanPath | None = None
         receiver = self.pc.getTransceivers()[0].receiver
         # aiortc offers no hook for received RTP; its jitter buffer is private state.
         setattr(receiver, "_RTCRtpReceiver__jitter_buffer", self.buffer)  # noqa: B010
@@ -214,8 +380,13 @@ class Client:
 
     async def accept(self, sdp: str, timeout: float = 15) -> str:
         codec = answer_codec(sdp)
-        self.buffer.detector = ToneDetector(codec)
-        self.buffer.meter = FrameMeter(CLOCK[codec], self.late_s)
+        meter = FrameMeter(CLOCK[codec], self.late_s)
+        if self.ticker is None:
+            self.buffer.has_tone = ToneDetector(codec).has_tone
+        else:
+            self.buffer.has_tone = ToneCheck(codec, TONE_HZ,
+                                             TONE_FRACTION * AMPLITUDE / 32768)
+        self.buffer.meter = meter
         self.track.codec = codec
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
         connected = asyncio.Event()
@@ -229,7 +400,13 @@ class Client:
         await asyncio.wait_for(connected.wait(), timeout)
         if self.pc.connectionState != "connected":
             raise RuntimeError(f"peer connection {self.pc.connectionState}")
-        self.track.ready.set()
+        if self.ticker is None:
+            self.track.ready.set()
+        else:  # the track stays silent: aiortc's sender loop waits on it for good
+            self.lean = LeanPath(self.pc, self.track, self.tones[codec], meter,
+                                 self.buffer.has_tone)
+            self.lean.install()
+            self.ticker.add(self.lean)
         return codec
 
     def take(self) -> dict[str, Any]:
@@ -241,21 +418,27 @@ class Client:
         return out
 
     async def close(self) -> None:
+        if self.lean is not None:
+            assert self.ticker is not None
+            self.ticker.remove(self.lean)
+            self.lean.uninstall()
+            self.lean = None
         await self.pc.close()
 
 
 class Server(PipeServer):
-    def __init__(self, late_s: float) -> None:
+    def __init__(self, late_s: float, lean: bool = True) -> None:
         super().__init__()
         self.late_s = late_s
         self.tones = {codec: encoded_tone(codec) for codec in CLOCK}
         self.clients: dict[int, Client] = {}
+        self.ticker = Ticker(late_s) if lean else None
 
     async def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
         cmd = msg["cmd"]
         k = int(msg.get("k", -1))
         if cmd == "new":
-            self.clients[k] = Client(self.tones, self.late_s)
+            self.clients[k] = Client(self.tones, self.late_s, self.ticker)
             return {}
         if cmd == "offer":
             return {"sdp": await self.clients[k].offer()}
@@ -280,12 +463,32 @@ class Server(PipeServer):
             await client.close()
 
 
+def run(main: Coroutine[Any, Any, None], loop: str = "uvloop") -> str:
+    """Run ``main`` on uvloop when asked and installed, else on asyncio's own loop;
+    returns the loop used."""
+    if loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            uvloop.run(main)
+            return "uvloop"
+    asyncio.run(main)
+    return "asyncio"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--late-ms", type=float, default=1000 * LATE_S)
+    parser.add_argument("--stock", action="store_true",
+                        help="aiortc's own per-packet sender and receiver (the older path)")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="event loop (uvloop falls back to asyncio when missing)")
     args = parser.parse_args()
     restrict_host_addresses(["127.0.0.1"])
-    asyncio.run(Server(args.late_ms / 1000).run())
+    run(Server(args.late_ms / 1000, lean=not args.stock).run(), args.loop)
 
 
 if __name__ == "__main__":
