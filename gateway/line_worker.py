@@ -22,6 +22,7 @@ from aiortc import RTCIceServer
 
 from gateway import ipc, music_on_hold, quality
 from gateway.echo_leg import EchoLeg
+from gateway.settings import WIDEBAND_SIP_CODECS
 from sip_bridge.engine import EngineConfig, EngineError, SipEngine
 from webrtc.ice import restrict_host_addresses
 from webrtc.line import Line, MediaLeg
@@ -249,7 +250,9 @@ class Worker:
     async def _open_line(self, agent_id: int, sdp: str) -> None:
         agent = self._agent(agent_id)
         line = Line(agent_id, tuple(self._config.browser_codecs), self._ice_servers,
-                    self._line_state_changed)
+                    self._line_state_changed,
+                    far_end_wideband=any(c in WIDEBAND_SIP_CODECS
+                                         for c in self._config.sip_codecs))
         try:
             answer = await line.accept_offer(sdp)
         except Exception as exc:

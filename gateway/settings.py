@@ -19,6 +19,9 @@ import phonenumbers
 
 BROWSER_CODECS = ("opus", "pcmu", "pcma")
 SIP_CODECS = ("pcmu", "pcma", "g722")
+# The SIP codecs that carry audio above 4 kHz; with none of them allowed, what a call
+# sends the agent is telephone-band and the browser leg's Opus codes no more than that.
+WIDEBAND_SIP_CODECS = frozenset({"g722"})
 SIP_TRANSPORTS = ("udp", "tcp")
 TLS_MODES = ("auto", "on", "off")
 

@@ -56,7 +56,7 @@ class OpusPackets:
     clock_rate = 48000
     samples = 48000 * SAMPLES_PER_FRAME // SAMPLE_RATE
 
-    def __init__(self) -> None:
+    def __init__(self, wideband: bool = True) -> None:
         codec = av.CodecContext.create("libopus", "w")
         assert isinstance(codec, av.AudioCodecContext)
         codec.bit_rate = OPUS_BITRATE
@@ -65,7 +65,9 @@ class OpusPackets:
         codec.sample_rate = SAMPLE_RATE
         codec.time_base = fractions.Fraction(1, SAMPLE_RATE)
         codec.options = {"application": "voip",
-                         "compression_level": str(libopus.COMPLEXITY)}
+                         "compression_level": str(libopus.COMPLEXITY),
+                         # ffmpeg's libopus wrapper turns a cutoff into the max bandwidth.
+                         "cutoff": "8000" if wideband else "4000"}
         self._codec = codec
         self._pts = 0
 
@@ -140,19 +142,27 @@ class LibopusPackets:
     clock_rate = 48000
     samples = 48000 * SAMPLES_PER_FRAME // SAMPLE_RATE
 
-    def __init__(self, lib: ctypes.CDLL) -> None:
-        self._encoder = libopus.Encoder(lib, OPUS_BITRATE)
+    def __init__(self, lib: ctypes.CDLL, wideband: bool = True) -> None:
+        band = libopus.WIDEBAND if wideband else libopus.NARROWBAND
+        self._encoder = libopus.Encoder(lib, OPUS_BITRATE, band)
 
     def encode(self, pcm: bytes) -> bytes | None:
         return self._encoder.encode(pcm)
 
 
-def encoder_for(mime_type: str) -> PacketEncoder | None:
-    """The encoder for a negotiated codec, or ``None`` to let aiortc encode frames."""
+def encoder_for(mime_type: str, wideband: bool = True) -> PacketEncoder | None:
+    """The encoder for a negotiated codec, or ``None`` to let aiortc encode frames.
+
+    ``wideband=False`` when the far end can only have sent telephone-band audio (every
+    SIP codec allowed is G.711): Opus then codes 4 kHz of audio, not 8, at about half
+    the CPU a frame (~110 against ~200 µs on speech here), and loses nothing that was
+    there to hear."""
     mime = mime_type.lower()
     if mime == "audio/opus":
         lib = libopus.LIBOPUS
-        return LibopusPackets(lib) if lib is not None else OpusPackets()
+        if lib is None:
+            return OpusPackets(wideband)
+        return LibopusPackets(lib, wideband)
     if mime == "audio/pcmu":
         return G711Packets("pcm_mulaw")
     if mime == "audio/pcma":

@@ -24,6 +24,10 @@ _APPLICATION_VOIP = 2048
 _SET_BITRATE = 4002
 _SET_COMPLEXITY = 4010
 _GET_COMPLEXITY = 4011
+_SET_MAX_BANDWIDTH = 4004
+_GET_MAX_BANDWIDTH = 4005
+NARROWBAND = 1101  # 4 kHz of audio: all that G.711 carries
+WIDEBAND = 1103  # 8 kHz: G.722, and everything the worker's 16 kHz can hold
 # libopus's default is 10, its most expensive. 5 is what WebRTC itself uses on phones,
 # and what this gateway sends is at best G.711 or G.722 from the SIP side: the search
 # that 6-10 add (SILK's delayed-decision quantiser, finer pitch analysis) buys nothing
@@ -98,9 +102,10 @@ class Decoder:
 
 
 class Encoder:
-    """20 ms of 16 kHz mono s16 to one Opus packet (VoIP mode, ``bitrate`` bit/s)."""
+    """20 ms of 16 kHz mono s16 to one Opus packet (VoIP mode, ``bitrate`` bit/s, audio
+    up to ``max_bandwidth``)."""
 
-    def __init__(self, lib: ctypes.CDLL, bitrate: int) -> None:
+    def __init__(self, lib: ctypes.CDLL, bitrate: int, max_bandwidth: int = WIDEBAND) -> None:
         error = ctypes.c_int()
         state = lib.opus_encoder_create(SAMPLE_RATE, 1, _APPLICATION_VOIP,
                                         ctypes.byref(error))
@@ -111,7 +116,8 @@ class Encoder:
         # opus_encoder_ctl is variadic; one int argument passes the same way as a fixed
         # one on the x86-64 and AArch64 Linux ABIs this runs on.
         for request, value, name in ((_SET_BITRATE, bitrate, "bitrate"),
-                                     (_SET_COMPLEXITY, COMPLEXITY, "complexity")):
+                                     (_SET_COMPLEXITY, COMPLEXITY, "complexity"),
+                                     (_SET_MAX_BANDWIDTH, max_bandwidth, "bandwidth")):
             status = lib.opus_encoder_ctl(state, request, value)
             if status:
                 log.warning("libopus did not take %s %d (%d): its default is used",
@@ -127,11 +133,19 @@ class Encoder:
 
     def complexity(self) -> int:
         """The complexity libopus is using (read back, for tests and logs)."""
+        return self._get(_GET_COMPLEXITY)
+
+    def max_bandwidth(self) -> int:
+        """``NARROWBAND`` or ``WIDEBAND`` as libopus holds it (read back)."""
+        return self._get(_GET_MAX_BANDWIDTH)
+
+    def _get(self, request: int) -> int:
+        # The getters take a pointer where the setters take an int: a prototype of its own.
         getter = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
                                   ctypes.POINTER(ctypes.c_int32))(
             ("opus_encoder_ctl", self._lib))
         value = ctypes.c_int32(-1)
-        getter(self._state, _GET_COMPLEXITY, ctypes.byref(value))
+        getter(self._state, request, ctypes.byref(value))
         return value.value
 
     def __del__(self) -> None:

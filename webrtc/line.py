@@ -103,9 +103,10 @@ class LineTrack(MediaStreamTrack):
         self._armed = False
         self._returned_at: float | None = None
 
-    def encode_as(self, mime_type: str) -> None:
-        """Encode for the negotiated codec here (see ``webrtc/encoding.py``)."""
-        self._encoder = encoder_for(mime_type)
+    def encode_as(self, mime_type: str, wideband: bool = True) -> None:
+        """Encode for the negotiated codec here (see ``webrtc/encoding.py``); ``wideband``
+        is whether the far end can send audio above 4 kHz."""
+        self._encoder = encoder_for(mime_type, wideband)
 
     def wake(self) -> None:
         """A frame is ready (called by the leg, on any thread)."""
@@ -200,9 +201,11 @@ class Line:
         codecs: tuple[str, ...],
         ice_servers: list[RTCIceServer],
         on_state: Callable[[int, str], None],
+        far_end_wideband: bool = True,
     ) -> None:
         self.agent_id = agent_id
         self._codecs = codecs
+        self._far_end_wideband = far_end_wideband
         self._on_state = on_state
         self._leg: MediaLeg | None = None
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers or None))
@@ -245,7 +248,7 @@ class Line:
         # The negotiated codec is only on aiortc's private ``_codecs``.
         negotiated = transceiver._codecs
         if negotiated:
-            self._track.encode_as(negotiated[0].mimeType)
+            self._track.encode_as(negotiated[0].mimeType, self._far_end_wideband)
         if self._timing is not None:
             self._timing_task = asyncio.get_running_loop().create_task(self._dump_timing())
         return str(self._pc.localDescription.sdp)

@@ -20,7 +20,7 @@ from gateway.pcm import FRAME_BYTES, SAMPLE_RATE
 from tests.lab.tone import tone_present, tone_samples
 from webrtc import libopus
 from webrtc.decoding import DecodeOnRelease, decoder_for
-from webrtc.encoding import OPUS_BITRATE, OpusPackets, encoder_for
+from webrtc.encoding import OPUS_BITRATE, OpusPackets, PacketEncoder, encoder_for
 from webrtc.line import LineTrack
 
 DECODERS = {"audio/opus": ("libopus", 48000), "audio/pcmu": ("pcm_mulaw", 8000),
@@ -202,3 +202,29 @@ def test_opus_is_encoded_at_the_gateway_s_complexity_not_libopus_s_default() -> 
     # ...and the audio still carries: a tone through it is heard.
     payloads = [encoder.encode(f) for f in _frames(tone_samples(1000, 1.0, SAMPLE_RATE))]
     assert tone_present(_decoded("audio/opus", payloads)[24000:], 48000, 1000)
+
+
+@pytest.mark.parametrize("make", [lambda wb: encoder_for("audio/opus", wb),
+                                  lambda wb: OpusPackets(wb)], ids=["libopus", "av"])
+def test_opus_keeps_6_khz_only_when_the_far_end_can_send_it(
+        make: Callable[[bool], PacketEncoder | None]) -> None:
+    both = tone_samples(1000, 1.0, SAMPLE_RATE) // 2 + tone_samples(6000, 1.0, SAMPLE_RATE) // 2
+    heard = {}
+    for wideband in (True, False):
+        encoder = make(wideband)
+        assert encoder is not None
+        payloads = [encoder.encode(f) for f in _frames(both)]
+        heard[wideband] = _decoded("audio/opus", [p for p in payloads if p])[24000:]
+    # Speech (here 1 kHz) is heard either way; 6 kHz only where G.722 could bring it.
+    # Each tone is half the signal: "present" here is a third of the energy or more.
+    for wideband in (True, False):
+        assert tone_present(heard[wideband], 48000, 1000, min_ratio=0.3)
+    assert tone_present(heard[True], 48000, 6000, min_ratio=0.3)
+    assert not tone_present(heard[False], 48000, 6000, min_ratio=0.05)
+
+
+def test_narrowband_opus_is_what_libopus_holds() -> None:
+    if libopus.LIBOPUS is None:
+        pytest.skip("no system libopus (Debian libopus0)")
+    for band in (libopus.NARROWBAND, libopus.WIDEBAND):
+        assert libopus.Encoder(libopus.LIBOPUS, OPUS_BITRATE, band).max_bandwidth() == band
