@@ -56,6 +56,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fractions
+import logging
 import math
 import random
 import re
@@ -81,6 +82,8 @@ from bench.peers import PipeServer
 from gateway.pcm import SAMPLE_RATE
 from webrtc.ice import restrict_host_addresses
 from webrtc.libopus import LIBOPUS, Decoder
+
+log = logging.getLogger(__name__)
 
 TONE_HZ = 1000.0
 AMPLITUDE = 8000  # of 32767
@@ -264,10 +267,18 @@ class Ticker:
         loop = asyncio.get_running_loop()
         late = loop.time() - (self._start + self._n * FRAME_S) > self.late_s
         ntp = clock.current_ntp_time()
+        failed = False
         for path in self.paths:
-            path.send(late, ntp)
+            try:
+                path.send(late, ntp)
+            except Exception:  # one client's failure must not stop the others' audio
+                log.exception("lean client: sending failed; its audio stops")
+                path.failed = failed = True
+        if failed:
+            self.paths = [path for path in self.paths if not path.failed]
         self._n += 1
-        self._handle = loop.call_at(self._start + self._n * FRAME_S, self._tick)
+        self._handle = (loop.call_at(self._start + self._n * FRAME_S, self._tick)
+                        if self.paths else None)
 
 
 class LeanPath:
@@ -296,6 +307,7 @@ class LeanPath:
         self._ts = random.getrandbits(32)
         self._n = 0
         self._octets = 0
+        self.failed = False
         self._hooked: list[Any] = []  # aioice's StunProtocols whose datagrams we take
         self._pair: Any = None
         self._sendto: Callable[[bytes, tuple[str, int]], None] | None = None
