@@ -171,7 +171,8 @@ def _ulaw_table() -> Floats:
 
 class MeteringBuffer:
     """Takes aiortc's jitter-buffer place: meters each packet and decodes nothing
-    further (it returns no frame, so aiortc's decoder thread stays idle)."""
+    further (it returns no frame, so aiortc's decoder thread stays idle). On the lean
+    path it sees only what arrives before the lean path takes over."""
 
     capacity = 1
 
@@ -188,7 +189,9 @@ class MeteringBuffer:
 
 
 class PacketTrack(MediaStreamTrack):
-    """A microphone that hands aiortc ready-made packets of the tone, paced."""
+    """A microphone that hands aiortc ready-made packets of the tone, paced (the stock
+    path). On the lean path it never gives a packet (``ready`` is never set) and only
+    keeps the counts the lean path's sending adds to."""
 
     kind = "audio"
 
