@@ -339,7 +339,8 @@ class Rig:
         window.start()
         await asyncio.sleep(self.args.seconds)  # the measuring window itself
         usage = await window.stop()
-        frames = await self.pool.take(ks)
+        frames = {k: with_unheard(f, self.args.seconds) for k, f in
+                  (await self.pool.take(ks)).items()}
         return summarize_level(n, usage, window.machine_pct, frames,
                                memory_per_agent(self.lines, max(n, 1)), self.lines,
                                load_before)
@@ -366,6 +367,23 @@ def worker_threads(usage: dict[str, Usage], pids: dict[str, int]) -> Json:
             by_name[label] = by_name.get(label, 0.0) + 100 * seconds / u.wall_s
     return {k: round(v, 1) for k, v in sorted(by_name.items(), key=lambda kv: -kv[1])
             if v >= 0.1}
+
+
+FRAME_S = 0.020  # one RTP packet of audio, each way
+
+
+def with_unheard(frames: Json, seconds: float) -> Json:
+    """A call's window figures, with the frames it never heard at all counted missing.
+
+    The meter expects what lies between the first and the last sequence number it saw;
+    a call that heard nothing, or stopped hearing early, would pass for clean. Two frames
+    of slack: the window's edges and the clients' own take are not on the same tick."""
+    nominal = int(seconds / FRAME_S)
+    unheard = max(0, nominal - 2 - int(frames["expected"]))
+    if not unheard:
+        return frames
+    return frames | {"expected": frames["expected"] + unheard,
+                     "missing": frames["missing"] + unheard, "unheard": unheard}
 
 
 def summarize_level(n: int, usage: dict[str, Usage], machine_pct: float,

@@ -57,7 +57,6 @@ import argparse
 import asyncio
 import fractions
 import logging
-import math
 import random
 import re
 import time
@@ -76,6 +75,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtp import RtpPacket
 
+from bench import stimulus
 from bench.frame_meter import LATE_S, FrameMeter
 from bench.lean_rtp import MID_URI, RtpSendHeader, ToneCheck, is_rtcp, rtp_fields
 from bench.peers import PipeServer
@@ -85,7 +85,7 @@ from webrtc.libopus import LIBOPUS, Decoder
 
 log = logging.getLogger(__name__)
 
-TONE_HZ = 1000.0
+TONE_HZ = stimulus.TONE_HZ
 AMPLITUDE = 8000  # of 32767
 TONE_FRACTION = 0.25  # a frame "has the tone" at 25 % of the amplitude sent
 FRAME_S = 0.020
@@ -93,24 +93,32 @@ CLOCK = {"opus": 48000, "pcmu": 8000}
 Floats = npt.NDArray[np.float64]
 
 
-def _tone_frame(pts: int) -> av.AudioFrame:
-    t = (np.arange(960) + pts) / 48000
-    pcm = (AMPLITUDE * np.sin(2 * math.pi * TONE_HZ * t)).astype("<i2")
+VOICE_LEVEL = 10000  # of 32767: the voice's peaks, over the tone (bench/stimulus.py)
+STIMULUS_S = 5.0  # the loop each client says over and over
+
+
+def _frame(pcm: npt.NDArray[np.int16], pts: int) -> av.AudioFrame:
     frame = av.AudioFrame(format="s16", layout="mono", samples=960)
-    frame.planes[0].update(pcm.tobytes())
+    frame.planes[0].update(pcm[pts:pts + 960].tobytes())
     frame.pts = pts
     frame.sample_rate = 48000
     frame.time_base = fractions.Fraction(1, 48000)
     return frame
 
 
-def encoded_tone(codec: str, frames: int = 50) -> list[bytes]:
-    """``frames`` x 20 ms of the tone, as aiortc's encoder for ``codec`` sends it."""
+def encoded_tone(codec: str, frames: int = int(STIMULUS_S * 50),
+                 voice: bool = True) -> list[bytes]:
+    """``frames`` x 20 ms of the tone under a speech-like voice (``voice=False``: the
+    tone alone), as aiortc's encoder for ``codec`` sends it. The voice makes the
+    gateway's Opus encoder work as it does for speech (``bench/stimulus.py``)."""
+    # A few frames more than asked: an encoder may hold the first one back.
+    pcm = stimulus.spoken_tone((frames + 4) * FRAME_S, 48000, AMPLITUDE / 32767,
+                               VOICE_LEVEL / 32767 if voice else 0.0)
     encoder = OpusEncoder() if codec == "opus" else PcmuEncoder()
     out: list[bytes] = []
     pts = 0
     while len(out) < frames:
-        payloads, _ = encoder.encode(_tone_frame(pts))
+        payloads, _ = encoder.encode(_frame(pcm, pts))
         out.extend(payloads)
         pts += 960
     return out[:frames]

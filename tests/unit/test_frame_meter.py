@@ -58,3 +58,14 @@ def test_a_pause_between_calls_starts_a_new_anchor() -> None:
         meter.add(102.3 + 0.02 * i, i, 160 * i, True)
     stats = meter.take()
     assert (stats.expected, stats.late, stats.bad) == (100, 0, 0)
+
+
+def test_a_call_that_heard_nothing_or_stopped_early_is_not_clean() -> None:
+    from bench.capacity import with_unheard
+
+    clean = {"expected": 499, "received": 499, "missing": 0, "silent": 0, "late": 0}
+    assert with_unheard(clean, 10.0) == clean  # a full window (edges forgiven)
+    nothing = with_unheard(clean | {"expected": 0, "received": 0}, 10.0)
+    assert nothing["missing"] == nothing["expected"] == 498
+    early = with_unheard(clean | {"expected": 250, "received": 250}, 10.0)
+    assert early["missing"] == 248 and early["expected"] == 498

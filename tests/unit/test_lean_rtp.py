@@ -87,7 +87,7 @@ def _pcmu(freq: float, amplitude: float) -> bytes:
 def test_pcmu_tone_is_heard_and_silence_or_another_tone_is_not() -> None:
     check = ToneCheck("pcmu", TONE_HZ, THRESHOLD)
     assert all(check(p) for p in encoded_tone("pcmu", 10))
-    assert check.amplitude(encoded_tone("pcmu", 1)[0]) == pytest.approx(
+    assert check.amplitude(encoded_tone("pcmu", 1, voice=False)[0]) == pytest.approx(
         AMPLITUDE / 32768, rel=0.05)
     assert not check(b"\xff" * 160)  # u-law silence
     assert not check(_pcmu(500, AMPLITUDE))
