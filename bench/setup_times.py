@@ -58,6 +58,7 @@ BUSY_NUMBER = "5554000"
 CALLER = "34911234567"
 CONTACT = "Lucía Fernández"
 GOALS_MS = {"dial": 50, "ring": 100, "answer": 50}
+IOQUEUE_KEY_FREE_S = 0.6  # pjlib holds a closed socket's ioqueue slot 500 ms
 
 
 class TimedAgent(BenchAgent):
@@ -189,6 +190,11 @@ async def baseline(calls: int) -> Json:
                 await asyncio.to_thread(phone.wait_state, "CONFIRMED", 10)
                 caller.bye(dialog)
                 await asyncio.to_thread(phone.wait_state, "DISCONNECTED", 10)
+                # The bare phone closes each call's RTP sockets but pjlib keeps their
+                # ioqueue slots for PJ_IOQUEUE_KEY_FREE_DELAY (500 ms): thirty calls in a
+                # row ran out of slots and aborted it (ioqueue_select.c free_list
+                # assertion). Pace the baseline so each slot comes back before reuse.
+                await asyncio.sleep(IOQUEUE_KEY_FREE_S)
     finally:
         far.close()
         caller.close()
