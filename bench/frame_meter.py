@@ -90,9 +90,12 @@ class FrameMeter:
     @staticmethod
     def _unwrap(last: int, value: int, mod: int) -> int:
         """The extended value closest to ``last`` whose residue is ``value``."""
-        base = last - last % mod
-        candidates = (base - mod + value, base + value, base + mod + value)
-        return min(candidates, key=lambda c: abs(c - last))
+        # The signed distance from last's residue to value, folded into [-mod/2, mod/2):
+        # plain arithmetic, run for every packet of every load client.
+        delta = (value - last) % mod
+        if delta >= mod // 2:
+            delta -= mod
+        return last + delta
 
     def take(self) -> WindowStats:
         """The window so far; the next window starts empty."""
