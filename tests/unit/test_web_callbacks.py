@@ -402,3 +402,15 @@ async def test_call_window_callback_wrap_up_lands_on_the_panel(client: Client) -
     assert [(cb.phones, _local(cb.due_at), cb.user_id) for cb in found] == [
         ((NUMBER,), when, await _uid(client, "agent"))]
     assert [int(i) for i, _ in _rows(await _page(client, "/callbacks"))] == [found[0].id]
+
+
+async def test_digits_of_other_scripts_are_not_ids(client: Client) -> None:
+    # "²" and "٣" pass str.isdigit(); int() refuses the first: a 500 before the fix.
+    await login(client, "sup")
+    for odd in ("²", "٣", "1²"):
+        page = await _page(client, f"/callbacks?agent={odd}", status=400)
+        assert "Choose an agent from the list." in page
+        await _page(client, f"/callbacks/new?contact_id={odd}", status=404)
+        status, page = await _create(client, agent=odd)
+        assert status == 400 and "Choose an agent from the list." in page
+    assert await callback_store.search(_db(client), callback_store.Query()) == []

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from crm import callback_store, callbacks, clock, contacts, phone_numbers, users
+from crm import callback_store, callbacks, clock, contacts, ids, phone_numbers, users
 from crm.callbacks import (
     Action,
     Callback,
@@ -156,9 +156,10 @@ async def chosen_agent(request: web.Request, user: User, value: str) -> int | st
         return None
     if value == "":
         return user.id
-    if not value.isdigit() or len(value) > 12:
+    agent_id = ids.row_id(value)
+    if agent_id is None:
         return "callbacks.error.agent"
-    other = await users.get_user(request.app[DB], int(value))
+    other = await users.get_user(request.app[DB], agent_id)
     return other.id if other is not None else "callbacks.error.agent"
 
 
@@ -257,9 +258,10 @@ async def _contact(request: web.Request, value: str) -> contacts.Contact | str |
     """The contact a callback is about: None for none, or an error key."""
     if not value:
         return None
-    if not value.isdigit() or len(value) > 18:
+    contact_id = ids.row_id(value)
+    if contact_id is None:
         return "callbacks.error.contact"
-    found = await contacts.get_contact(request.app[DB], int(value))
+    found = await contacts.get_contact(request.app[DB], contact_id)
     return found if found is not None else "callbacks.error.contact"
 
 
@@ -294,8 +296,9 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
     agent_text = text(form, "agent")
     if agent_text and agent_text != str(user.id):
         other = None
-        if agent_text.isdigit() and len(agent_text) <= 12:
-            other = await users.get_user(request.app[DB], int(agent_text))
+        agent_id = ids.row_id(agent_text)
+        if agent_id is not None:
+            other = await users.get_user(request.app[DB], agent_id)
         if other is None or not other.active:
             errors.add("agent", "callbacks.error.agent")
         elif not callbacks.may_create_for(user.role, user.id, other.id):
