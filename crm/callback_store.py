@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from crm import clock, phone_numbers
+from crm import clock, ids, phone_numbers
 from crm.callbacks import (
     EVENT_OF,
     Action,
@@ -232,9 +232,10 @@ async def search(db: Database, query: Query) -> list[Callback]:
                      " AND p.number LIKE ? ESCAPE '\\')")
         params.append(_like(digits) if digits else _like(query.phone.strip()))
     contact = query.contact.strip()
-    if contact.startswith("#") and contact[1:].isdigit() and len(contact) < 19:
+    contact_id = ids.row_id(contact[1:]) if contact.startswith("#") else None
+    if contact_id is not None:
         where.append("cb.contact_id = ?")
-        params.append(int(contact[1:]))
+        params.append(contact_id)
     elif contact:
         where.append("EXISTS (SELECT 1 FROM contacts c WHERE c.id = cb.contact_id"
                      " AND c.name_key LIKE ? ESCAPE '\\')")

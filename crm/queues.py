@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from crm import ids
 from crm.contacts import fold
 from crm.errors import InvalidValue
 
@@ -163,7 +164,7 @@ def parse_ref(text: str) -> tuple[Kind, int] | None:
     if not value:
         return None
     kind_text, _, digits = value.partition(":")
-    if kind_text not in (Kind.QUEUE.value, Kind.CAMPAIGN.value) or not digits.isdigit() \
-            or len(digits) > 18:
+    row = ids.row_id(digits)
+    if kind_text not in (Kind.QUEUE.value, Kind.CAMPAIGN.value) or row is None:
         raise InvalidValue(f"queue or campaign {text!r}", key="queues.error.unknown")
-    return Kind(kind_text), int(digits)
+    return Kind(kind_text), row

@@ -76,7 +76,7 @@ def test_form_values_parse_or_say_what_is_wrong() -> None:
     assert parse_ref("queue:3") == (Kind.QUEUE, 3)
     assert parse_ref("campaign:12") == (Kind.CAMPAIGN, 12)
     assert parse_ref("") is None
-    for bad in ("queue:", "queue:x", "team:1", "3", "campaign:" + "9" * 19):
+    for bad in ("queue:", "queue:x", "team:1", "3", "campaign:" + "9" * 19, "queue:²"):
         with pytest.raises(InvalidValue) as caught:
             parse_ref(bad)
         assert caught.value.key == "queues.error.unknown"

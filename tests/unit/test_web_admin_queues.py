@@ -72,7 +72,8 @@ async def test_admins_create_queues_and_campaigns_with_errors_in_the_users_langu
             ({"queue-name": "Otra", "queue-pbx_number": "34910000600"}, "already belongs"),
             ({"queue-name": "Otra", "queue-pbx_number": "6 0 0"}, "no spaces"),
             ({"queue-name": "Otra", "queue-member": "999"}, "Choose members"),
-            ({"queue-name": "Otra", "queue-member": "x"}, "Choose members")):
+            ({"queue-name": "Otra", "queue-member": "x"}, "Choose members"),
+            ({"queue-name": "Otra", "queue-member": "²"}, "Choose members")):
         bad = await client.post("/admin/queues/new", headers=HTML,
                                 data=data | {"csrf_token": token})
         assert bad.status == 400, data

@@ -413,4 +413,17 @@ async def test_digits_of_other_scripts_are_not_ids(client: Client) -> None:
         await _page(client, f"/callbacks/new?contact_id={odd}", status=404)
         status, page = await _create(client, agent=odd)
         assert status == 400 and "Choose an agent from the list." in page
+        await _page(client, f"/callbacks?agent=all&contact=%23{odd}")  # "#id" search
     assert await callback_store.search(_db(client), callback_store.Query()) == []
+
+
+async def test_assigning_to_an_odd_agent_id_is_refused(client: Client) -> None:
+    callback_id = await _seed(client, "agent")
+    await login(client, "sup")
+    token = csrf_in(await _page(client, "/callbacks?agent=all"))
+    resp = await client.post(f"/callbacks/{callback_id}/action", headers=HTML,
+                             allow_redirects=False,
+                             data={"csrf_token": token, "action": "assign", "user_id": "²"})
+    assert resp.status == 303 and "error=agent" in resp.headers["Location"]
+    found = await callback_store.search(_db(client), callback_store.Query())
+    assert [cb.user_id for cb in found] == [await _uid(client, "agent")]

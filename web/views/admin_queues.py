@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from crm import queue_store, users
+from crm import ids, queue_store, users
 from crm.errors import CrmError
 from crm.queues import Campaign, CampaignState, Kind, Queue, parse_day
 from crm.users import Role
@@ -48,10 +48,11 @@ async def _agents(request: web.Request) -> list[users.User]:
 def _members(form: MultiDictProxy[str | Any], errors: FormErrors, prefix: str) -> list[int]:
     found: list[int] = []
     for value in form.getall(f"{prefix}member", []):
-        if not isinstance(value, str) or not value.isdigit() or len(value) > 18:
+        member = ids.row_id(value) if isinstance(value, str) else None
+        if member is None:
             errors.add(f"{prefix}members", "queues.error.member")
             return []
-        found.append(int(value))
+        found.append(member)
     return found
 
 

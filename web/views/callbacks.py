@@ -376,8 +376,8 @@ async def action_submit(request: web.Request) -> web.StreamResponse:
             return see_other(_with(back, "error", exc.key.rpartition(".")[2]))
     elif action is Action.ASSIGN:
         value = text(form, "user_id")
-        other = await users.get_user(db, int(value)) if value.isdigit() and \
-            len(value) <= 12 else None
+        user_id = ids.row_id(value)
+        other = await users.get_user(db, user_id) if user_id is not None else None
         if other is None or not other.active:
             return see_other(_with(back, "error", "agent"))
         assignee = other.id

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import BodyPartReader, web
 
-from crm import contact_import, users
+from crm import contact_import, ids, users
 from crm.contact_import import CsvTable, ImportOptions, ImportProgress, OnDuplicate, Target
 from crm.errors import CrmError, InvalidValue
 from crm.users import Role
@@ -253,8 +253,7 @@ async def job_submit(request: web.Request) -> web.StreamResponse:
                    for i in range(len(job.table.headers))]
         contact_import.check_mapping(job.table.headers, mapping)
         owner_raw = form.get("owner_id", "")
-        owner_id = int(owner_raw) if isinstance(owner_raw, str) and owner_raw.isdigit() \
-            else None
+        owner_id = ids.row_id(owner_raw) if isinstance(owner_raw, str) else None
     except ValueError:
         return await _render_job(request, job, InvalidValue("bad target",
                                                             key="import.bad_mapping"), 400)
