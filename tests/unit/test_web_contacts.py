@@ -285,3 +285,18 @@ async def test_every_locale_renders_the_contact_pages(client: Client) -> None:
             html = await resp.text()
             assert resp.status == 200 and word in html, (lang, path)
             assert "contacts." not in re.sub(r'(href|action)="[^"]*"', "", html), (lang, path)
+
+
+async def test_endless_or_odd_numbers_where_ids_go_are_refused_not_crashed(
+        client: Client) -> None:
+    # Python will not turn more than 4,300 digits into an int: a ValueError (500) once.
+    await login(client, "agent")
+    huge = "9" * 5000
+    for path in (f"/contacts/{huge}", f"/contacts?after={huge}", "/contacts?after=²"):
+        resp = await client.get(path, headers=HTML)
+        assert resp.status in (200, 404), (path[:40], resp.status)
+    resp = await client.get(f"/contacts?company_id={huge}", headers=HTML)
+    assert resp.status in (200, 400) and "pick one from the list" in await resp.text()
+    before = await _rows(client)
+    status, _, _ = await _post(client, "/contacts/new", _form(owner_id=huge))
+    assert status == 400 and await _rows(client) == before

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from crm import call_work, disposition_catalog, dispositions, queue_store, users
+from crm import call_work, disposition_catalog, dispositions, ids, queue_store, users
 from crm.dispositions import FieldType, Kind, Scenario
 from crm.errors import CrmError
 from crm.queues import Campaign, Queue, parse_ref
@@ -34,9 +34,6 @@ PAGE = "/admin/dispositions"
 INVALID = 400
 NOTICES = {"saved": "calls.admin.saved"}
 
-
-def _int(value: str) -> int | None:
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else None
 
 
 async def _page(request: web.Request, errors: FormErrors | None = None,
@@ -94,7 +91,7 @@ async def policy_submit(request: web.Request) -> web.StreamResponse:
     wanted: dict[int, bool] = {}
     errors = FormErrors()
     for raw in form.getall("policy_queue", []):
-        queue_id = _int(raw) if isinstance(raw, str) else None
+        queue_id = ids.row_id(raw) if isinstance(raw, str) else None
         item = None if queue_id is None else await queue_store.get_item(
             db, QueueKind.QUEUE, queue_id)
         if queue_id is None or not isinstance(item, Queue):
@@ -134,7 +131,7 @@ async def category_submit(request: web.Request) -> web.StreamResponse:
 @role_required(*ROLES)
 async def category_active_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    category_id = _int(request.match_info["category_id"])
+    category_id = ids.row_id(request.match_info["category_id"])
     try:
         await disposition_catalog.set_category_active(request.app[DB], category_id or 0,
                                                       checked(form, "active"))
@@ -159,7 +156,7 @@ async def form_submit(request: web.Request) -> web.StreamResponse:
 
 @role_required(*ROLES)
 async def field_submit(request: web.Request) -> web.StreamResponse:
-    form_id = _int(request.match_info["form_id"]) or 0
+    form_id = ids.row_id(request.match_info["form_id"]) or 0
     form = await request.post()
     prefix = f"field_{form_id}_"
     label, type_ = text(form, f"{prefix}label"), text(form, f"{prefix}type")
@@ -184,8 +181,8 @@ async def field_submit(request: web.Request) -> web.StreamResponse:
 async def field_remove_submit(request: web.Request) -> web.StreamResponse:
     try:
         await disposition_catalog.remove_field(request.app[DB],
-                                               _int(request.match_info["form_id"]) or 0,
-                                               _int(request.match_info["field_id"]) or 0)
+                                               ids.row_id(request.match_info["form_id"]) or 0,
+                                               ids.row_id(request.match_info["field_id"]) or 0)
     except CrmError:
         raise web.HTTPNotFound() from None
     return see_other(f"{PAGE}?done=saved")
@@ -208,10 +205,10 @@ async def disposition_submit(request: web.Request) -> web.StreamResponse:
     name = errors.catch("disposition_name", dispositions.clean_name, values["disposition_name"])
     scenarios = errors.catch("disposition_scenarios", dispositions.parse_scenarios,
                              values["disposition_scenarios"])
-    category_id = _int(values["disposition_category"])
+    category_id = ids.row_id(values["disposition_category"])
     if category_id is None:
         errors.add("disposition_category", "calls.error.category_not_found")
-    form_id = _int(values["disposition_form"]) if values["disposition_form"] else None
+    form_id = ids.row_id(values["disposition_form"]) if values["disposition_form"] else None
     if values["disposition_form"] and form_id is None:
         errors.add("disposition_form", "calls.error.form_not_found")
     where = await _where(request, values["disposition_campaign"], errors)
@@ -253,7 +250,7 @@ async def disposition_active_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:
         await disposition_catalog.set_disposition_active(
-            request.app[DB], _int(request.match_info["disposition_id"]) or 0,
+            request.app[DB], ids.row_id(request.match_info["disposition_id"]) or 0,
             checked(form, "active"))
     except CrmError:
         raise web.HTTPNotFound() from None
@@ -262,7 +259,7 @@ async def disposition_active_submit(request: web.Request) -> web.StreamResponse:
 
 @role_required(*ROLES)
 async def auto_open_submit(request: web.Request) -> web.StreamResponse:
-    user_id = _int(request.match_info["user_id"]) or 0
+    user_id = ids.row_id(request.match_info["user_id"]) or 0
     db = request.app[DB]
     if await users.get_user(db, user_id) is None:
         raise web.HTTPNotFound()

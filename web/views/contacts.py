@@ -25,6 +25,7 @@ from crm import (
     contact_search,
     contacts,
     disposition_catalog,
+    ids,
     phone_numbers,
     users,
 )
@@ -95,13 +96,10 @@ def can_delete(request: web.Request) -> bool:
     return require_user(request).role in DELETE_ROLES
 
 
-def _int(value: str, limit: int = 10**18) -> int | None:
-    return int(value) if value.isascii() and value.isdigit() and int(value) < limit else None
-
 
 async def target_contact(request: web.Request) -> Contact:
     """The contact named in the URL, or 404."""
-    contact_id = _int(request.match_info["contact_id"])
+    contact_id = ids.row_id(request.match_info["contact_id"])
     contact = None if contact_id is None else await contacts.get_contact(
         request.app[DB], contact_id)
     if contact is None:
@@ -119,7 +117,7 @@ def _id_field(query: Mapping[str, str], name: str, errors: FormErrors,
     raw = query.get(name, "").strip()
     if not raw:
         return None
-    value = _int(raw)
+    value = ids.row_id(raw)
     if value is None:
         errors.add(field or name, "contacts.error.bad_choice")
     return value
@@ -196,7 +194,7 @@ def _order(query: Mapping[str, str]) -> ListOrder | None:
 def _cursor(query: Mapping[str, str]) -> Cursor | None:
     """The page's cursor from the pager's links (junk: the first page)."""
     for name, before in (("after", False), ("before", True)):
-        value = _int(query.get(name, ""))
+        value = ids.row_id(query.get(name, ""))
         if value is not None:
             return Cursor(value, before)
     return None
@@ -361,7 +359,7 @@ async def _company(db: Database, values: dict[str, Any],
     name = values["company_name"]
     if not name:
         return None, ""
-    chosen = _int(values["company_id"]) if values["company_id"] else None
+    chosen = ids.row_id(values["company_id"]) if values["company_id"] else None
     if chosen is not None:
         company = await contacts.get_contact(db, chosen)
         if company is not None and company.is_company and contacts.fold(
@@ -402,7 +400,7 @@ def _clean(values: dict[str, Any], region: str, area_code: str,
     fields = errors.catch("fields", contacts.parse_fields, values["fields"])
     if kind is ContactKind.COMPANY and company_id is not None:
         errors.add("company_name", "contact.company_of_company")
-    owner_id = _int(values["owner_id"]) if values["owner_id"] else None
+    owner_id = ids.row_id(values["owner_id"]) if values["owner_id"] else None
     if values["owner_id"] and owner_id is None:
         errors.add("owner_id", "contact.owner_not_found")
     phones: list[ContactPhone] = []
