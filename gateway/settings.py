@@ -238,7 +238,7 @@ def _validate(s: Settings) -> None:
         raise SettingsError("http.cert_file and http.key_file: give both or neither")
     if s.sip.registrar:
         host, _, port_text = s.sip.registrar.rpartition(":")
-        if not host or not (port_text.isascii() and port_text.isdigit()):
+        if not host or not (port_text.isascii() and port_text.isdigit() and len(port_text) <= 5):
             raise SettingsError(f"sip.registrar: {s.sip.registrar!r} must be host:port")
         port("sip.registrar", int(port_text))
         if host.startswith("[") or ":" in host:

@@ -32,6 +32,8 @@ def test_file_then_environment(tmp_path: Path) -> None:
     ({"HEADSET_HTTP_PORT": "70000"}, "http.port"),
     ({"HEADSET_SIP_REGISTRAR": "pbx.example"}, "sip.registrar"),
     ({"HEADSET_SIP_REGISTRAR": "pbx.example:50²"}, "sip.registrar"),  # isdigit, not int
+    ({"HEADSET_SIP_REGISTRAR": "pbx.example:" + "5" * 5000}, "sip.registrar"),  # nor this
+    ({"HEADSET_HTTP_PORT": "8" * 5000}, "http.port"),
     ({"HEADSET_SIP_REGISTRAR": "[::1]:5060"}, "sip.registrar"),  # workers: IPv4 only
     ({"HEADSET_SIP_TRANSPORT": "carrier-pigeon"}, "sip.transport"),
     ({"HEADSET_CODECS_SIP": "opus"}, "codecs.sip"),
