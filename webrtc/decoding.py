@@ -89,7 +89,9 @@ def decoder_for(mime_type: str) -> PacketDecoder | None:
 
 
 class ReceiveBuffer(Protocol):
-    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]: ...
+    def release(self, seq: int, timestamp: int, data: bytes) -> JitterFrame | None:
+        """The packet's frame if the buffer releases it now, else ``None``."""
+        ...
 
 
 class DecodeOnRelease:
@@ -114,26 +116,45 @@ class DecodeOnRelease:
         self._pending = b""
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
-        pli, frame = self._buffer.add(packet)
+        data: bytes = packet._data  # type: ignore[attr-defined]  # set by aiortc's depayloader
+        frame = self._buffer.release(packet.sequence_number, packet.timestamp, data)
         if frame is None:
-            return pli, None
-        pt = packet.payload_type
-        if pt not in self._decoders:
-            mime = self._codec_of(pt)
-            self._decoders[pt] = decoder_for(mime) if mime else None
-        decoder = self._decoders[pt]
+            return False, None
+        decoder = self._decoder(packet.payload_type)
         if decoder is None:
-            return pli, frame  # not a codec we decode: aiortc's decoder takes it
+            return False, frame  # not a codec we decode: aiortc's decoder takes it
+        self._decode(decoder, data)
+        return False, None
+
+    def decodes(self, payload_type: int) -> bool:
+        """Whether packets of ``payload_type`` are decoded here (else by aiortc)."""
+        return self._decoder(payload_type) is not None
+
+    def receive(self, payload_type: int, seq: int, timestamp: int, payload: bytes) -> None:
+        """``add`` for the fast path (``webrtc/rtp_fast_path.py``), without an
+        ``RtpPacket``: only for a payload type that this ``decodes``."""
+        if self._buffer.release(seq, timestamp, payload) is not None:
+            decoder = self._decoders[payload_type]
+            assert decoder is not None
+            self._decode(decoder, payload)
+
+    def _decoder(self, payload_type: int) -> PacketDecoder | None:
+        if payload_type not in self._decoders:
+            mime = self._codec_of(payload_type)
+            self._decoders[payload_type] = decoder_for(mime) if mime else None
+        return self._decoders[payload_type]
+
+    def _decode(self, decoder: PacketDecoder, payload: bytes) -> None:
         deliver = self.deliver
         if deliver is None:
             self._pending = b""
-            return pli, None
+            return
         record = self.record
         started = time.monotonic() if record is not None else 0.0
         try:
-            pcm = decoder.decode(frame.data)
+            pcm = decoder.decode(payload)
         except (av.FFmpegError, libopus.OpusError):
-            return pli, None  # a corrupt packet is a lost one (the PCM queue conceals)
+            return  # a corrupt packet is a lost one (the PCM queue conceals)
         pending = self._pending + pcm if self._pending else pcm
         while len(pending) >= FRAME_BYTES:
             deliver(pending[:FRAME_BYTES])
@@ -141,7 +162,6 @@ class DecodeOnRelease:
         self._pending = pending
         if record is not None:
             record("up.decode", time.monotonic() - started)
-        return pli, None
 
 
 def install(receiver: object, buffer: DecodeOnRelease) -> None:

@@ -10,7 +10,8 @@ skipped. Smoothing of arrival jitter happens later, on decoded PCM, in the bound
 queue that the pjsua2 clock drains (``sip_bridge/audio_port.py``): there a late frame
 costs at most one queue slot, never a permanent delay.
 
-It keeps aiortc's interface: ``add(packet) -> (pli_flag, frame | None)``. When media
+It keeps aiortc's interface: ``add(packet) -> (pli_flag, frame | None)``; the fast path
+(``webrtc/rtp_fast_path.py``) calls ``release`` with the fields it read itself. When media
 timing is on (``webrtc/media_timing.py``, ``timed = True``), it keeps the arrival time of
 the last few frames it released, for the line to look up by the decoded frame's pts:
 aiortc rewrites a released frame's timestamp to a zero-based one (the pts the decoded
@@ -46,19 +47,24 @@ class ReleaseOnArrivalBuffer:
         self._arrivals: deque[tuple[JitterFrame, float]] = deque(maxlen=32)
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
-        seq = packet.sequence_number
-        if self._last is not None:
-            if not _newer(seq, self._last):
+        data: bytes = packet._data  # type: ignore[attr-defined]  # set by aiortc's depayloader
+        return False, self.release(packet.sequence_number, packet.timestamp, data)
+
+    def release(self, seq: int, timestamp: int, data: bytes) -> JitterFrame | None:
+        """The packet's frame if it is released now, else ``None`` (the fast path's
+        entry: fields read by struct, no ``RtpPacket``)."""
+        last = self._last
+        if last is not None:
+            if not _newer(seq, last):
                 self.dropped_late += 1
-                return False, None
-            self.lost += ((seq - self._last) & 0xFFFF) - 1
+                return None
+            self.lost += ((seq - last) & 0xFFFF) - 1
         self._last = seq
         self.released += 1
-        data: bytes = packet._data  # type: ignore[attr-defined]  # set by aiortc's depayloader
-        frame = JitterFrame(data=data, timestamp=packet.timestamp)
+        frame = JitterFrame(data=data, timestamp=timestamp)
         if self.timed:
             self._arrivals.append((frame, time.monotonic()))
-        return False, frame
+        return frame
 
     def arrival_of(self, pts: int) -> float | None:
         """When the frame that decoded to ``pts`` arrived (timing on), else ``None``."""

@@ -8,8 +8,12 @@ Audio paths, all in the worker's PCM format (``gateway/pcm.py``):
 
     browser mic -> receive buffer -> decoded at 16k mono as released (webrtc/decoding.py)
     -> leg.push()
-    leg.pop() as each frame is ready -> LineTrack encodes (webrtc/encoding.py) -> aiortc
-    packs and encrypts -> browser
+    leg.pop() as each frame is ready -> LineTrack encodes (webrtc/encoding.py) -> packed
+    and encrypted -> browser
+
+Once connected, the packets themselves are moved by the line's fast path
+(``webrtc/rtp_fast_path.py``), not aiortc's per-packet code; ``HEADSET_AIORTC_RTP=1``
+gives them back to aiortc (LineTrack then hands it packets to pack).
 
 Neither direction goes through aiortc's codecs or thread hops (see those modules for
 why); a codec they do not know falls back to aiortc's, resampled by ``webrtc/resampling.py``
@@ -25,7 +29,7 @@ import fractions
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import av
 from aiortc import (
@@ -40,7 +44,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from gateway.pcm import FRAME_MS, SAMPLE_RATE, SAMPLES_PER_FRAME, SILENCE
 from gateway.quality import RtpCounters
-from webrtc import decoding, jitter, media_timing
+from webrtc import decoding, jitter, media_timing, rtp_fast_path
 from webrtc.encoding import PacketEncoder, encoder_for
 from webrtc.pacing import FollowClock
 from webrtc.resampling import Aligner
@@ -49,6 +53,7 @@ log = logging.getLogger(__name__)
 
 _CODEC_MIME = {"opus": "audio/opus", "pcmu": "audio/PCMU", "pcma": "audio/PCMA"}
 _TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
+_Out = TypeVar("_Out")
 
 
 class MediaLeg(Protocol):
@@ -83,7 +88,8 @@ class LineTrack(MediaStreamTrack):
     The RTP timestamp jumps over the pause, as after discontinuous transmission.
 
     Once the codec is known (``encode_as``) the track hands aiortc encoded packets, not
-    frames: see ``webrtc/encoding.py`` for why.
+    frames: see ``webrtc/encoding.py`` for why; or it hands the line's fast path
+    (``webrtc/rtp_fast_path.py``) the payloads themselves (``next_payload``).
     """
 
     kind = "audio"
@@ -108,6 +114,11 @@ class LineTrack(MediaStreamTrack):
         is whether the far end can send audio above 4 kHz."""
         self._encoder = encoder_for(mime_type, wideband)
 
+    @property
+    def encodes(self) -> bool:
+        """Whether the track encodes (``encode_as`` found an encoder for the codec)."""
+        return self._encoder is not None
+
     def wake(self) -> None:
         """A frame is ready (called by the leg, on any thread)."""
         loop = self._loop
@@ -121,6 +132,14 @@ class LineTrack(MediaStreamTrack):
             waiter.set_result(None)
 
     async def recv(self) -> av.AudioFrame | av.Packet:
+        return await self._next(self._encoded)
+
+    async def next_payload(self) -> tuple[bytes, int]:
+        """The next encoded payload and its pts in the codec's clock (after
+        ``encode_as``), paced as ``recv`` is; for the fast path."""
+        return await self._next(self._payload)
+
+    async def _next(self, make: Callable[[bytes], _Out | None]) -> _Out:
         if self.readyState != "live":
             raise MediaStreamError
         loop = self._loop = asyncio.get_running_loop()
@@ -130,6 +149,8 @@ class LineTrack(MediaStreamTrack):
         if not self.active.is_set():
             self._paused_at = self._paused_at or now
             await self.active.wait()
+            if self.readyState != "live":
+                raise MediaStreamError  # woken to end, not for a call
         if self._paused_at is not None:
             self._skip(loop.time() - self._paused_at)
             self._paused_at = None
@@ -137,7 +158,7 @@ class LineTrack(MediaStreamTrack):
         while True:
             pcm, handed_over = await self._next_pcm(loop)
             self._clock.sent(loop.time(), handed_over)
-            out = self._encoded(pcm or SILENCE)
+            out = make(pcm or SILENCE)
             if out is not None:
                 break
         self._returned_at = loop.time()
@@ -176,15 +197,23 @@ class LineTrack(MediaStreamTrack):
             frame.pts = self._pts
             self._pts += SAMPLES_PER_FRAME
             return frame
+        out = self._payload(pcm)
+        if out is None:
+            return None
+        packet = av.Packet(out[0])
+        packet.pts = out[1]
+        packet.time_base = fractions.Fraction(1, encoder.clock_rate)
+        return packet
+
+    def _payload(self, pcm: bytes) -> tuple[bytes, int] | None:
+        """(payload, pts) for ``pcm``; ``None`` if the encoder held this frame back."""
+        encoder = self._encoder
+        if encoder is None:
+            raise RuntimeError("no encoder: the codec was not one the line encodes")
         payload = encoder.encode(pcm)
         pts = self._pts
         self._pts += encoder.samples  # a held-back frame's time still passes
-        if payload is None:
-            return None
-        packet = av.Packet(payload)
-        packet.pts = pts
-        packet.time_base = fractions.Fraction(1, encoder.clock_rate)
-        return packet
+        return None if payload is None else (payload, pts)
 
     def _skip(self, seconds: float) -> None:
         rate = self._encoder.clock_rate if self._encoder is not None else SAMPLE_RATE
@@ -210,6 +239,7 @@ class Line:
         self._leg: MediaLeg | None = None
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers or None))
         self._track = LineTrack()
+        self._fast_path: rtp_fast_path.FastPath | None = None
         self._reader: asyncio.Task[None] | None = None
         self._timing = media_timing.from_env(agent_id)
         self._timing_task: asyncio.Task[None] | None = None
@@ -226,7 +256,11 @@ class Line:
 
     async def accept_offer(self, sdp: str) -> str:
         """Answer the browser's offer; returns the answer SDP with our candidates."""
-        transceiver = self._pc.addTransceiver(self._track, direction="sendrecv")
+        # On the fast path aiortc's sender gets a track that never yields: the line
+        # sends LineTrack's payloads itself once connected.
+        fast = not rtp_fast_path.aiortc_moves_rtp()
+        sending = rtp_fast_path.ParkedTrack() if fast else self._track
+        transceiver = self._pc.addTransceiver(sending, direction="sendrecv")
         wanted = [_CODEC_MIME[c] for c in self._codecs]
         available = RTCRtpSender.getCapabilities("audio").codecs
         preferred = [c for mime in wanted for c in available if c.mimeType.lower() == mime.lower()]
@@ -249,6 +283,12 @@ class Line:
         negotiated = transceiver._codecs
         if negotiated:
             self._track.encode_as(negotiated[0].mimeType, self._far_end_wideband)
+        if fast:
+            if negotiated and self._decoding is not None and self._track.encodes:
+                self._fast_path = rtp_fast_path.FastPath(transceiver, self._track,
+                                                         self._decoding)
+            else:  # not a codec the line encodes: aiortc moves the packets
+                transceiver.sender.replaceTrack(self._track)
         if self._timing is not None:
             self._timing_task = asyncio.get_running_loop().create_task(self._dump_timing())
         return str(self._pc.localDescription.sdp)
@@ -304,6 +344,8 @@ class Line:
             self.attach(None)
 
     async def close(self) -> None:
+        if self._fast_path is not None:
+            await self._fast_path.close()  # sockets back to aioice before they close
         self.attach(None)
         # A sender blocked in recv() must see the track end, not wait for a call.
         self._track.stop()
@@ -336,6 +378,8 @@ class Line:
             leg.push(pcm)
 
     def _connection_state_changed(self) -> None:
+        if self.state == "connected" and self._fast_path is not None:
+            self._fast_path.start()  # the SRTP keys and the ICE pair are there now
         self._on_state(self.agent_id, self.state)
 
     def _track_received(self, track: MediaStreamTrack) -> None:

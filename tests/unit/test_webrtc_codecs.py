@@ -142,10 +142,10 @@ def test_what_the_line_encodes_the_line_decodes_to_16k_frames(mime: str) -> None
 
 
 class _Released:
-    """A receive buffer that releases every packet (aiortc's interface)."""
+    """A receive buffer that releases every packet."""
 
-    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
-        return False, JitterFrame(data=packet.payload, timestamp=packet.timestamp)
+    def release(self, seq: int, timestamp: int, data: bytes) -> JitterFrame | None:
+        return JitterFrame(data=data, timestamp=timestamp)
 
 
 def _packets(mime: str, pt: int) -> list[RtpPacket]:
@@ -155,6 +155,7 @@ def _packets(mime: str, pt: int) -> list[RtpPacket]:
     for i, frame in enumerate(_frames(tone_samples(1000, 0.2, SAMPLE_RATE))):
         packet = RtpPacket(payload_type=pt, sequence_number=i, timestamp=i * 960)
         packet.payload = encoder.encode(frame) or b""
+        packet._data = packet.payload  # type: ignore[attr-defined]  # as aiortc depayloads
         out.append(packet)
     return out
 
@@ -171,7 +172,7 @@ def test_released_packets_reach_the_call_as_frames_and_aiortc_gets_none() -> Non
     assert {len(f) for f in heard} == {FRAME_BYTES}
     # A payload type it does not decode goes on to aiortc's decoder as before.
     odd = RtpPacket(payload_type=96, sequence_number=99, timestamp=0)
-    odd.payload = b"\x01\x02"
+    odd.payload = odd._data = b"\x01\x02"  # type: ignore[attr-defined]
     _, frame = buffer.add(odd)
     assert frame is not None and frame.data == b"\x01\x02"
 
