@@ -178,6 +178,8 @@ class FastPath:
             vars(protocol)["datagram_received"] = self._receiver(protocol.datagram_received)
             self._hooked.append(protocol)
         self._task = asyncio.get_running_loop().create_task(self._send_all())
+        log.debug("fast RTP path on: payload types %s received here, %d sockets hooked",
+                  sorted(self._fast_types), len(self._hooked))
 
     async def close(self) -> None:
         """Give the sockets back to aioice and stop sending (idempotent)."""
