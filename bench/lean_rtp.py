@@ -21,8 +21,8 @@ import ctypes.util
 import math
 
 import numpy as np
-import numpy.typing as npt
 
+from tests.lab.sipp import ulaw_decode_table
 from webrtc.rtp_header import MID_URI, RtpSendHeader, is_rtcp, rtp_fields
 
 __all__ = ["MID_URI", "OPUS", "RATE", "SAMPLES", "ULAW", "RtpSendHeader", "ToneCheck",
@@ -32,17 +32,7 @@ RATE = 8000  # the tone check's sampling rate, for both codecs
 SAMPLES = RATE // 50
 
 
-def _ulaw_table() -> npt.NDArray[np.float32]:
-    codes = np.arange(256)
-    u = ~codes & 0xFF
-    sign = u & 0x80
-    exponent = (u >> 4) & 0x07
-    mantissa = u & 0x0F
-    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return (np.where(sign, -magnitude, magnitude) / 32768).astype(np.float32)
-
-
-ULAW = _ulaw_table()
+ULAW = ulaw_decode_table().astype(np.float32)
 
 
 def _load_opus() -> ctypes.CDLL | None:

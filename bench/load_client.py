@@ -80,6 +80,7 @@ from bench.frame_meter import LATE_S, FrameMeter
 from bench.lean_rtp import MID_URI, RtpSendHeader, ToneCheck, is_rtcp, rtp_fields
 from bench.peers import PipeServer
 from gateway.pcm import SAMPLE_RATE
+from tests.lab.sipp import ulaw_decode_table
 from webrtc.ice import restrict_host_addresses
 from webrtc.libopus import LIBOPUS, Decoder
 
@@ -139,7 +140,7 @@ class ToneDetector:
             self._decoder.format = "s16"
             self._decoder.layout = "mono"
             self._decoder.sample_rate = 48000
-        self._ulaw = _ulaw_table()
+        self._ulaw = ulaw_decode_table()
         self._basis: dict[tuple[int, int], npt.NDArray[np.complex128]] = {}
         self.threshold = TONE_FRACTION * AMPLITUDE / 32768
 
@@ -165,16 +166,6 @@ class ToneDetector:
             basis = np.exp(-2j * np.pi * TONE_HZ * np.arange(len(x)) / rate)
             self._basis[key] = basis
         return float(2 * abs(np.dot(x, basis)) / max(len(x), 1))
-
-
-def _ulaw_table() -> Floats:
-    codes = np.arange(256)
-    u = ~codes & 0xFF
-    sign = u & 0x80
-    exponent = (u >> 4) & 0x07
-    mantissa = u & 0x0F
-    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return np.where(sign, -magnitude, magnitude).astype(np.float64) / 32768
 
 
 class MeteringBuffer:

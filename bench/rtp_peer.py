@@ -17,27 +17,16 @@ import struct
 import time
 
 import numpy as np
-import numpy.typing as npt
 
 from bench.peers import AMPLITUDE, TONE_HZ, Listener
-from tests.lab.sipp import ulaw_encode
+from tests.lab.sipp import ulaw_decode_table, ulaw_encode
 
 RATE = 8000
 SAMPLES = 160
 PCMU = 0
 
 
-def _ulaw_table() -> npt.NDArray[np.float64]:
-    codes = np.arange(256)
-    u = ~codes & 0xFF
-    sign = u & 0x80
-    exponent = (u >> 4) & 0x07
-    mantissa = u & 0x0F
-    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return np.where(sign, -magnitude, magnitude).astype(np.float64) / 32768
-
-
-ULAW = _ulaw_table()
+ULAW = ulaw_decode_table()
 SILENCE = ulaw_encode(np.zeros(SAMPLES, dtype=np.int16))
 
 

@@ -64,6 +64,14 @@ def ulaw_encode(samples: npt.NDArray[np.int16]) -> bytes:
     return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
 
 
+def ulaw_decode_table() -> npt.NDArray[np.float64]:
+    """The value in [-1, 1) of each of the 256 mu-law bytes (index the table by byte)."""
+    u = ~np.arange(256) & 0xFF
+    exponent = (u >> 4) & 0x07
+    magnitude = ((((u & 0x0F) << 3) + 0x84) << exponent) - 0x84
+    return np.where(u & 0x80, -magnitude, magnitude).astype(np.float64) / 32768
+
+
 def write_ulaw_tone(path: Path, freq_hz: float, seconds: float = 1.0) -> Path:
     """A raw PCMU file at 8 kHz, a whole number of periods so SIPp's loop is seamless."""
     path.write_bytes(ulaw_encode(tone_samples(freq_hz, seconds, 8000, 0.3)))
