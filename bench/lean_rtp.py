@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from tests.lab.sipp import ulaw_decode_table
+from webrtc.libopus import LIBOPUS
 from webrtc.rtp_header import MID_URI, RtpSendHeader, is_rtcp, rtp_fields
 
 __all__ = ["MID_URI", "OPUS", "RATE", "SAMPLES", "ULAW", "RtpSendHeader", "ToneCheck",
@@ -35,26 +36,18 @@ SAMPLES = RATE // 50
 ULAW = ulaw_decode_table().astype(np.float32)
 
 
-def _load_opus() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("opus")
-    if name is None:
-        return None
-    try:
-        lib = ctypes.CDLL(name)
-    except OSError:
-        return None
-    c = ctypes
-    lib.opus_decoder_create.restype = c.c_void_p
-    lib.opus_decoder_create.argtypes = [c.c_int32, c.c_int, c.POINTER(c.c_int)]
-    lib.opus_decode_float.restype = c.c_int
-    lib.opus_decode_float.argtypes = [c.c_void_p, c.c_char_p, c.c_int32, c.c_void_p,
-                                      c.c_int, c.c_int]
-    lib.opus_decoder_destroy.restype = None
-    lib.opus_decoder_destroy.argtypes = [c.c_void_p]
+def _with_float_decoding(lib: ctypes.CDLL | None) -> ctypes.CDLL | None:
+    """The system libopus the gateway loads (``webrtc/libopus.py``), with the one entry
+    point only this check uses declared: decoding straight to float."""
+    if lib is not None:
+        c = ctypes
+        lib.opus_decode_float.restype = c.c_int
+        lib.opus_decode_float.argtypes = [c.c_void_p, c.c_char_p, c.c_int32, c.c_void_p,
+                                          c.c_int, c.c_int]
     return lib
 
 
-OPUS = _load_opus()
+OPUS = _with_float_decoding(LIBOPUS)
 _MAX_SAMPLES = RATE * 120 // 1000  # the longest Opus packet
 
 
