@@ -21,8 +21,8 @@ reports from the statistics this module feeds), the DTLS close.
 
 What this module does instead, once the connection is up (``FastPath.start``):
 
-- **sending**: one task per line awaits the line's track (``LineTrack.next_payload``:
-  its pacing and codec-clock timestamps as before) and sends each payload itself: the
+- **sending**: the line's track pushes each payload to ``send`` (``LineTrack.push_to``:
+  its pacing and codec-clock timestamps as before), which sends it itself: the
   RTP header by struct (``webrtc/rtp_header.py``: the sender's SSRC, the negotiated
   payload type, marker set as aiortc sets it, the ``sdes:mid`` extension when
   negotiated), SRTP-protected with the DTLS transport's keys, written to the nominated
@@ -53,12 +53,13 @@ import logging
 import os
 import random
 import struct
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import av
 import pylibsrtp
-from aiortc import MediaStreamTrack, RTCRtpTransceiver, clock
+from aiortc import MediaStreamTrack, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import StreamStatistics
@@ -69,6 +70,7 @@ log = logging.getLogger(__name__)
 
 KILL_SWITCH = "HEADSET_AIORTC_RTP"
 _SSRC = struct.Struct("!I")
+_NTP_OFFSET = 2_208_988_800  # seconds from 1900 (NTP's epoch) to 1970 (Unix's)
 # aiortc's private state this module reads and writes (name-mangled attributes).
 _SENDER_NTP = "_RTCRtpSender__ntp_timestamp"
 _SENDER_RTP = "_RTCRtpSender__rtp_timestamp"
@@ -81,15 +83,23 @@ _DTLS_RX_PACKETS = "_RTCDtlsTransport__rx_packets"
 _RECEIVER_STREAMS = "_RTCRtpReceiver__remote_streams"
 
 
+def ntp_now() -> int:
+    """Now as a 64-bit NTP timestamp (what aiortc's ``clock.current_ntp_time`` gives),
+    from integer nanoseconds: aiortc's goes through ``datetime`` and cost about 4 % of
+    a worker's event loop at one call per packet."""
+    seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+    return ((seconds + _NTP_OFFSET) << 32) | (nanoseconds << 32) // 1_000_000_000
+
+
 def aiortc_moves_rtp() -> bool:
     """Whether the kill switch is on: aiortc's own per-packet path, not this one."""
     return os.environ.get(KILL_SWITCH, "") == "1"
 
 
 class PayloadSource(Protocol):
-    async def next_payload(self) -> tuple[bytes, int]:
-        """The next payload to send and its pts in the codec's clock; raises
-        ``MediaStreamError`` once the source has ended."""
+    def push_to(self, send: Callable[[bytes, int], None] | None) -> None:
+        """Call ``send(payload, pts)`` (pts in the codec's clock) on the event loop for
+        each payload from now on; ``None`` stops."""
         ...
 
 
@@ -135,7 +145,6 @@ class FastPath:
         self._sink = sink
         self._seq = random.getrandbits(16)
         self._origin = random.getrandbits(32)
-        self._task: asyncio.Task[None] | None = None
         self._hooked: list[Any] = []  # aioice StunProtocols whose datagrams we take
         self._started = False
         self._closed = False
@@ -182,7 +191,7 @@ class FastPath:
         for protocol in self._connection._protocols:
             vars(protocol)["datagram_received"] = self._receiver(protocol.datagram_received)
             self._hooked.append(protocol)
-        self._task = asyncio.get_running_loop().create_task(self._send_all())
+        self._source.push_to(self._send_safely)
         log.debug("fast RTP path on: payload types %s received here, %d sockets hooked",
                   sorted(self._fast_types), len(self._hooked))
 
@@ -192,26 +201,18 @@ class FastPath:
         for protocol in self._hooked:
             vars(protocol).pop("datagram_received", None)
         self._hooked.clear()
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        if self._started:
+            self._source.push_to(None)
 
     # -- sending ------------------------------------------------------------------------
 
-    async def _send_all(self) -> None:
-        source = self._source
+    def _send_safely(self, payload: bytes, pts: int) -> None:
         try:
-            while True:
-                payload, pts = await source.next_payload()
-                try:
-                    self.send(payload, pts)
-                except Exception:  # one packet's failure must not silence the line
-                    self._send_failures += 1
-                    if self._send_failures == 1:
-                        log.exception("fast RTP path: sending failed (logged once)")
-        except MediaStreamError:
-            return
+            self.send(payload, pts)
+        except Exception:  # one packet's failure must not silence the line
+            self._send_failures += 1
+            if self._send_failures == 1:
+                log.exception("fast RTP path: sending failed (logged once)")
 
     def send(self, payload: bytes, pts: int) -> None:
         """One payload to the browser, as aiortc's sender would have sent it."""
@@ -231,7 +232,7 @@ class FastPath:
         dtls[_DTLS_TX_PACKETS] += 1
         # What aiortc's sender puts in its RTCP sender reports and outbound-rtp stats.
         sender = self._sender
-        sender[_SENDER_NTP] = clock.current_ntp_time()
+        sender[_SENDER_NTP] = ntp_now()
         sender[_SENDER_RTP] = timestamp
         sender[_SENDER_OCTETS] += len(payload)
         sender[_SENDER_PACKETS] += 1
