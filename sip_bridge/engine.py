@@ -3,8 +3,10 @@
 Theory of operation. pjsua2 is not thread-safe in the ways Python would like, and its
 objects must die on the thread that made them (see shared/DESIGN.md). So a single
 engine thread creates the Endpoint (``threadCnt=0``: no pjsua worker threads), then
-loops: run the commands other threads queued, then ``libHandleEvents(10)``. asyncio code
-calls the ``async`` methods below, which queue a function and await its result.
+loops: run the commands other threads queued, then ``libHandleEvents``, which returns
+on pjsip's next event or timer, or when a queued command pokes it (sip_bridge/wake.py).
+asyncio code calls the ``async`` methods below, which queue a function, poke the thread
+and await the result.
 pjsua2 callbacks run on the engine thread and are handed to the asyncio loop with
 ``call_soon_threadsafe``, as calls on an ``EngineListener``.
 
@@ -42,6 +44,7 @@ from sip_bridge.port_pool import PortPool
 from sip_bridge.refusal_pacer import RefusalPacer
 from sip_bridge.screening import screen, source_host
 from sip_bridge.uri import parse_remote
+from sip_bridge.wake import BUSY_POLL_MS, IDLE_POLL_MS, EngineWake
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +115,7 @@ class SipEngine:
         self._running = threading.Event()
         self._started: Future[None] = Future()
         self._thread = threading.Thread(target=self._run, name="pjsua2-engine", daemon=True)
+        self._wake = EngineWake(config.bind, config.sip_port)
         # Engine-thread state; only touched there.
         self._endpoint: pj.Endpoint | None = None
         self._accounts: dict[int, Account] = {}
@@ -139,12 +143,14 @@ class SipEngine:
         if not self._thread.is_alive():
             return
         self._running.clear()
+        self._wake.poke()
         await asyncio.to_thread(self._thread.join, 10)
 
     def _run(self) -> None:
         try:
             self._create_endpoint()
         except Exception as exc:  # start-up failure is reported to the awaiting caller
+            self._wake.close()
             self._started.set_exception(exc)
             return
         self._started.set_result(None)
@@ -152,11 +158,14 @@ class SipEngine:
             while self._running.is_set():
                 self._drain_commands()
                 assert self._endpoint is not None
-                self._endpoint.libHandleEvents(10)
+                # Refusals waiting their turn need the loop to come round soon.
+                self._endpoint.libHandleEvents(BUSY_POLL_MS if self._to_refuse
+                                               else IDLE_POLL_MS)
                 self._refuse_pending()
                 self._graveyard.clear()
         finally:
             self._destroy_endpoint()
+            self._wake.close()
 
     def _refuse_pending(self) -> None:
         # A method of its own, not inline in _run: a Call left in a local of _run's frame
@@ -204,7 +213,9 @@ class SipEngine:
             ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcfg)
         # Before the first libHandleEvents reads the socket: from now on only the PBX's
         # datagrams reach pjsip (scanners get no answer at all; see source_filter.py).
-        if source_filter.attach(tcfg.port, self._config.trusted_sources) == 0:
+        # The engine's own pokes come from this host (sip_bridge/wake.py).
+        allowed = self._config.trusted_sources | {self._wake.source}
+        if source_filter.attach(tcfg.port, allowed) == 0:
             log.error("SIP port %d not filtered: anyone's SIP reaches pjsip", tcfg.port)
         ep.libStart()
         # The null device is the conference clock: no sound card in a server.
@@ -266,6 +277,7 @@ class SipEngine:
             raise EngineError("worker_unavailable")
         future: Future[T] = Future()
         self._queue.put((fn, future))
+        self._wake.poke()
         return await asyncio.wrap_future(future)
 
     def _emit(self, method: Callable[..., None], *args: Any) -> None:
