@@ -41,8 +41,8 @@ from sip_bridge.account import Account, account_config, is_wildcard
 from sip_bridge.audio_port import CallAudio
 from sip_bridge.call import Call
 from sip_bridge.port_pool import PortPool
-from sip_bridge.refusal_pacer import RefusalPacer
 from sip_bridge.screening import screen, source_host
+from sip_bridge.socket_pacer import DIALS, REFUSALS, SocketPacer
 from sip_bridge.uri import parse_remote
 from sip_bridge.wake import BUSY_POLL_MS, IDLE_POLL_MS, EngineWake
 
@@ -129,8 +129,10 @@ class SipEngine:
         self._to_refuse: list[tuple[Call, int]] = []
         # Refused calls, kept until pjsua reports them DISCONNECTED.
         self._refused: dict[str, Call] = {}
-        # Refusals wait their turn so a flood cannot exhaust pjsip's ioqueue.
-        self._pacer = RefusalPacer()
+        # Refusals and dials wait their turn so neither a flood of INVITEs nor dials in
+        # quick succession can exhaust pjsip's ioqueue (sip_bridge/socket_pacer.py).
+        self._pacer = SocketPacer(REFUSALS)
+        self._dial_pacer = SocketPacer(DIALS)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -328,12 +330,15 @@ class SipEngine:
         """INVITE ``uri``; ``presented`` (a caller ID the gateway has checked) goes out
         as P-Asserted-Identity (see ``presented_identity``)."""
 
-        def make() -> CallAudio:
+        def make() -> CallAudio | float:
             account = self._accounts.get(agent_id)
             if account is None:
                 raise EngineError("not_online")
             if len(self._calls) >= MAX_CALLS:
                 raise EngineError("busy_line")
+            wait = self._dial_pacer.wait(time.monotonic())
+            if wait:
+                return wait
             call = Call(account, call_id, agent_id, self._call_state, self._transfer_done)
             port = call.port = self._ports.take()
             self._calls[call_id] = call
@@ -352,7 +357,11 @@ class SipEngine:
                 raise
             return port.audio
 
-        return await self._on_engine(make)
+        while True:
+            made = await self._on_engine(make)
+            if isinstance(made, CallAudio):
+                return made
+            await asyncio.sleep(made)  # this dial's turn (sip_bridge/socket_pacer.py)
 
     def _incoming(self, account: Account, pj_call_id: int, source: str, message: str) -> None:
         call = Call(account, self._new_call_id(), account.agent_id, self._call_state,

@@ -27,7 +27,7 @@ KEEP_ALIVE = b"\r\n\r\n"
 # How long the engine thread may sleep in pjsip when nothing is due: pjsip shortens the
 # wait for its own timers (retransmissions, registration refreshes), and a poke ends it.
 IDLE_POLL_MS = 200
-BUSY_POLL_MS = 10  # while refusals wait their turn (sip_bridge/refusal_pacer.py)
+BUSY_POLL_MS = 10  # while refusals wait their turn (sip_bridge/socket_pacer.py)
 
 
 class EngineWake:

@@ -7,7 +7,7 @@ sip_bridge/source_filter.py), not even a flood of INVITEs that are never ACKed, 
 used to take pjsua's 4 call slots (a PBX INVITE read in the same turn got 486) and, kept
 up, abort the worker. From the PBX's address every reply is a sane SIP response and
 nothing rings, even while it relays a flood of scanner INVITEs (refusals are paced:
-sip_bridge/refusal_pacer.py). Afterwards the worker is the same process, still answers
+sip_bridge/socket_pacer.py). Afterwards the worker is the same process, still answers
 the supervisor and the PBX, a real call rings the agent and carries audio, no call
 reached the agent's tab, no SIP call is left in the worker, no reply or log line carries
 a SIP password, and the worker leaves without an abort when the gateway closes.
@@ -40,7 +40,7 @@ STRANGER_HOST = "127.0.0.2"
 FLOOD = 8  # unACKed INVITEs per burst from the stranger: twice pjsua's call slots
 FLOOD_MAX = 4000  # INVITEs at most while the real call sets up
 # Scanner INVITEs the PBX relays: refused as fast as they came, a sustained flood of them
-# exhausted pjsip's ioqueue and aborted the worker (sip_bridge/refusal_pacer.py).
+# exhausted pjsip's ioqueue and aborted the worker (sip_bridge/socket_pacer.py).
 PBX_FLOOD = 1600
 # What a worker's stderr shows when it dies inside pjsip or pjsua (faulthandler, assert).
 CRASH_MARKS = ("Fatal Python error", "Assertion", "Segmentation fault", "Aborted")
