@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import fractions
-from collections import deque
 from collections.abc import Callable
 
 import av
@@ -18,6 +17,7 @@ from aiortc.rtp import RtpPacket
 
 from gateway.pcm import FRAME_BYTES, SAMPLE_RATE
 from tests.lab.tone import tone_present, tone_samples
+from tests.support.media_leg import QueueLeg
 from webrtc import libopus
 from webrtc.decoding import DecodeOnRelease, decoder_for
 from webrtc.encoding import OPUS_BITRATE, OpusPackets, PacketEncoder, encoder_for
@@ -82,34 +82,13 @@ def test_g711_full_scale_does_not_wrap_round() -> None:
     assert (np.sign(heard[inner].astype(int)) == sent_sign).all()
 
 
-class _Leg:
-    """A call's far side that has ``frames`` ready at once (pure queue, no clock)."""
-
-    def __init__(self, frames: list[bytes]) -> None:
-        self.frames = deque(frames)
-
-    def push(self, pcm: bytes) -> None:
-        pass
-
-    def pop(self) -> bytes | None:
-        return self.frames.popleft() if self.frames else None
-
-    @property
-    def waiting(self) -> int:
-        return len(self.frames)
-
-    def listen(self, wake: Callable[[], None] | None,
-               record: Callable[[str, float], None] | None = None) -> None:
-        pass
-
-
 @pytest.mark.parametrize(("mime", "aiortc_encoder", "step"), [
     ("audio/opus", OpusEncoder, 960), ("audio/PCMU", PcmuEncoder, 160)])
 async def test_the_track_hands_aiortc_packets_it_only_packs(
         mime: str, aiortc_encoder: type[OpusEncoder | PcmuEncoder], step: int) -> None:
     track = LineTrack()
     track.encode_as(mime)
-    track.leg = _Leg(_frames(tone_samples(1000, 0.1, SAMPLE_RATE)))
+    track.leg = QueueLeg(_frames(tone_samples(1000, 0.1, SAMPLE_RATE)))
     track.active.set()
     got = [await asyncio.wait_for(track.recv(), 5) for _ in range(4)]
     assert all(isinstance(p, av.Packet) for p in got)

@@ -5,42 +5,13 @@ and moves the timestamp on."""
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import Callable
 
 from gateway.pcm import FRAME_BYTES, SAMPLE_RATE
 from tests.lab.tone import tone_samples
+from tests.support.media_leg import QueueLeg
 from webrtc.line import LineTrack
 
 STEP = 160  # PCMU: 20 ms in the codec's 8 kHz clock
-
-
-class _Leg:
-    """A call's far side whose frames are handed over when the test says so."""
-
-    def __init__(self) -> None:
-        self.frames: deque[bytes] = deque()
-        self._wake: Callable[[], None] | None = None
-
-    def hand_over(self, frames: list[bytes]) -> None:
-        self.frames.extend(frames)
-        for _ in frames:
-            if self._wake is not None:
-                self._wake()
-
-    def push(self, pcm: bytes) -> None:
-        pass
-
-    def pop(self) -> bytes | None:
-        return self.frames.popleft() if self.frames else None
-
-    @property
-    def waiting(self) -> int:
-        return len(self.frames)
-
-    def listen(self, wake: Callable[[], None] | None,
-               record: Callable[[str, float], None] | None = None) -> None:
-        self._wake = wake
 
 
 class _Sent:
@@ -67,7 +38,7 @@ def _tone_frames(count: int) -> list[bytes]:
     return [data[i:i + FRAME_BYTES] for i in range(0, len(data), FRAME_BYTES)][:count]
 
 
-def _track(leg: _Leg, sent: _Sent) -> LineTrack:
+def _track(leg: QueueLeg, sent: _Sent) -> LineTrack:
     track = LineTrack()
     track.encode_as("audio/PCMU")
     leg.listen(track.wake)
@@ -77,7 +48,7 @@ def _track(leg: _Leg, sent: _Sent) -> LineTrack:
 
 
 async def test_handed_over_frames_go_out_at_once_in_order_from_any_thread() -> None:
-    leg, sent = _Leg(), _Sent()
+    leg, sent = QueueLeg(), _Sent()
     track = _track(leg, sent)
     await sent.until(1)  # on resume the first frame goes out at once (silence here)
     frames = _tone_frames(5)
@@ -95,7 +66,7 @@ async def test_handed_over_frames_go_out_at_once_in_order_from_any_thread() -> N
 
 
 async def test_a_silent_clock_is_filled_in_then_a_pause_sends_nothing_and_skips_time() -> None:
-    leg, sent = _Leg(), _Sent()
+    leg, sent = QueueLeg(), _Sent()
     track = _track(leg, sent)
     leg.hand_over(_tone_frames(1))
     await sent.until(4)  # the handed-over frame, then filled in on deadlines
