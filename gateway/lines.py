@@ -446,8 +446,15 @@ class Lines:
                 self._settings.sip.ring_timeout, self._ring_timed_out, agent, call)
         sip_target = "echo" if target.echo else request_uri(
             target.number, self._settings.sip_domain)
-        worker.send(ipc.MakeCall(agent_id=agent.user.id, call_id=call_id, target=sip_target,
-                                 from_number="" if target.echo else presented))
+        try:
+            worker.send(ipc.MakeCall(agent_id=agent.user.id, call_id=call_id,
+                                     target=sip_target,
+                                     from_number="" if target.echo else presented))
+        except WorkerUnavailable:
+            # The worker died after the agent was placed on it: no worker will ever report
+            # this call, and a call left dialing would refuse every later dial as busy.
+            await self._end(agent, call, Ended(reason="interrupted", side="system"))
+            raise
 
     async def _transfer(self, agent: AgentLine, call_id: str, text: str) -> None:
         call = self._connected_call(agent, call_id)

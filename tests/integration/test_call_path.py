@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from crm import call_records
-from gateway import signalling
+from gateway import ipc, signalling
+from gateway.supervisor import WorkerUnavailable
 from tests.conftest import AGENTS, BUSY, ECHO, HANGS_UP, NO_ANSWER, Lab
 from tests.integration.conftest import Gateway
 from tests.lab.phone import Phone
@@ -123,6 +124,40 @@ async def test_dials_in_quick_succession_do_not_bring_the_worker_down(
     assert [w.pid for w in gateway.lines.supervisor.workers.values()] == pids
     record = await call_records.get(gateway.db, call_id)
     assert record is not None and record.sip_code == 404
+
+
+async def test_a_dial_its_worker_can_no_longer_take_ends_and_the_next_one_works(
+        gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The worker died after the agent was placed on it and before the supervisor moved
+    # the agent on: sending the dial fails. Without an end the call stayed "dialing" for
+    # good, and every later dial was refused as busy.
+    agent = await gateway.agent("elia", extension="1001")
+    await agent.online()
+    worker = gateway.lines.supervisor.worker_of(agent.user.id)
+    assert worker is not None
+    send = worker.send
+
+    def gone(command: ipc.Command) -> None:
+        if isinstance(command, ipc.MakeCall):
+            raise WorkerUnavailable("worker 0 is not running")
+        send(command)
+
+    monkeypatch.setattr(worker, "send", gone)
+    mark = len(agent.events)
+    await agent.send(signalling.Dial(target=ECHO))
+    error = await agent.wait_event(lambda e: e["type"] == "error", since=mark)
+    assert error["code"] == "worker_unavailable"
+    ended = await agent.wait_event(lambda e: e["type"] == "call" and e["state"] == "ended",
+                                   since=mark)
+    assert ended["reason"] == "interrupted"
+    record = await call_records.get(gateway.db, ended["call_id"])
+    assert record is not None and record.state == "ended" and record.ended_at is not None
+    monkeypatch.setattr(worker, "send", send)
+    call_id = await agent.dial(ECHO)
+    await agent.wait_call("connected", since=mark)
+    await agent.send(signalling.Hangup(call_id=call_id))
+    await agent.wait_event(lambda e: e["type"] == "call" and e["call_id"] == call_id
+                           and e["state"] == "ended", since=mark)
 
 
 async def test_agent_cancels_while_far_end_rings(gateway: Gateway, lab: Lab) -> None:
