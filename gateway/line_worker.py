@@ -23,6 +23,7 @@ from aiortc import RTCIceServer
 from gateway import ipc, music_on_hold, quality
 from gateway.echo_leg import EchoLeg
 from gateway.settings import WIDEBAND_SIP_CODECS
+from sip_bridge import direct_media
 from sip_bridge.engine import EngineConfig, EngineError, SipEngine
 from webrtc.ice import restrict_host_addresses
 from webrtc.line import Line, MediaLeg
@@ -69,6 +70,7 @@ class Worker:
                 codecs=tuple(config.sip_codecs),
                 transport=config.sip_transport,
                 trusted_sources=frozenset(config.trusted_sources),
+                direct_media=direct_media.chosen(),
             ),
             self,
             asyncio.get_running_loop(),

@@ -37,8 +37,11 @@ class Account(pj.Account):
         self._on_incoming(self, prm.callId, prm.rdata.srcAddress, prm.rdata.wholeMsg)
 
 
-def account_config(agent: AddAgent, bind: str, rtp_port: int, rtp_range: int) -> pj.AccountConfig:
-    """The pjsua2 configuration for an agent; the password goes only into AuthCredInfo."""
+def account_config(agent: AddAgent, bind: str, rtp_port: int, rtp_range: int,
+                   direct_media: bool = False) -> pj.AccountConfig:
+    """The pjsua2 configuration for an agent; the password goes only into AuthCredInfo.
+    With ``direct_media`` pjsua's streams get its in-memory loop transport: no socket,
+    nothing on the wire (sip_bridge/direct_media.py)."""
     cfg = pj.AccountConfig()
     # No display name: pjsua copies idUri into Contact, and some peers (SIPp among
     # them) cannot route in-dialog requests to a Contact with a quoted name. The PBX
@@ -56,6 +59,7 @@ def account_config(agent: AddAgent, bind: str, rtp_port: int, rtp_range: int) ->
         )
     else:
         cfg.regConfig.registerOnAdd = False
+    cfg.mediaConfig.useLoopMedTp = direct_media
     media = cfg.mediaConfig.transportConfig
     media.port = rtp_port
     media.portRange = rtp_range

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pjsua2 as pj
 
 from sip_bridge.audio_port import AudioPort
+from sip_bridge.direct_media import DirectMedia
 
 # Media states in which audio still flows out of the call: on hold we keep sending
 # (music on hold), so a held call stays joined to the bridge.
@@ -32,6 +33,9 @@ class Call(pj.Call):
         # Lent by the engine's PortPool once the call is ours to carry (an INVITE that
         # is refused never gets one) and given back when it ends.
         self.port: AudioPort | None = None
+        # With direct media the worker carries the RTP and writes the SDP's media part
+        # (sip_bridge/direct_media.py); the call then never has a port.
+        self.direct: DirectMedia | None = None
         self.hung_up_locally = False
         # 3-way conference: the call whose audio this one is joined with (both ways).
         self.joined: Call | None = None
@@ -39,7 +43,26 @@ class Call(pj.Call):
         self._on_transfer = on_transfer
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        # The answer to our INVITE comes with the state change to CONNECTING (or EARLY
+        # for early media), before pjsua reports the call's media.
+        if self.direct is not None:
+            self._read_remote(prm.e)
         self._on_state(self)
+
+    def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:
+        # The answer to our re-INVITE (hold, unhold) changes no call state.
+        if self.direct is not None:
+            self._read_remote(prm.e)
+
+    def _read_remote(self, event: pj.SipEvent) -> None:
+        assert self.direct is not None
+        if (event.type == pj.PJSIP_EVENT_TSX_STATE
+                and event.body.tsxState.type == pj.PJSIP_EVENT_RX_MSG):
+            self.direct.remote_message(event.body.tsxState.src.rdata.wholeMsg)
+
+    def onCallSdpCreated(self, prm: pj.OnCallSdpCreatedParam) -> None:
+        if self.direct is not None:
+            prm.sdp.wholeSdp = self.direct.local_sdp(prm.sdp.wholeSdp, prm.remSdp.wholeSdp)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         if self.port is None:
@@ -106,6 +129,12 @@ class Call(pj.Call):
 
     def send_dtmf(self, digits: str) -> None:
         self.dialDtmf(digits)
+
+    def send_dtmf_info(self, digits: str) -> None:
+        prm = pj.CallSendDtmfParam()
+        prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
+        prm.digits = digits
+        self.sendDtmf(prm)
 
     def hold(self) -> None:
         self.setHold(pj.CallOpParam(True))

@@ -38,13 +38,15 @@ from gateway.quality import RtpCounters
 from gateway.queue_routing import called_number
 from sip_bridge import jitter_buffer, source_filter
 from sip_bridge.account import Account, account_config, is_wildcard
-from sip_bridge.audio_port import CallAudio
 from sip_bridge.call import Call
+from sip_bridge.direct_media import DirectMedia
 from sip_bridge.port_pool import PortPool
+from sip_bridge.rtp_leg import PortRange, RtpLeg
 from sip_bridge.screening import screen, source_host
 from sip_bridge.socket_pacer import DIALS, REFUSALS, SocketPacer
 from sip_bridge.uri import parse_remote
 from sip_bridge.wake import BUSY_POLL_MS, IDLE_POLL_MS, EngineWake
+from webrtc.line import MediaLeg
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,9 @@ class EngineConfig:
     transport: str = "udp"
     # Addresses allowed to offer calls (the PBX); see sip_bridge/screening.py.
     trusted_sources: frozenset[str] = frozenset()
+    # The worker carries the calls' RTP itself, pjsua only their signalling
+    # (sip_bridge/direct_media.py).
+    direct_media: bool = False
 
 
 def presented_identity(number: str, target_uri: str) -> str:
@@ -133,6 +138,12 @@ class SipEngine:
         # quick succession can exhaust pjsip's ioqueue (sip_bridge/socket_pacer.py).
         self._pacer = SocketPacer(REFUSALS)
         self._dial_pacer = SocketPacer(DIALS)
+        # Direct media: the calls' RTP sockets (bound on the engine thread, which writes
+        # the SDP) and, on the event loop, each call's leg by call id.
+        self._direct = config.direct_media
+        bind = "0.0.0.0" if is_wildcard(config.bind) else config.bind
+        self._rtp_ports = PortRange(bind, config.rtp_port, config.rtp_range)
+        self._legs: dict[str, RtpLeg] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -220,8 +231,12 @@ class SipEngine:
         if source_filter.attach(tcfg.port, allowed) == 0:
             log.error("SIP port %d not filtered: anyone's SIP reaches pjsip", tcfg.port)
         ep.libStart()
-        # The null device is the conference clock: no sound card in a server.
-        ep.audDevManager().setNullDev()
+        if self._direct:
+            # No audio goes through pjmedia: no clock either.
+            ep.audDevManager().setNoDev()
+        else:
+            # The null device is the conference clock: no sound card in a server.
+            ep.audDevManager().setNullDev()
         for info in ep.codecEnum2():
             ep.codecSetPriority(info.codecId, 0)
         for rank, codec in enumerate(self._config.codecs):
@@ -295,7 +310,7 @@ class SipEngine:
                 raise EngineError("worker_full")
             account = Account(agent.agent_id, self._reg_state, self._incoming)
             cfg = account_config(agent, self._config.bind, self._config.rtp_port,
-                                 self._config.rtp_range)
+                                 self._config.rtp_range, self._direct)
             account.create(cfg)
             self._accounts[agent.agent_id] = account
 
@@ -326,11 +341,11 @@ class SipEngine:
     # -- calls --------------------------------------------------------------------------
 
     async def make_call(self, agent_id: int, call_id: str, uri: str,
-                        presented: str = "") -> CallAudio:
+                        presented: str = "") -> MediaLeg:
         """INVITE ``uri``; ``presented`` (a caller ID the gateway has checked) goes out
         as P-Asserted-Identity (see ``presented_identity``)."""
 
-        def make() -> CallAudio | float:
+        def make() -> MediaLeg | float:
             account = self._accounts.get(agent_id)
             if account is None:
                 raise EngineError("not_online")
@@ -340,7 +355,11 @@ class SipEngine:
             if wait:
                 return wait
             call = Call(account, call_id, agent_id, self._call_state, self._transfer_done)
-            port = call.port = self._ports.take()
+            if self._direct:
+                leg: MediaLeg = self._direct_media(call).leg
+            else:
+                call.port = self._ports.take()
+                leg = call.port.audio
             self._calls[call_id] = call
             try:
                 prm = pj.CallOpParam(True)
@@ -355,13 +374,36 @@ class SipEngine:
                 self._release_port(call)
                 self._graveyard.append(call)
                 raise
-            return port.audio
+            return leg
 
         while True:
             made = await self._on_engine(make)
-            if isinstance(made, CallAudio):
-                return made
+            if not isinstance(made, float):
+                return await self._opened(call_id, made)
             await asyncio.sleep(made)  # this dial's turn (sip_bridge/socket_pacer.py)
+
+    def _direct_media(self, call: Call) -> DirectMedia:
+        """The call's RTP socket and SDP under direct media (engine thread)."""
+        try:
+            sock = self._rtp_ports.bind()
+        except OSError as exc:
+            log.error("call %s: %s", call.call_id, exc)
+            raise EngineError("sip_error") from None
+        bind = "" if is_wildcard(self._config.bind) else self._config.bind
+        call.direct = DirectMedia(RtpLeg(sock), bind, self._config.codecs, self._loop)
+        return call.direct
+
+    async def _opened(self, call_id: str, leg: MediaLeg) -> MediaLeg:
+        """The call's leg, its socket now read by the event loop (direct media)."""
+        if isinstance(leg, RtpLeg) and call_id not in self._legs:
+            self._legs[call_id] = leg
+            await leg.open(self._loop)
+        return leg
+
+    def _forget_leg(self, call_id: str, leg: RtpLeg) -> None:
+        if self._legs.get(call_id) is leg:
+            del self._legs[call_id]
+        leg.close()
 
     def _incoming(self, account: Account, pj_call_id: int, source: str, message: str) -> None:
         call = Call(account, self._new_call_id(), account.agent_id, self._call_state,
@@ -377,8 +419,15 @@ class SipEngine:
         if len(self._calls) >= MAX_CALLS:
             self._refuse(call, 486)
             return
+        if self._direct:
+            try:
+                self._direct_media(call)
+            except EngineError:
+                self._refuse(call, 503)
+                return
+        else:
+            call.port = self._ports.take()
         self._calls[call.call_id] = call
-        call.port = self._ports.take()
         ringing = pj.CallOpParam()
         ringing.statusCode = 180
         call.answer(ringing)
@@ -394,24 +443,35 @@ class SipEngine:
         self._refused[call.call_id] = call
         self._to_refuse.append((call, code))
 
-    async def answer(self, call_id: str) -> CallAudio:
-        def answer() -> CallAudio:
+    async def answer(self, call_id: str) -> MediaLeg:
+        def answer() -> MediaLeg:
             call = self._call(call_id)
             prm = pj.CallOpParam()
             prm.statusCode = 200
             call.answer(prm)
+            if call.direct is not None:
+                return call.direct.leg
             if call.port is None:  # every call in _calls has one; never reached
                 raise EngineError("no_such_call")
             return call.port.audio
 
-        return await self._on_engine(answer)
+        return await self._opened(call_id, await self._on_engine(answer))
 
     async def send_dtmf(self, call_id: str, digits: str) -> None:
-        await self._on_engine(lambda: self._connected_call(call_id).send_dtmf(digits))
+        leg = self._legs.get(call_id)
+        if leg is None:
+            await self._on_engine(lambda: self._connected_call(call_id).send_dtmf(digits))
+            return
+        await self._on_engine(lambda: self._connected_call(call_id))
+        if not await leg.send_dtmf(digits):
+            # The far end takes no RFC 4733 events: SIP INFO, as pjsua would.
+            await self._on_engine(lambda: self._connected_call(call_id).send_dtmf_info(digits))
 
     async def hold(self, call_id: str, on: bool) -> None:
         def change() -> None:
             call = self._connected_call(call_id)
+            if call.direct is not None:
+                call.direct.held = on  # the SDP of the re-INVITE says so
             if on:
                 call.hold()
             else:
@@ -442,6 +502,9 @@ class SipEngine:
 
         def join() -> None:
             call, other = self._connected_call(call_id), self._connected_call(other_call_id)
+            if call.direct is not None or other.direct is not None:
+                # Mixing needs pjmedia's bridge; direct media has none yet.
+                raise EngineError("sip_error")
             call.joined, other.joined = other, call
             call.join_media()
 
@@ -493,6 +556,9 @@ class SipEngine:
             with contextlib.suppress(pj.Error):
                 call.leave_conference()
             self._release_port(call)
+            if call.direct is not None:
+                self._emit(self._forget_leg, call.call_id, call.direct.leg)
+                call.direct = None
             # Deleted after the callback returns (pjproject #3856: never let a stale
             # Call object be collected later).
             self._graveyard.append(call)
@@ -509,6 +575,9 @@ class SipEngine:
     async def rtp_counters(self, call_id: str) -> RtpCounters | None:
         """The SIP leg's RTP/RTCP figures (pjmedia's stream statistics), or ``None``
         when the call has no active audio stream (gone, on hold, not yet answered)."""
+        leg = self._legs.get(call_id)
+        if leg is not None:
+            return leg.counters()  # direct media: the worker counts its own packets
 
         def read() -> RtpCounters | None:
             call = self._calls.get(call_id)
