@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from aiortc import RTCIceServer
 
 from gateway import ipc, music_on_hold, quality
+from gateway.conference_mix import ConferenceMix
 from gateway.echo_leg import EchoLeg
 from gateway.settings import WIDEBAND_SIP_CODECS
 from sip_bridge import direct_media
@@ -54,6 +55,8 @@ class Worker:
         self._legs: dict[str, tuple[int, MediaLeg]] = {}
         # Calls joined in a 3-way conference, each to the other.
         self._joined: dict[str, str] = {}
+        # Under direct media the worker mixes a conference itself, keyed by both calls.
+        self._mixes: dict[str, ConferenceMix] = {}
         # Calls on hold, with the task playing music into them.
         self._held: dict[str, asyncio.Task[None]] = {}
         # Connected calls, with the task sampling their quality.
@@ -269,7 +272,7 @@ class Worker:
             await old.close()
         for call_id in agent.calls:
             if call_id in self._legs and call_id not in self._held:
-                line.attach(self._legs[call_id][1])
+                line.attach(self._mixes.get(call_id) or self._legs[call_id][1])
         self._send(ipc.LineAnswer(agent_id=agent_id, sdp=answer))
 
     def _line_state_changed(self, agent_id: int, state: str) -> None:
@@ -347,6 +350,13 @@ class Worker:
                 await self._stop_music(held)
         await self._engine.conference(call_id, other)
         self._joined[call_id], self._joined[other] = other, call_id
+        if not self._engine.mixes_conferences:
+            mix = ConferenceMix(leg, other_leg)
+            mix.start()
+            self._mixes[call_id] = self._mixes[other] = mix
+            line = self._agents[agent_id].line if agent_id in self._agents else None
+            if line is not None:
+                line.attach(mix)
         # The line stays on the call it carries (the consult call): its port now hears
         # both far ends and is heard by both.
         self._send(ipc.HoldState(call_id=call_id, agent_id=agent_id, held=False))
@@ -381,10 +391,16 @@ class Worker:
         partner = self._joined.pop(call_id, None)
         if partner is not None:
             self._joined.pop(partner, None)
+        mix = self._mixes.pop(call_id, None)
+        if mix is not None:
+            mix.stop()
+            self._mixes.pop(partner or "", None)
         for agent in self._agents.values():
             agent.calls.discard(call_id)
             if entry is not None and agent.line is not None:
                 agent.line.detach(entry[1])
+                if mix is not None:
+                    agent.line.detach(mix)
                 # One side left the conference: the agent carries on with the other.
                 if partner in agent.calls and partner in self._legs:
                     agent.line.attach(self._legs[partner][1])

@@ -497,14 +497,19 @@ class SipEngine:
 
         await self._on_engine(refer)
 
+    @property
+    def mixes_conferences(self) -> bool:
+        """Whether ``conference`` joins the calls' audio (pjmedia's bridge); under
+        direct media the worker mixes them itself."""
+        return not self._direct
+
     async def conference(self, call_id: str, other_call_id: str) -> None:
         """Join two of an agent's connected calls into one conversation with the agent."""
 
         def join() -> None:
             call, other = self._connected_call(call_id), self._connected_call(other_call_id)
-            if call.direct is not None or other.direct is not None:
-                # Mixing needs pjmedia's bridge; direct media has none yet.
-                raise EngineError("sip_error")
+            if self._direct:
+                return  # the worker mixes (gateway/conference_mix.py)
             call.joined, other.joined = other, call
             call.join_media()
 

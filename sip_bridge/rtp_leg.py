@@ -117,6 +117,11 @@ class RtpLeg(asyncio.DatagramProtocol):
         self._pending = b""
         self._dtmf_busy = False
         self._closed = False
+        # Relaying: the browser's codec, and where the far end's payloads go as they are.
+        self._relay: Callable[[bytes, int], None] | None = None
+        self._browser_mime = ""
+        self._relaying = False
+        self._last_timestamp: int | None = None
         # Counters for the quality report.
         self._sent = 0
         self._received = 0
@@ -154,6 +159,7 @@ class RtpLeg(asyncio.DatagramProtocol):
         self._remote = remote
         listening = remote.listens and remote.address != "0.0.0.0"
         self._addr = (remote.address, remote.port) if listening else None
+        self._relaying = self._browser_mime == f"audio/{codec.name}"
         if codec != self._codec:
             self._codec = codec
             self._encoder = G711Packets(_FFMPEG_NAMES[codec.name])
@@ -176,6 +182,26 @@ class RtpLeg(asyncio.DatagramProtocol):
         if addr is None or self._dtmf_busy or payload is None:
             return  # time still passes for the far end
         self._send(header.packet(self._seq, timestamp, payload), addr)
+
+    def relay_to(self, send: Callable[[bytes, int], None] | None, mime_type: str) -> None:
+        """While the call's codec is the browser's (``mime_type``), hand each payload
+        of the far end to ``send(payload, gap)`` as it is, instead of decoding it."""
+        self._relay = send
+        self._browser_mime = mime_type.lower() if send is not None else ""
+        codec = self._codec
+        self._relaying = codec is not None and self._browser_mime == f"audio/{codec.name}"
+        self._last_timestamp = None
+
+    def take_payload(self, payload: bytes) -> bool:
+        """Send the browser's payload as it is, if the call's codec is the browser's."""
+        if not self._relaying:
+            return False
+        header, addr = self._header, self._addr
+        timestamp = self._timestamp
+        self._timestamp = (timestamp + len(payload)) & 0xFFFFFFFF  # G.711: byte = sample
+        if header is not None and addr is not None and not self._dtmf_busy:
+            self._send(header.packet(self._seq, timestamp, payload), addr)
+        return True
 
     def pop(self) -> bytes | None:
         return self.from_sip.pop()
@@ -206,6 +232,14 @@ class RtpLeg(asyncio.DatagramProtocol):
         if header is None or pt != header.second & 0x7F:
             return  # DTMF, comfort noise or another codec: nothing to play
         self._count(seq, timestamp)
+        relay = self._relay
+        if relay is not None and self._relaying:
+            payload = data[start:end]
+            last, self._last_timestamp = self._last_timestamp, timestamp
+            # Samples lost before this payload, so the browser's timestamps keep time.
+            gap = 0 if last is None else ((timestamp - last) & 0xFFFFFFFF) - len(payload)
+            relay(payload, gap if 0 < gap < 8000 else 0)
+            return
         try:
             pcm = decoder.decode(data[start:end])
         except (ValueError, IndexError):

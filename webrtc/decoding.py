@@ -109,6 +109,9 @@ class DecodeOnRelease:
 
     def __init__(self, buffer: ReceiveBuffer, codec_of: Callable[[int], str | None]) -> None:
         self.deliver: Callable[[bytes], None] | None = None
+        # ``relay(payload)`` takes a released packet as it is, when the far end uses the
+        # browser's codec (``True``: nothing to decode); see sip_bridge/rtp_leg.py.
+        self.relay: Callable[[bytes], bool] | None = None
         self.record: Callable[[str, float], None] | None = None
         self._buffer = buffer
         self._codec_of = codec_of
@@ -134,6 +137,9 @@ class DecodeOnRelease:
         """``add`` for the fast path (``webrtc/rtp_fast_path.py``), without an
         ``RtpPacket``: only for a payload type that this ``decodes``."""
         if self._buffer.release(seq, timestamp, payload) is not None:
+            relay = self.relay
+            if relay is not None and relay(payload):
+                return
             decoder = self._decoders[payload_type]
             assert decoder is not None
             self._decode(decoder, payload)

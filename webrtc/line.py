@@ -29,7 +29,7 @@ import fractions
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeGuard, TypeVar
 
 import av
 from aiortc import (
@@ -72,6 +72,21 @@ class MediaLeg(Protocol):
                record: Callable[[str, float], None] | None = None) -> None:
         """Call ``wake()`` (from any thread) when a frame for the browser is ready;
         ``record(stage, seconds)`` with each frame's wait (webrtc/media_timing.py)."""
+        ...
+
+
+class RelayingLeg(MediaLeg, Protocol):
+    """A leg that can carry the browser's payloads as they are when the far end uses
+    the same codec (sip_bridge/rtp_leg.py): no decoding, no re-encoding either way."""
+
+    def relay_to(self, send: Callable[[bytes, int], None] | None, mime_type: str) -> None:
+        """Hand the far end's payloads to ``send(payload, gap)`` while its codec is
+        ``mime_type`` (``gap``: samples missing before it); ``None`` stops."""
+        ...
+
+    def take_payload(self, payload: bytes) -> bool:
+        """Send the browser's ``payload`` as it is; ``False`` when the codecs differ
+        (the line decodes it and pushes the audio instead)."""
         ...
 
 
@@ -223,6 +238,19 @@ class LineTrack(MediaStreamTrack):
 
     # -- pushing (the fast path) -----------------------------------------------------------
 
+    def relay(self, payload: bytes, gap: int) -> None:
+        """Send a payload the far end sent in the browser's codec as it is: it is the
+        call's clock here, as a hand-over is (the deadline moves on, nothing is filled
+        in while payloads come). G.711 only: one byte per sample."""
+        send, loop = self._send, self._loop
+        if send is None or loop is None:
+            return
+        self._clock.sent(loop.time(), True)
+        pts = self._pts + gap
+        send(payload, pts)
+        self._pts = pts + len(payload)
+        self._arm()
+
     def _pump(self) -> None:
         self._pump_due = False
         leg = self.leg
@@ -316,6 +344,10 @@ class LineTrack(MediaStreamTrack):
         self._pts += int(seconds * rate) // step * step
 
 
+def _relays(leg: MediaLeg) -> TypeGuard[RelayingLeg]:
+    return hasattr(leg, "relay_to") and hasattr(leg, "take_payload")
+
+
 class Line:
     """One agent's RTCPeerConnection and the call leg currently attached to it."""
 
@@ -393,9 +425,16 @@ class Line:
         old, self._leg = self._leg, leg
         if old is not None and old is not leg:
             old.listen(None)
+            if _relays(old):
+                old.relay_to(None, "")
         if self._decoding is not None:
             # Nobody to hear the browser: its packets are not even decoded.
             self._decoding.deliver = None if leg is None else self._heard
+            self._decoding.relay = None
+            if leg is not None and _relays(leg) and self._fast_path is not None:
+                # The same codec both sides: payloads go through as they are.
+                leg.relay_to(self._track.relay, self._fast_path.mime_type)
+                self._decoding.relay = leg.take_payload
         if leg is not None:
             record = self._timing.times.record if self._timing is not None else None
             leg.listen(self._track.wake, record)

@@ -158,6 +158,12 @@ class FastPath:
         self._seen = _Seen()
 
     @property
+    def mime_type(self) -> str:
+        """The codec the browser leg sends and receives."""
+        codecs = self._transceiver._codecs
+        return str(codecs[0].mimeType) if codecs else ""
+
+    @property
     def running(self) -> bool:
         return self._started and not self._closed
 
