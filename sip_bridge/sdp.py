@@ -14,7 +14,7 @@ direction attributes (at session or media level, media level winning).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DTMF_PAYLOAD_TYPE = 101  # ours, in an offer; in an answer the offerer's is kept
 
@@ -69,7 +69,6 @@ class LocalAudio:
     codecs: tuple[tuple[int, Codec], ...]
     dtmf_payload_type: int | None = DTMF_PAYLOAD_TYPE
     direction: str = "sendrecv"
-    extra: tuple[str, ...] = field(default=())
 
     def lines(self) -> list[str]:
         types = [str(pt) for pt, _ in self.codecs]
@@ -113,11 +112,6 @@ def negotiated(remote: RemoteAudio, codecs: tuple[str, ...]) -> tuple[int, Codec
             if codec.name == name:
                 return pt, codec
     return None
-
-
-def rejected_audio(sdp: str) -> bool:
-    """Whether ``sdp`` has no audio stream we could carry (none, or port 0)."""
-    return parse(sdp) is None
 
 
 def parse(sdp: str) -> RemoteAudio | None:

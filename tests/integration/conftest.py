@@ -13,6 +13,7 @@ from crm.db import Database, open_database
 from crm.secret_key import SecretBox, load_or_create_key
 from gateway.lines import Lines
 from gateway.settings import Settings
+from sip_bridge import direct_media
 from tests.conftest import AGENTS, Lab, gateway_settings
 from tests.lab.ports import free_udp_port
 from tests.support.gateway import Agent, make_agent_user
@@ -39,6 +40,13 @@ class Gateway:
 def gateway_options() -> dict[str, float | str]:
     """Overridden by a test module (or ``pytest.mark.parametrize``) to change settings."""
     return {}
+
+
+@pytest.fixture
+def pjmedia_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers this test's gateway starts carry audio through pjmedia, not direct
+    media (sip_bridge/direct_media.py): ask for it before ``gateway``."""
+    monkeypatch.setenv(direct_media.ENV, "pjmedia")
 
 
 @pytest.fixture

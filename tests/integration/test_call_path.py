@@ -46,6 +46,20 @@ async def test_outbound_call_carries_audio_both_ways(gateway: Gateway, lab: Lab)
     assert lab.lines[ECHO].wait(10).ok
 
 
+async def test_pjmedia_still_carries_audio_both_ways_when_asked_for(
+        pjmedia_workers: None, gateway: Gateway, lab: Lab) -> None:
+    # HEADSET_SIP_MEDIA=pjmedia is the way back from direct media: keep it working.
+    agent = await gateway.agent("ana", extension="1001", tone=1000)
+    await agent.online()
+    call_id = await agent.dial(ECHO)
+    await agent.wait_call("connected")
+    assert await agent.rtc.wait_hears(1000)
+    worker = gateway.lines.supervisor.worker_of(agent.user.id)
+    assert worker is not None and worker.ports == 1  # a pjmedia port carried it
+    await agent.send(signalling.Hangup(call_id=call_id))
+    assert (await agent.wait_call("ended"))["reason"] == "completed"
+
+
 async def test_inbound_call_rings_with_caller_number_and_carries_audio(
         gateway: Gateway, lab: Lab) -> None:
     agent = await gateway.agent("bea", extension="1001", tone=1000)
