@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol, TypeGuard, TypeVar
@@ -130,6 +131,7 @@ class LineTrack(MediaStreamTrack):
         self._send: Callable[[bytes, int], None] | None = None
         self._pump_due = False
         self._timer: asyncio.TimerHandle | None = None
+        self._loop_thread: int | None = None
 
     def encode_as(self, mime_type: str, wideband: bool = True) -> None:
         """Encode for the negotiated codec here (see ``webrtc/encoding.py``); ``wideband``
@@ -159,6 +161,7 @@ class LineTrack(MediaStreamTrack):
         does not, instead of being awaited; ``None`` stops pushing."""
         self._send = send
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._cancel_timer()
         if send is None:
             return
@@ -168,11 +171,17 @@ class LineTrack(MediaStreamTrack):
             self._pause()
 
     def wake(self) -> None:
-        """A frame is ready (called by the leg, on any thread)."""
+        """A frame is ready (called by the leg, on any thread; on the loop's own thread
+        the frame is sent before this returns)."""
         loop = self._loop
         if loop is None:
             return
         if self._send is not None:
+            if threading.get_ident() == self._loop_thread:
+                # Handed over on the loop itself (direct media's legs): sent at once,
+                # with no self-pipe write and loop turn to get back here.
+                self._pump()
+                return
             # One pump per burst of hand-overs: the flag is cleared before the pump
             # drains the leg, so a frame pushed meanwhile is drained or pumped again.
             if not self._pump_due:
