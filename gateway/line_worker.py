@@ -73,7 +73,7 @@ class Worker:
                 codecs=tuple(config.sip_codecs),
                 transport=config.sip_transport,
                 trusted_sources=frozenset(config.trusted_sources),
-                direct_media=direct_media.chosen(config.sip_codecs),
+                direct_media=direct_media.chosen(config.sip_codecs, config.browser_codecs),
             ),
             self,
             asyncio.get_running_loop(),

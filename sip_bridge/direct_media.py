@@ -15,11 +15,9 @@ How pjsua is made to do only the signalling (measured with pjsua2 2.15.1):
   INVITE or re-INVITE), the response's body, read from the call's state and transaction
   callbacks (pjsua2 has no getter for it).
 
-Direct media is the default (unless G.722 is among the SIP codecs: only pjmedia has
-it); ``HEADSET_SIP_MEDIA=pjmedia`` in the workers' environment
-gives the calls' audio back to pjmedia (its jitter buffer, conference bridge and clock),
-as before. See ``rtp_leg.py`` for why direct media is cheaper: the capacity benchmark
-carried 59 PCMU calls end to end with it against 38 with pjmedia on the same machine.
+Which workers use it: ``chosen`` (by default, those whose browsers speak G.711, so
+that calls are relayed untouched); ``HEADSET_SIP_MEDIA=direct`` or ``pjmedia`` overrides.
+See ``rtp_leg.py`` for why direct media is cheaper.
 """
 
 from __future__ import annotations
@@ -34,12 +32,25 @@ from sip_bridge.rtp_leg import RtpLeg
 ENV = "HEADSET_SIP_MEDIA"
 
 
-def chosen(codecs: Iterable[str]) -> bool:
-    """Whether this worker's calls use direct media: unless the environment asks for
-    pjmedia, or a configured SIP codec is one only pjmedia carries (G.722)."""
-    if os.environ.get(ENV, "").strip().lower() == "pjmedia":
+def chosen(sip_codecs: Iterable[str], browser_codecs: Iterable[str]) -> bool:
+    """Whether this worker's calls use direct media.
+
+    ``HEADSET_SIP_MEDIA`` decides when it says ``direct`` or ``pjmedia``. Otherwise
+    (``auto``) direct media when the browser's first codec is one the SIP side carries
+    too, so calls can be relayed untouched, and pjmedia when the browser speaks Opus:
+    measured on the same machine (bench.capacity), relaying carried 52-59 PCMU calls
+    against pjmedia's 38, but transcoding Opus here carried 23 calls within the late-frame
+    budget against pjmedia's 28-35, whose jitter buffer and clock re-time each leg. And
+    pjmedia whenever a SIP codec is one only it has (G.722).
+    """
+    choice = os.environ.get(ENV, "").strip().lower()
+    if choice in ("direct", "pjmedia"):
+        return choice == "direct"
+    sip = list(sip_codecs)
+    if not all(codec in sdp.CODECS for codec in sip):
         return False
-    return all(codec in sdp.CODECS for codec in codecs)
+    first = next(iter(browser_codecs), "")
+    return first in sip
 
 
 def message_body(message: str) -> str:

@@ -43,16 +43,19 @@ def gateway_options() -> dict[str, float | str]:
 
 
 @pytest.fixture
-def pjmedia_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The workers this test's gateway starts carry audio through pjmedia, not direct
-    media (sip_bridge/direct_media.py): ask for it before ``gateway``."""
-    monkeypatch.setenv(direct_media.ENV, "pjmedia")
+def sip_media() -> str:
+    """Who carries the SIP leg's audio in this test's workers: "" lets them choose
+    (sip_bridge/direct_media.py); ``pytest.mark.parametrize("sip_media", ["pjmedia",
+    "direct"])`` runs a test both ways."""
+    return ""
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path, lab: Lab,
-                  gateway_options: dict[str, float | str]) -> AsyncIterator[Gateway]:
+async def gateway(tmp_path: Path, lab: Lab, gateway_options: dict[str, float | str],
+                  sip_media: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Gateway]:
     restrict_host_addresses(["127.0.0.1"])
+    if sip_media:
+        monkeypatch.setenv(direct_media.ENV, sip_media)  # the workers inherit it
     options = dict(gateway_options)
     # "registrar_down": point the gateway at a port where no registrar listens.
     registrar = (f"127.0.0.1:{free_udp_port()}" if options.pop("registrar_down", 0)

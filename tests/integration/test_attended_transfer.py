@@ -57,6 +57,7 @@ def consult_event(call_id: str, state: str) -> Callable[[dict[str, Any]], bool]:
                       and e["consult_state"] == state)
 
 
+@pytest.mark.parametrize("sip_media", ["pjmedia", "direct"])
 async def test_complete_joins_customer_and_target(gateway: Gateway, customer: Phone,
                                                   target: Phone) -> None:
     agent, call_id = await consulting(gateway, customer, "1002")
@@ -142,6 +143,7 @@ async def agent_hears_in_mix(agent: Agent, freq: float, timeout: float = 5) -> b
     return False
 
 
+@pytest.mark.parametrize("sip_media", ["pjmedia", "direct"])
 async def test_conference_mixes_all_three(gateway: Gateway, customer: Phone,
                                           target: Phone) -> None:
     agent, call_id = await consulting(gateway, customer, "1002")

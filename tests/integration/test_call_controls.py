@@ -33,6 +33,7 @@ async def connected_call(gateway: Gateway) -> tuple[Agent, str]:
     return agent, call_id
 
 
+@pytest.mark.parametrize("sip_media", ["pjmedia", "direct"])
 async def test_dtmf_reaches_the_far_end(gateway: Gateway, phone: Phone) -> None:
     agent, call_id = await connected_call(gateway)
     await agent.send(signalling.Dtmf(call_id=call_id, digits="12*#"))
@@ -46,6 +47,7 @@ async def test_dtmf_reaches_the_far_end(gateway: Gateway, phone: Phone) -> None:
     await agent.wait_call("ended")
 
 
+@pytest.mark.parametrize("sip_media", ["pjmedia", "direct"])
 async def test_hold_plays_music_and_unhold_restores_audio(gateway: Gateway,
                                                           phone: Phone) -> None:
     agent, call_id = await connected_call(gateway)

@@ -29,6 +29,7 @@ async def test_echo_test_number_works_without_a_sip_account(gateway: Gateway) ->
     assert await agent.rtc.wait_silence(1000)
 
 
+@pytest.mark.parametrize("sip_media", ["pjmedia", "direct"])
 async def test_outbound_call_carries_audio_both_ways(gateway: Gateway, lab: Lab) -> None:
     agent = await gateway.agent("ana", extension="1001", tone=1000)
     await agent.online()
@@ -46,20 +47,7 @@ async def test_outbound_call_carries_audio_both_ways(gateway: Gateway, lab: Lab)
     assert lab.lines[ECHO].wait(10).ok
 
 
-async def test_pjmedia_still_carries_audio_both_ways_when_asked_for(
-        pjmedia_workers: None, gateway: Gateway, lab: Lab) -> None:
-    # HEADSET_SIP_MEDIA=pjmedia is the way back from direct media: keep it working.
-    agent = await gateway.agent("ana", extension="1001", tone=1000)
-    await agent.online()
-    call_id = await agent.dial(ECHO)
-    await agent.wait_call("connected")
-    assert await agent.rtc.wait_hears(1000)
-    worker = gateway.lines.supervisor.worker_of(agent.user.id)
-    assert worker is not None and worker.ports == 1  # a pjmedia port carried it
-    await agent.send(signalling.Hangup(call_id=call_id))
-    assert (await agent.wait_call("ended"))["reason"] == "completed"
-
-
+@pytest.mark.parametrize("sip_media", ["pjmedia", "direct"])
 async def test_inbound_call_rings_with_caller_number_and_carries_audio(
         gateway: Gateway, lab: Lab) -> None:
     agent = await gateway.agent("bea", extension="1001", tone=1000)
@@ -82,6 +70,7 @@ async def test_inbound_call_rings_with_caller_number_and_carries_audio(
     assert record.remote_number == "34911234567" and record.direction == "inbound"
 
 
+@pytest.mark.parametrize("sip_media", ["pjmedia", "direct"])
 async def test_audio_both_ways_between_agent_and_a_real_phone(gateway: Gateway,
                                                               lab: Lab) -> None:
     agent = await gateway.agent("carla", extension="1001", tone=1000)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from crm import call_quality
 from gateway import signalling
 from tests.conftest import ECHO, Lab
 from tests.integration.conftest import Gateway
 
 
+@pytest.mark.parametrize("sip_media", ["pjmedia", "direct"])
 async def test_quality_reported_live_and_kept_with_the_record(gateway: Gateway,
                                                               lab: Lab) -> None:
     agent = await gateway.agent("ines", extension="1001", tone=1000)

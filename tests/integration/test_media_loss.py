@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from bench.peers import drop_outgoing_rtp
 from gateway import signalling
 from tests.conftest import ECHO, Lab
@@ -24,6 +26,7 @@ JUDGED = 3
 MOST = 20  # windows looked at, at most
 
 
+@pytest.mark.parametrize("sip_media", ["pjmedia", "direct"])
 async def test_tone_stays_continuous_through_the_gateway_with_uplink_loss(
         gateway: Gateway, lab: Lab) -> None:
     agent = await gateway.agent("lena", extension="1001", tone=1000)

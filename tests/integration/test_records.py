@@ -39,6 +39,7 @@ async def test_call_ends_when_the_tab_vanishes(gateway: Gateway) -> None:
 
 
 @pytest.mark.parametrize("gateway_options", [{"browser_codec": "pcmu"}])
+@pytest.mark.parametrize("sip_media", ["pjmedia", "direct"])
 async def test_pcmu_end_to_end(gateway: Gateway) -> None:
     agent = await gateway.agent("pia", extension="1001")
     await agent.online()

@@ -171,8 +171,8 @@ async def test_a_spawned_worker_reports_ready_and_leaves_on_shutdown(
     assert spawner.launcher_pid is None
 
 
-async def test_conference_ports_are_reused_call_after_call(pjmedia_workers: None,
-                                                           gateway: Gateway) -> None:
+@pytest.mark.parametrize("sip_media", ["pjmedia"])  # ports are pjmedia's
+async def test_conference_ports_are_reused_call_after_call(gateway: Gateway) -> None:
     # A port leaving pjmedia's bridge while its clock runs can crash the worker
     # (sip_bridge/port_pool.py), so calls borrow ports instead of making new ones.
     agent = await gateway.agent("ivo", extension="1001")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sip_bridge import sdp
+import pytest
+
+from sip_bridge import direct_media, sdp
 
 PJSUA_SDP = (
     "v=0\r\no=- 3912 3913 IN IP4 192.0.2.7\r\ns=pjmedia\r\nb=AS:84\r\nt=0 0\r\n"
@@ -91,3 +93,26 @@ def test_hostile_or_broken_sdp_reads_as_no_audio() -> None:
     assert odd is None
     garbled = sdp.parse("c=IN IP4 1.2.3.4\nm=audio 4000 RTP/AVP 0 97\na=rtpmap:97 \n")
     assert garbled is not None and [pt for pt, _ in garbled.codecs] == [0]
+
+
+def test_direct_media_is_chosen_when_calls_can_be_relayed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(direct_media.ENV, raising=False)
+    assert direct_media.chosen(["pcmu", "pcma"], ["pcmu", "opus"])
+    assert not direct_media.chosen(["pcmu", "pcma"], ["opus", "pcmu"])
+    assert not direct_media.chosen(["pcma"], ["pcmu"])  # nothing to relay
+    assert not direct_media.chosen(["pcmu", "g722"], ["pcmu"])  # only pjmedia has G.722
+    monkeypatch.setenv(direct_media.ENV, "direct")
+    assert direct_media.chosen(["pcmu"], ["opus"])
+    monkeypatch.setenv(direct_media.ENV, "pjmedia")
+    assert not direct_media.chosen(["pcmu"], ["pcmu"])
+
+
+def test_the_far_ends_answer_is_found_in_a_response_only() -> None:
+    response = ("SIP/2.0 200 OK\r\nContent-Type: application/sdp\r\nContent-Length: 5\r\n"
+                "\r\n" + OFFER)
+    assert direct_media.is_sdp_response(response)
+    assert direct_media.message_body(response) == OFFER
+    assert not direct_media.is_sdp_response("INVITE sip:a@b SIP/2.0\r\n"
+                                            "Content-Type: application/sdp\r\n\r\n" + OFFER)
+    assert not direct_media.is_sdp_response("SIP/2.0 180 Ringing\r\nContent-Length: 0\r\n\r\n")
