@@ -8,17 +8,16 @@ would send each far end two packets per frame time. A conference is rare, so one
 timer per conference costs nothing the other calls would feel.
 
 ``ConferenceMix`` is the agent line's ``MediaLeg`` while the conference lasts: ``push``
-is the agent's voice, ``pop`` what the agent hears.
+is the agent's voice, ``pop`` what the agent hears (``heard``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import numpy as np
 
-from gateway.pcm import FRAME_BYTES, FRAME_MS, PcmQueue
+from gateway.pcm import FRAME_BYTES, FRAME_MS, HeardQueue, PcmQueue
 from webrtc.line import MediaLeg
 
 QUEUE_FRAMES = 3
@@ -34,13 +33,13 @@ def mixed(*frames: bytes | None) -> bytes | None:
     return np.clip(total, -32768, 32767).astype("<i2").tobytes()
 
 
-class ConferenceMix:
+class ConferenceMix(HeardQueue):
     """The agent and two far ends, each hearing the other two (see the module docstring)."""
 
     def __init__(self, first: MediaLeg, second: MediaLeg) -> None:
         self.legs = (first, second)
         self._agent = PcmQueue(QUEUE_FRAMES)
-        self._heard = PcmQueue(QUEUE_FRAMES)
+        self.heard = PcmQueue(QUEUE_FRAMES)
         self._timer: asyncio.TimerHandle | None = None
         self._next = 0.0
 
@@ -58,7 +57,7 @@ class ConferenceMix:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._heard.watch(None)
+        self.heard.watch(None)
 
     def _tick(self) -> None:
         loop = asyncio.get_running_loop()
@@ -71,7 +70,7 @@ class ConferenceMix:
             b.push(to_b)
         heard = mixed(from_a, from_b)
         if heard is not None:
-            self._heard.push(heard)
+            self.heard.push(heard)
         # Due times from the start, so a late tick does not push the next ones back.
         self._next += FRAME_MS / 1000
         now = loop.time()
@@ -83,14 +82,3 @@ class ConferenceMix:
 
     def push(self, pcm: bytes) -> None:
         self._agent.push(pcm)
-
-    def pop(self) -> bytes | None:
-        return self._heard.pop()
-
-    @property
-    def waiting(self) -> int:
-        return self._heard.waiting
-
-    def listen(self, wake: Callable[[], None] | None,
-               record: Callable[[str, float], None] | None = None) -> None:
-        self._heard.watch(wake, None if record is None else lambda s: record("down.queue", s))

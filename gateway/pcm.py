@@ -107,3 +107,23 @@ class PcmQueue:
             return None
         self._concealed = n + 1
         return scaled(last, CONCEAL_GAINS[n])
+
+
+class HeardQueue:
+    """The half of a ``MediaLeg`` (webrtc/line.py) the agent hears: ``pop``, ``waiting``
+    and ``listen`` over ``self.heard``, a ``PcmQueue`` the leg fills."""
+
+    heard: PcmQueue
+
+    def pop(self) -> bytes | None:
+        return self.heard.pop()
+
+    @property
+    def waiting(self) -> int:
+        return self.heard.waiting
+
+    def listen(self, wake: Callable[[], None] | None,
+               record: Callable[[str, float], None] | None = None) -> None:
+        """``wake()`` after each frame the leg fills in; ``record("down.queue", s)`` with
+        each frame's wait (media timing)."""
+        self.heard.watch(wake, None if record is None else lambda s: record("down.queue", s))

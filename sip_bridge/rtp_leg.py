@@ -16,7 +16,7 @@ re-times them, which is how a media relay such as Janus's SIP plugin works. The
 line's PCM queue (``gateway/pcm.py``) still conceals a missing frame toward the browser.
 
 ``RtpLeg`` is a ``MediaLeg`` for the browser line (``webrtc/line.py``): ``push`` sends
-a 20 ms PCM frame to the far end, ``pop`` gives the next frame from it. It speaks
+a 20 ms PCM frame to the far end, ``pop`` gives the next frame from it (``heard``). It speaks
 G.711 (the G.711 tables and filters of ``webrtc/encoding.py`` and ``decoding.py``),
 RFC 4733 DTMF out, and counts what a quality report needs (RFC 3550 jitter).
 It does not send RTCP: nothing on a PBX's or trunk's side requires it.
@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from gateway.pcm import FRAME_BYTES, PcmQueue
+from gateway.pcm import FRAME_BYTES, HeardQueue, PcmQueue
 from gateway.quality import RtpCounters
 from sip_bridge.sdp import Codec, RemoteAudio
 from webrtc.decoding import G711ToPcm
@@ -96,13 +96,13 @@ class PortRange:
         raise OSError("no free RTP port in the worker's range")
 
 
-class RtpLeg(asyncio.DatagramProtocol):
+class RtpLeg(HeardQueue, asyncio.DatagramProtocol):
     """One SIP call's RTP (see the module docstring)."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.port: int = sock.getsockname()[1]
-        self.from_sip = PcmQueue(QUEUE_FRAMES)
+        self.heard = PcmQueue(QUEUE_FRAMES)
         self.held = False  # we put the far end on hold: audio still goes (music)
         self._transport: asyncio.DatagramTransport | None = None
         self._remote: RemoteAudio | None = None
@@ -147,7 +147,7 @@ class RtpLeg(asyncio.DatagramProtocol):
 
     def close(self) -> None:
         self._closed = True
-        self.from_sip.watch(None)
+        self.heard.watch(None)
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -203,20 +203,6 @@ class RtpLeg(asyncio.DatagramProtocol):
             self._send(header.packet(self._seq, timestamp, payload), addr)
         return True
 
-    def pop(self) -> bytes | None:
-        return self.from_sip.pop()
-
-    @property
-    def waiting(self) -> int:
-        return self.from_sip.waiting
-
-    def listen(self, wake: Callable[[], None] | None,
-               record: Callable[[str, float], None] | None = None) -> None:
-        if record is None:
-            self.from_sip.watch(wake)
-        else:
-            self.from_sip.watch(wake, lambda s: record("down.queue", s))
-
     # -- the far end's packets -----------------------------------------------------------
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -247,7 +233,7 @@ class RtpLeg(asyncio.DatagramProtocol):
             return
         pending = self._pending + pcm if self._pending else pcm
         while len(pending) >= FRAME_BYTES:
-            self.from_sip.push(pending[:FRAME_BYTES])
+            self.heard.push(pending[:FRAME_BYTES])
             pending = pending[FRAME_BYTES:]
         self._pending = pending
 
