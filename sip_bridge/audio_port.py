@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import pjsua2 as pj
 
-from gateway.pcm import FRAME_BYTES, SILENCE, PcmQueue
+from gateway.pcm import FRAME_BYTES, SILENCE, HeardQueue, PcmQueue
 from sip_bridge.frame_bytes import FrameVector, vector_bytes
 from sip_bridge.media_format import audio_format
 
@@ -29,33 +29,22 @@ QUEUE_FRAMES = 3
 _SILENCE = pj.ByteVector(SILENCE)  # read only: copied into each frame that gets it
 
 
-class CallAudio:
+class CallAudio(HeardQueue):
     """A call's PCM in both directions; a ``MediaLeg`` for the browser line."""
 
     def __init__(self) -> None:
         self.to_sip = PcmQueue(QUEUE_FRAMES)
-        self.from_sip = PcmQueue(QUEUE_FRAMES)
+        self.from_sip = self.heard = PcmQueue(QUEUE_FRAMES)
 
     def push(self, pcm: bytes) -> None:
         self.to_sip.push(pcm)
-
-    def pop(self) -> bytes | None:
-        return self.from_sip.pop()
-
-    @property
-    def waiting(self) -> int:
-        return self.from_sip.waiting
 
     def listen(self, wake: Callable[[], None] | None,
                record: Callable[[str, float], None] | None = None) -> None:
         """``wake()`` when the clock hands over a frame for the browser; ``record`` each
         frame's wait in either queue (media timing)."""
-        if record is None:
-            self.from_sip.watch(wake)
-            self.to_sip.watch(None)
-            return
-        self.from_sip.watch(wake, lambda s: record("down.queue", s))
-        self.to_sip.watch(None, lambda s: record("up.queue", s))
+        super().listen(wake, record)
+        self.to_sip.watch(None, None if record is None else lambda s: record("up.queue", s))
 
 
 class AudioPort(pj.AudioMediaPort):
