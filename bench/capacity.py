@@ -8,10 +8,10 @@ The lab, all real and on loopback: Kamailio as the PBX; one SIPp (``uas_echo`` w
 ``-rtp_echo``, many calls) as the far end of every call; a ``Lines`` gateway with real
 line workers (``agents_per_worker`` agents each, as many workers as the agents need:
 the worker slots are sized from the benchmark's port ranges); N agents whose browsers
-are cheap aiortc clients in ``--client-procs`` processes of their own
-(``bench/load_client.py``: pre-encoded tone out, received audio metered, not decoded
-by aiortc). Each agent registers, opens its line, dials the echo number and stays in
-the call.
+are cheap aiortc clients in ``--client-procs`` processes of their own (by default one
+per 16 of the most calls the run may reach; ``bench/load_client.py``: pre-encoded tone
+out, received audio metered, not decoded by aiortc). Each agent registers, opens its
+line, dials the echo number and stays in the call.
 
 The load steps up from ``--start`` by ``--step`` (calls are added to the running set)
 until a level fails, then bisects between the last level that passed and the first
@@ -88,6 +88,9 @@ Json = dict[str, Any]
 ECHO_NUMBER = "5556000"
 GOALS = {"opus": 40, "pcmu": 70}
 MEMORY_GOAL_MB = 30
+# Load clients per process: with 30 calls each, 2 processes sent 15 % of their frames
+# late at 60 calls (session 7) and 4 carried 64, so they scale with the load.
+CALLS_PER_CLIENT_PROC = 16
 
 
 def set_niceness(value: int) -> None:
@@ -603,6 +606,11 @@ async def run(args: argparse.Namespace) -> Json:
     return results
 
 
+def client_processes(calls: int) -> int:
+    """How many load-client processes carry ``calls`` (see ``CALLS_PER_CLIENT_PROC``)."""
+    return max(2, math.ceil(calls / CALLS_PER_CLIENT_PROC))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -620,7 +628,9 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.01,
                         help="most (late + lost) / expected frames for a level to pass")
     parser.add_argument("--agents-per-worker", type=int, default=2)
-    parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--client-procs", type=int, default=0,
+                        help="load-client processes (default: one per "
+                             f"{CALLS_PER_CLIENT_PROC} of the most calls tried, at least 2)")
     parser.add_argument("--baseline-seconds", type=float, default=10.0,
                         help="0 skips the baselines")
     parser.add_argument("--quiet-load", type=float, default=1.5,
@@ -632,6 +642,8 @@ def main() -> None:
                              "niceness (root may go below 0: priority over other work)")
     parser.add_argument("--json", type=Path, help="default: bench/results/capacity-TIME.json")
     args = parser.parse_args()
+    if args.client_procs <= 0:
+        args.client_procs = client_processes(max(args.levels) if args.levels else args.max)
     set_niceness(args.nice)
     results = asyncio.run(run(args))
     print_table(results)

@@ -47,7 +47,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.call_cost import BenchAgent, worker_pids
-from bench.capacity import ECHO_NUMBER, REPO, Rig, autogroup, load_average, set_niceness
+from bench.capacity import (
+    ECHO_NUMBER,
+    REPO,
+    Rig,
+    autogroup,
+    client_processes,
+    load_average,
+    set_niceness,
+)
 from bench.procstat import pss_mib, rss_mib
 from crm import call_records
 from crm.call_flow import CallState
@@ -214,6 +222,8 @@ async def soak(rig: Rig, calls: int, seconds: float, warmup: float,
             if now >= next_take:
                 next_take += 60
                 per_minute.append(minute(await rig.pool.take(ks), tally, lines))
+                if mem_start is not None:  # the trend: still rising, or levelled off?
+                    per_minute[-1] |= await asyncio.to_thread(memory_now, pids_start)
                 if progress:
                     m = per_minute[-1]
                     print(f"  minute {len(per_minute)}: {m['live_calls']} calls up, "
@@ -305,6 +315,16 @@ def latest_capacity(codec: str) -> int | None:
     return None
 
 
+def memory_now(pids: dict[str, int]) -> Json:
+    """One sample of the RSS and USS totals (MiB), for the per-minute trend."""
+    rss = uss = 0.0
+    for pid in pids.values():
+        with contextlib.suppress(OSError):
+            rss += rss_mib(pid)
+            uss += uss_mib(pid)
+    return {"rss_mib": round(rss, 1), "uss_mib": round(uss, 1)}
+
+
 def print_table(result: Json, cfg: Json) -> None:
     print(f"\nSoak: {result['calls_concurrent']} agents calling ({cfg['codec']} to the "
           f"browser, PCMU to SIP) for {result['seconds'] / 60:g} min, calls of "
@@ -315,10 +335,11 @@ def print_table(result: Json, cfg: Json) -> None:
           f"{result['calls_connected']}, failed {len(result['failures'])}"
           f"{' ' + str(result['failures'][:3]) if result['failures'] else ''}")
     print(f"  {'minute':>8}{'calls up':>10}{'dialled':>9}{'bad %':>8}{'late':>7}"
-          f"{'missing':>9}{'silent':>8}")
+          f"{'missing':>9}{'silent':>8}{'RSS MiB':>9}{'USS MiB':>9}")
     for i, m in enumerate(result["per_minute"], 1):
         print(f"  {i:>8}{m['live_calls']:>10}{m['calls_so_far']:>9}"
-              f"{100 * m['bad_fraction']:>8.2f}{m['late']:>7}{m['missing']:>9}{m['silent']:>8}")
+              f"{100 * m['bad_fraction']:>8.2f}{m['late']:>7}{m['missing']:>9}{m['silent']:>8}"
+              f"{m.get('rss_mib', ''):>9}{m.get('uss_mib', ''):>9}")
     s, e = result["memory_start"], result["memory_end"]
     print(f"\n  memory (main + {len(s['each']) - 1} other processes), MiB: PSS "
           f"{s['pss_total']} -> {e['pss_total']} "
@@ -352,7 +373,8 @@ def main() -> None:
     parser.add_argument("--hold", default="20-40", help="call length range, seconds")
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds")
     parser.add_argument("--agents-per-worker", type=int, default=2)
-    parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--client-procs", type=int, default=0,
+                        help="load-client processes (default: as bench.capacity sizes them)")
     parser.add_argument("--nice", type=int, default=0,
                         help="niceness of the benchmark and its session (see bench.capacity)")
     parser.add_argument("--json", type=Path, help="default: bench/results/soak-TIME.json")
@@ -364,6 +386,8 @@ def main() -> None:
         if capacity is None:
             parser.error("no capacity result in bench/results: give --calls")
         calls = max(1, int(args.fraction * capacity))
+    if args.client_procs <= 0:
+        args.client_procs = client_processes(calls)
     low, _, high = args.hold.partition("-")
     hold = (float(low), float(high or low))
     cfg: Json = {"codec": args.codec, "hold": args.hold, "cpus": os.cpu_count(),

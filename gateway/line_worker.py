@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from aiortc import RTCIceServer
 
-from gateway import ipc, music_on_hold, quality
+from gateway import ipc, loop_pacing, music_on_hold, quality
 from gateway.conference_mix import ConferenceMix
 from gateway.echo_leg import EchoLeg
 from gateway.settings import WIDEBAND_SIP_CODECS
@@ -512,7 +512,12 @@ def run(config_json: str) -> None:
     report_fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    asyncio.run(_main(config, report_fd))
+    # Paced only on direct media, where it was measured: pjmedia's clock thread hands
+    # its frames over on a 20 ms clock of its own.
+    direct = direct_media.chosen(config.sip_codecs, config.browser_codecs)
+    tick = loop_pacing.tick_seconds() if direct else 0.0
+    with asyncio.Runner(loop_factory=lambda: loop_pacing.new_event_loop(tick)) as runner:
+        runner.run(_main(config, report_fd))
 
 
 def main() -> None:

@@ -215,10 +215,13 @@ class SipEngine:
         # pjmedia's defaults unless a benchmark asks otherwise (sip_bridge/jitter_buffer.py).
         jitter_buffer.apply(cfg.medConfig, jitter_buffer.chosen())
         if self._direct:
-            # pjsua's media thread would only poll the ioqueue it shares with SIP (direct
-            # media opens no media socket): 5 % of a core across 30 workers for nothing,
-            # and SIP stays on this thread.
+            # pjsua's media thread would only poll an ioqueue with no socket in it
+            # (direct media opens none): it slept 10 ms and looked again, ~5 % of a core
+            # across 28 workers for nothing. threadCnt=0 alone still left it running;
+            # without an ioqueue of its own pjmedia starts no thread, and SIP stays on
+            # this one.
             cfg.medConfig.threadCnt = 0
+            cfg.medConfig.hasIoqueue = False
         ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.port = self._config.sip_port
