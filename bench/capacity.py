@@ -147,7 +147,9 @@ class EchoLine(Sipp):
     def command(self, work: Path) -> list[str]:
         cmd = super().command(work)
         m = cmd.index("-m")
-        cmd[m + 1] = str(100 * self.calls)  # calls in all, before SIPp exits
+        # Calls in all before SIPp exits: a soak's agents dial again and again (100 per
+        # agent cut a 2-agent soak of short calls off after 200 calls).
+        cmd[m + 1] = str(1_000_000)
         cmd[m + 3] = str(self.calls + 8)  # -l: calls at once
         return cmd
 

@@ -51,6 +51,7 @@ from webrtc.line import MediaLeg
 log = logging.getLogger(__name__)
 
 MAX_CALLS = 4
+DIRECT_CLOCK_PTIME_MS = 100  # the conference clock's frame under direct media
 MAX_ACCOUNTS = 8
 _CODEC_IDS = {"pcmu": "PCMU/8000", "pcma": "PCMA/8000", "g722": "G722/16000"}
 T = TypeVar("T")
@@ -222,6 +223,9 @@ class SipEngine:
             # this one.
             cfg.medConfig.threadCnt = 0
             cfg.medConfig.hasIoqueue = False
+            # The bridge's clock only has to turn for pjmedia to finish removing a
+            # finished call's stream (below); a slow one costs ~10 wake-ups a second.
+            cfg.medConfig.audioFramePtime = DIRECT_CLOCK_PTIME_MS
         ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.port = self._config.sip_port
@@ -239,12 +243,13 @@ class SipEngine:
         if source_filter.attach(tcfg.port, allowed) == 0:
             log.error("SIP port %d not filtered: anyone's SIP reaches pjsip", tcfg.port)
         ep.libStart()
-        if self._direct:
-            # No audio goes through pjmedia: no clock either.
-            ep.audDevManager().setNoDev()
-        else:
-            # The null device is the conference clock: no sound card in a server.
-            ep.audDevManager().setNullDev()
+        # The null device is the conference clock: no sound card in a server. Direct
+        # media needs it too, though no audio goes through pjmedia: pjsua still puts
+        # each call's (idle) stream in the conference bridge, and the bridge removes a
+        # port only on its clock's next tick. Without a clock every call kept its slot
+        # and its stream (~40 KB): the 255th call of a worker's life failed with
+        # PJ_ETOOMANY (pjsua's 254 conference slots) and was hung up at answer.
+        ep.audDevManager().setNullDev()
         for info in ep.codecEnum2():
             ep.codecSetPriority(info.codecId, 0)
         for rank, codec in enumerate(self._config.codecs):
