@@ -37,56 +37,52 @@ def pair() -> Iterator[Pair]:
     b.close()
 
 
-def paced(fake: FakeTime, sock: socket.socket) -> PacedSelector:
-    selector = PacedSelector(0.01, clock=fake.clock, sleep=fake.sleep)
-    selector.register(sock, selectors.EVENT_READ)
-    return selector
-
-
-def test_a_blocking_poll_right_after_another_sleeps_out_the_tick(pair: Pair) -> None:
-    a, b = pair
+@pytest.fixture
+def paced(pair: Pair) -> Iterator[tuple[PacedSelector, FakeTime, socket.socket]]:
+    """A 10 ms paced selector on a fake clock, watching one end of ``pair``; the
+    other end writes to it."""
     fake = FakeTime()
-    selector = paced(fake, a)
-    b.send(b"x")
+    selector = PacedSelector(0.01, clock=fake.clock, sleep=fake.sleep)
+    selector.register(pair[0], selectors.EVENT_READ)
+    yield selector, fake, pair[1]
+    selector.close()
+
+
+Paced = tuple[PacedSelector, FakeTime, socket.socket]
+
+
+def test_a_blocking_poll_right_after_another_sleeps_out_the_tick(paced: Paced) -> None:
+    selector, fake, writer = paced
+    writer.send(b"x")
     assert len(selector.select(None)) == 1  # the first poll: nothing to wait for
     assert fake.slept == []
     fake.now += 0.003  # the loop worked for 3 ms
     assert len(selector.select(None)) == 1  # still readable: found after the tick
     assert fake.slept == [0.007]
-    selector.close()
 
 
-def test_ready_work_is_never_held_back(pair: Pair) -> None:
-    a, b = pair
-    fake = FakeTime()
-    selector = paced(fake, a)
-    b.send(b"x")
+def test_ready_work_is_never_held_back(paced: Paced) -> None:
+    selector, fake, writer = paced
+    writer.send(b"x")
     selector.select(None)
     assert len(selector.select(0)) == 1
     assert fake.slept == []
-    selector.close()
 
 
-def test_a_poll_after_the_tick_has_passed_does_not_sleep(pair: Pair) -> None:
-    a, b = pair
-    fake = FakeTime()
-    selector = paced(fake, a)
-    b.send(b"x")
+def test_a_poll_after_the_tick_has_passed_does_not_sleep(paced: Paced) -> None:
+    selector, fake, writer = paced
+    writer.send(b"x")
     selector.select(None)
     fake.now += 0.05
     assert len(selector.select(5)) == 1
     assert fake.slept == []
-    selector.close()
 
 
-def test_a_timeout_shorter_than_the_tick_sleeps_the_tick_then_polls_once(pair: Pair) -> None:
-    a, _b = pair
-    fake = FakeTime()
-    selector = paced(fake, a)
+def test_a_timeout_shorter_than_the_tick_sleeps_the_tick_then_polls_once(paced: Paced) -> None:
+    selector, fake, _writer = paced
     selector.select(0.001)  # returns on its timeout: nothing readable
-    assert selector.select(0.002) == []  # nothing readable: slept the tick, then no wait
+    assert selector.select(0.002) == []  # slept the tick, then looked without waiting
     assert fake.slept == [0.01]
-    selector.close()
 
 
 @pytest.mark.parametrize(("raw", "seconds"), [
