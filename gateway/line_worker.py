@@ -48,7 +48,9 @@ class _Agent:
 class Worker:
     """Carries out commands for the agents placed on this process."""
 
-    def __init__(self, config: ipc.WorkerConfig, out: asyncio.StreamWriter | None) -> None:
+    def __init__(self, config: ipc.WorkerConfig, out: asyncio.StreamWriter | None,
+                 direct: bool) -> None:
+        """``direct``: this worker's calls use direct media (``direct_media.chosen``)."""
         self._config = config
         self._out = out
         self._agents: dict[int, _Agent] = {}
@@ -73,7 +75,7 @@ class Worker:
                 codecs=tuple(config.sip_codecs),
                 transport=config.sip_transport,
                 trusted_sources=frozenset(config.trusted_sources),
-                direct_media=direct_media.chosen(config.sip_codecs, config.browser_codecs),
+                direct_media=direct,
             ),
             self,
             asyncio.get_running_loop(),
@@ -485,7 +487,7 @@ def _figures(meter: quality.LegMeter,
                           rtt_ms=sample.rtt_ms, mos=quality.estimate_mos(sample))
 
 
-async def _main(config: ipc.WorkerConfig, report_fd: int) -> None:
+async def _main(config: ipc.WorkerConfig, report_fd: int, direct: bool) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -493,7 +495,7 @@ async def _main(config: ipc.WorkerConfig, report_fd: int) -> None:
         asyncio.streams.FlowControlMixin, os.fdopen(report_fd, "wb", buffering=0)
     )
     writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-    worker = Worker(config, writer)
+    worker = Worker(config, writer, direct)
     await worker.run(reader)
 
 
@@ -512,12 +514,13 @@ def run(config_json: str) -> None:
     report_fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    # Paced only on direct media, where it was measured: pjmedia's clock thread hands
-    # its frames over on a 20 ms clock of its own.
+    # Chosen once, for the engine and the loop. The loop is paced only on direct media,
+    # where that was measured: pjmedia's clock thread hands its frames over on a 20 ms
+    # clock of its own.
     direct = direct_media.chosen(config.sip_codecs, config.browser_codecs)
     tick = loop_pacing.tick_seconds() if direct else 0.0
     with asyncio.Runner(loop_factory=lambda: loop_pacing.new_event_loop(tick)) as runner:
-        runner.run(_main(config, report_fd))
+        runner.run(_main(config, report_fd, direct))
 
 
 def main() -> None:

@@ -51,8 +51,8 @@ from webrtc.line import MediaLeg
 log = logging.getLogger(__name__)
 
 MAX_CALLS = 4
-DIRECT_CLOCK_PTIME_MS = 100  # the conference clock's frame under direct media
 MAX_ACCOUNTS = 8
+DIRECT_CLOCK_PTIME_MS = 100  # the conference clock's frame under direct media
 _CODEC_IDS = {"pcmu": "PCMU/8000", "pcma": "PCMA/8000", "g722": "G722/16000"}
 T = TypeVar("T")
 
