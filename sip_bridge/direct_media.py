@@ -28,6 +28,7 @@ from collections.abc import Iterable
 
 from sip_bridge import sdp
 from sip_bridge.rtp_leg import RtpLeg
+from webrtc import narrowband
 
 ENV = "HEADSET_SIP_MEDIA"
 
@@ -50,7 +51,7 @@ def chosen(sip_codecs: Iterable[str], browser_codecs: Iterable[str]) -> bool:
     if not all(codec in sdp.CODECS for codec in sip):
         return False
     first = next(iter(browser_codecs), "")
-    return first in sip
+    return first in sip or (first == "opus" and narrowband.library() is not None)
 
 
 def message_body(message: str) -> str:

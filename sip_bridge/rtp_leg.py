@@ -40,6 +40,7 @@ from typing import cast
 from gateway.pcm import FRAME_BYTES, HeardQueue, PcmQueue
 from gateway.quality import RtpCounters
 from sip_bridge.sdp import Codec, RemoteAudio
+from webrtc import libopus, narrowband
 from webrtc.decoding import G711ToPcm
 from webrtc.encoding import G711Packets
 from webrtc.rtp_header import RtpSendHeader, rtp_fields
@@ -117,10 +118,12 @@ class RtpLeg(HeardQueue, asyncio.DatagramProtocol):
         self._pending = b""
         self._dtmf_busy = False
         self._closed = False
-        # Relaying: the browser's codec, and where the far end's payloads go as they are.
-        self._relay: Callable[[bytes, int], None] | None = None
+        # Relaying: the browser's codec, and where the far end's payloads go as they are
+        # (or transcoded 8 kHz to 8 kHz, when the browser speaks Opus).
+        self._relay: Callable[[bytes, int, int], None] | None = None
         self._browser_mime = ""
         self._relaying = False
+        self._transcoder: narrowband.NarrowbandOpus | None = None
         self._last_timestamp: int | None = None
         # Counters for the quality report.
         self._sent = 0
@@ -159,12 +162,12 @@ class RtpLeg(HeardQueue, asyncio.DatagramProtocol):
         self._remote = remote
         listening = remote.listens and remote.address != "0.0.0.0"
         self._addr = (remote.address, remote.port) if listening else None
-        self._relaying = self._browser_mime == f"audio/{codec.name}"
         if codec != self._codec:
             self._codec = codec
             self._encoder = G711Packets(_FFMPEG_NAMES[codec.name])
             self._decoder = G711ToPcm(_FFMPEG_NAMES[codec.name])
             self._pending = b""
+        self._choose_relaying()
         if self._header is None or self._header.second & 0x7F != payload_type:
             self._header = RtpSendHeader(self._ssrc, payload_type, marker=False)
 
@@ -183,19 +186,44 @@ class RtpLeg(HeardQueue, asyncio.DatagramProtocol):
             return  # time still passes for the far end
         self._send(header.packet(self._seq, timestamp, payload), addr)
 
-    def relay_to(self, send: Callable[[bytes, int], None] | None, mime_type: str) -> None:
-        """While the call's codec is the browser's (``mime_type``), hand each payload
-        of the far end to ``send(payload, gap)`` as it is, instead of decoding it."""
+    def relay_to(self, send: Callable[[bytes, int, int], None] | None,
+                 mime_type: str) -> None:
+        """Hand each payload of the far end to ``send(payload, gap, samples)`` in the
+        browser's codec (``mime_type``), instead of decoding it to the worker's audio:
+        as it is while the call's codec is the browser's, transcoded at 8 kHz when the
+        browser's is Opus (``webrtc/narrowband.py``). ``gap`` (samples the far end
+        skipped before it) and ``samples`` (its length) count in the browser's clock."""
         self._relay = send
         self._browser_mime = mime_type.lower() if send is not None else ""
-        codec = self._codec
-        self._relaying = codec is not None and self._browser_mime == f"audio/{codec.name}"
         self._last_timestamp = None
+        self._choose_relaying()
+
+    def _choose_relaying(self) -> None:
+        codec, mime = self._codec, self._browser_mime
+        self._relaying = codec is not None and mime == f"audio/{codec.name}"
+        transcoder = None
+        lib = narrowband.library()
+        if codec is not None and mime == "audio/opus" and lib is not None:
+            name = _FFMPEG_NAMES[codec.name]
+            transcoder = self._transcoder
+            if transcoder is None or transcoder.codec_name != name:
+                transcoder = narrowband.NarrowbandOpus(name, lib)
+            self._relaying = True
+        self._transcoder = transcoder
 
     def take_payload(self, payload: bytes) -> bool:
-        """Send the browser's payload as it is, if the call's codec is the browser's."""
+        """Send the browser's payload to the far end (transcoded if the browser speaks
+        Opus), if the call is relayed; ``False`` if it is not (decode it instead)."""
         if not self._relaying:
             return False
+        transcoder = self._transcoder
+        if transcoder is not None:
+            try:
+                payload = transcoder.from_browser(payload)
+            except libopus.OpusError:
+                # A corrupt packet is a lost one: its time passes for the far end.
+                self._timestamp = (self._timestamp + SAMPLES) & 0xFFFFFFFF
+                return True
         header, addr = self._header, self._addr
         timestamp = self._timestamp
         self._timestamp = (timestamp + len(payload)) & 0xFFFFFFFF  # G.711: byte = sample
@@ -224,7 +252,13 @@ class RtpLeg(HeardQueue, asyncio.DatagramProtocol):
             last, self._last_timestamp = self._last_timestamp, timestamp
             # Samples lost before this payload, so the browser's timestamps keep time.
             gap = 0 if last is None else ((timestamp - last) & 0xFFFFFFFF) - len(payload)
-            relay(payload, gap if 0 < gap < 8000 else 0)
+            gap = gap if 0 < gap < 8000 else 0
+            transcoder = self._transcoder
+            if transcoder is None:
+                relay(payload, gap, len(payload))
+                return
+            for packet, packet_gap in transcoder.to_browser(payload, gap):
+                relay(packet, packet_gap, transcoder.browser_samples)
             return
         try:
             pcm = decoder.decode(data[start:end])

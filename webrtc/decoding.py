@@ -59,12 +59,17 @@ _UPSAMPLE = (2 * lowpass()).astype(np.float32)  # zero-stuffing halves the level
 _VALUES: dict[str, npt.NDArray[np.float32]] = {}
 
 
+def g711_values(codec_name: str) -> npt.NDArray[np.float32]:
+    """``values[byte]`` = the linear sample a G.711 byte stands for (made once, shared)."""
+    values = _VALUES.get(codec_name)
+    if values is None:
+        values = _VALUES[codec_name] = _g711_values(codec_name)
+    return values
+
+
 class G711ToPcm:
     def __init__(self, codec_name: str) -> None:
-        values = _VALUES.get(codec_name)
-        if values is None:
-            values = _VALUES[codec_name] = _g711_values(codec_name)
-        self._values = values
+        self._values = g711_values(codec_name)
         self._tail = np.zeros(LOWPASS_TAPS - 1, dtype=np.float32)
 
     def decode(self, payload: bytes) -> bytes:

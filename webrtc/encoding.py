@@ -118,15 +118,20 @@ _LOWPASS = lowpass()
 _TABLES: dict[str, npt.NDArray[np.uint8]] = {}  # made on first use, then shared
 
 
+def g711_table(codec_name: str) -> npt.NDArray[np.uint8]:
+    """``table[s16 value viewed as u16]`` = its G.711 byte (``pcm_mulaw``/``pcm_alaw``)."""
+    table = _TABLES.get(codec_name)
+    if table is None:
+        table = _TABLES[codec_name] = _g711_table(codec_name)
+    return table
+
+
 class G711Packets:
     clock_rate = G711_RATE
     samples = G711_RATE * SAMPLES_PER_FRAME // SAMPLE_RATE
 
     def __init__(self, codec_name: str) -> None:
-        table = _TABLES.get(codec_name)
-        if table is None:
-            table = _TABLES[codec_name] = _g711_table(codec_name)
-        self._table = table
+        self._table = g711_table(codec_name)
         self._tail = np.zeros(LOWPASS_TAPS - 1, dtype=np.float32)
 
     def encode(self, pcm: bytes) -> bytes | None:

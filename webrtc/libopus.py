@@ -1,4 +1,5 @@
-"""The system's libopus (Debian ``libopus0``) through ctypes, at the worker's 16 kHz mono.
+"""The system's libopus (Debian ``libopus0``) through ctypes: mono, at the worker's 16 kHz
+(or 8 kHz, for calls relayed to a G.711 far end: ``webrtc/narrowband.py``).
 
 Why not av/ffmpeg: ffmpeg's Opus decoders always give 48 kHz (to be resampled again),
 and going through av costs a frame object, a generator and a packet object per 20 ms:
@@ -16,7 +17,7 @@ import ctypes
 import ctypes.util
 import logging
 
-from gateway.pcm import SAMPLE_RATE, SAMPLES_PER_FRAME
+from gateway.pcm import FRAME_MS, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ WIDEBAND = 1103  # 8 kHz: G.722, and everything the worker's 16 kHz can hold
 # 16 kHz mono, 32 kbit/s, VoIP: ~390 µs a frame at 10 against ~200 at 5 (1 % of a core
 # per call saved); a pure test tone is coded by CELT and is no guide to that cost.
 COMPLEXITY = 5
-_MAX_SAMPLES = SAMPLE_RATE * 120 // 1000  # the longest Opus packet: 120 ms
+_MAX_MS = 120  # the longest Opus packet
 _MAX_PACKET = 1500
 
 
@@ -77,20 +78,21 @@ if LIBOPUS is None:
 
 
 class Decoder:
-    """Opus packets to 16 kHz mono s16."""
+    """Opus packets to mono s16 at ``rate`` (16 kHz unless told)."""
 
-    def __init__(self, lib: ctypes.CDLL) -> None:
+    def __init__(self, lib: ctypes.CDLL, rate: int = SAMPLE_RATE) -> None:
         error = ctypes.c_int()
-        state = lib.opus_decoder_create(SAMPLE_RATE, 1, ctypes.byref(error))
+        state = lib.opus_decoder_create(rate, 1, ctypes.byref(error))
         if not state or error.value:
             raise OpusError(f"opus_decoder_create: {error.value}")
         self._lib = lib
         self._state = state
-        self._out = ctypes.create_string_buffer(_MAX_SAMPLES * 2)
+        self._max_samples = rate * _MAX_MS // 1000
+        self._out = ctypes.create_string_buffer(self._max_samples * 2)
 
     def decode(self, payload: bytes) -> bytes:
         samples = self._lib.opus_decode(self._state, payload, len(payload), self._out,
-                                        _MAX_SAMPLES, 0)
+                                        self._max_samples, 0)
         if samples < 0:
             raise OpusError(f"opus_decode: {samples}")
         return self._out.raw[: samples * 2]
@@ -102,13 +104,13 @@ class Decoder:
 
 
 class Encoder:
-    """20 ms of 16 kHz mono s16 to one Opus packet (VoIP mode, ``bitrate`` bit/s, audio
-    up to ``max_bandwidth``)."""
+    """20 ms of mono s16 at ``rate`` (16 kHz unless told) to one Opus packet (VoIP mode,
+    ``bitrate`` bit/s, audio up to ``max_bandwidth``; at 8 kHz that is narrowband)."""
 
-    def __init__(self, lib: ctypes.CDLL, bitrate: int, max_bandwidth: int = WIDEBAND) -> None:
+    def __init__(self, lib: ctypes.CDLL, bitrate: int, max_bandwidth: int = WIDEBAND,
+                 rate: int = SAMPLE_RATE) -> None:
         error = ctypes.c_int()
-        state = lib.opus_encoder_create(SAMPLE_RATE, 1, _APPLICATION_VOIP,
-                                        ctypes.byref(error))
+        state = lib.opus_encoder_create(rate, 1, _APPLICATION_VOIP, ctypes.byref(error))
         if not state or error.value:
             raise OpusError(f"opus_encoder_create: {error.value}")
         self._lib = lib
@@ -122,10 +124,11 @@ class Encoder:
             if status:
                 log.warning("libopus did not take %s %d (%d): its default is used",
                             name, value, status)
+        self._frame_samples = rate * FRAME_MS // 1000
         self._out = ctypes.create_string_buffer(_MAX_PACKET)
 
     def encode(self, pcm: bytes) -> bytes:
-        size = self._lib.opus_encode(self._state, pcm, SAMPLES_PER_FRAME, self._out,
+        size = self._lib.opus_encode(self._state, pcm, self._frame_samples, self._out,
                                      _MAX_PACKET)
         if size < 0:
             raise OpusError(f"opus_encode: {size}")

@@ -77,16 +77,19 @@ class MediaLeg(Protocol):
 
 
 class RelayingLeg(MediaLeg, Protocol):
-    """A leg that can carry the browser's payloads as they are when the far end uses
-    the same codec (sip_bridge/rtp_leg.py): no decoding, no re-encoding either way."""
+    """A leg that can carry the browser's payloads without the worker's 16 kHz audio
+    (sip_bridge/rtp_leg.py): as they are when the far end uses the same codec, or
+    transcoded straight between Opus and G.711 at 8 kHz (webrtc/narrowband.py)."""
 
-    def relay_to(self, send: Callable[[bytes, int], None] | None, mime_type: str) -> None:
-        """Hand the far end's payloads to ``send(payload, gap)`` while its codec is
-        ``mime_type`` (``gap``: samples missing before it); ``None`` stops."""
+    def relay_to(self, send: Callable[[bytes, int, int], None] | None,
+                 mime_type: str) -> None:
+        """Hand the far end's payloads to ``send(payload, gap, samples)`` in the
+        browser's codec ``mime_type`` when the leg can (``gap``: time missing before
+        it, ``samples``: its length, both in that codec's clock); ``None`` stops."""
         ...
 
     def take_payload(self, payload: bytes) -> bool:
-        """Send the browser's ``payload`` as it is; ``False`` when the codecs differ
+        """Send the browser's ``payload`` on; ``False`` when the leg cannot relay it
         (the line decodes it and pushes the audio instead)."""
         ...
 
@@ -247,17 +250,18 @@ class LineTrack(MediaStreamTrack):
 
     # -- pushing (the fast path) -----------------------------------------------------------
 
-    def relay(self, payload: bytes, gap: int) -> None:
-        """Send a payload the far end sent in the browser's codec as it is: it is the
-        call's clock here, as a hand-over is (the deadline moves on, nothing is filled
-        in while payloads come). G.711 only: one byte per sample."""
+    def relay(self, payload: bytes, gap: int, samples: int) -> None:
+        """Send a payload the far end's leg gives in the browser's codec as it is: it
+        is the call's clock here, as a hand-over is (the deadline moves on, nothing is
+        filled in while payloads come). ``gap`` and ``samples`` are in the codec's
+        clock: time skipped before the payload, and its length."""
         send, loop = self._send, self._loop
         if send is None or loop is None:
             return
         self._clock.sent(loop.time(), True)
         pts = self._pts + gap
         send(payload, pts)
-        self._pts = pts + len(payload)
+        self._pts = pts + samples
         self._arm()
 
     def _pump(self) -> None:

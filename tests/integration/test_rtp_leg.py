@@ -4,6 +4,7 @@ socket on loopback standing in for the far end's media address."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import struct
 from collections.abc import AsyncIterator
@@ -14,6 +15,9 @@ import pytest
 from gateway.pcm import FRAME_BYTES
 from sip_bridge import sdp
 from sip_bridge.rtp_leg import PortRange, RtpLeg, dtmf_events
+from tests.lab.sipp import ulaw_decode_table, ulaw_encode
+from tests.lab.tone import tone_present, tone_samples
+from webrtc import libopus, narrowband
 from webrtc.rtp_header import rtp_fields
 
 
@@ -133,8 +137,8 @@ def test_dtmf_digits_are_checked() -> None:
 
 async def test_the_same_codec_is_relayed_as_it_is(pair: tuple[RtpLeg, FarEnd]) -> None:
     leg, far = pair
-    relayed: list[tuple[bytes, int]] = []
-    leg.relay_to(lambda payload, gap: relayed.append((payload, gap)), "audio/PCMU")
+    relayed: list[tuple[bytes, int, int]] = []
+    leg.relay_to(lambda *args: relayed.append(args), "audio/PCMU")
     assert leg.take_payload(b"\x11" * 160)
     packet = await far.receive()
     _, _, _, start, end = rtp_fields(packet)
@@ -143,10 +147,42 @@ async def test_the_same_codec_is_relayed_as_it_is(pair: tuple[RtpLeg, FarEnd]) -
     far.send(leg.port, 3, 320, b"\x33" * 160)  # one packet lost: 160 samples of gap
     while len(relayed) < 2:
         await asyncio.sleep(0.005)
-    assert relayed == [(b"\x22" * 160, 0), (b"\x33" * 160, 160)]
+    assert relayed == [(b"\x22" * 160, 0, 160), (b"\x33" * 160, 160, 160)]
     assert leg.waiting == 0  # nothing decoded
-    leg.relay_to(lambda payload, gap: None, "audio/opus")
+    leg.relay_to(lambda *args: None, "audio/PCMA")
     assert not leg.take_payload(b"\x11" * 160)
+
+
+@pytest.mark.skipif(narrowband.library() is None, reason="no system libopus")
+async def test_an_opus_browser_is_transcoded_straight_to_and_from_g711(
+        pair: tuple[RtpLeg, FarEnd]) -> None:
+    leg, far = pair
+    lib = narrowband.library()
+    assert lib is not None
+    relayed: list[tuple[bytes, int, int]] = []
+    leg.relay_to(lambda *args: relayed.append(args), "audio/opus")
+    # The browser's Opus goes out as PCMU, 160 samples a packet, the tone kept.
+    browser = libopus.Encoder(lib, 32000)
+    for _ in range(25):
+        assert leg.take_payload(browser.encode(tone()))
+    sent = [(*rtp_fields(p), p) for p in [await far.receive() for _ in range(25)]]
+    assert {s[0] for s in sent} == {0}
+    assert {(b[2] - a[2]) & 0xFFFFFFFF for a, b in itertools.pairwise(sent)} == {160}
+    pcmu = b"".join(p[s:e] for _pt, _seq, _ts, s, e, p in sent[5:])
+    assert tone_present(ulaw_decode_table()[np.frombuffer(pcmu, dtype=np.uint8)], 8000, 1000)
+    # The far end's PCMU reaches the browser as Opus, a lost packet as a 20 ms gap.
+    g711 = ulaw_encode(tone_samples(1000, 0.5, 8000))
+    for index in range(25):
+        if index != 10:
+            far.send(leg.port, index, index * 160, g711[index * 160:(index + 1) * 160])
+    while len(relayed) < 24:
+        await asyncio.sleep(0.005)
+    assert [gap for _p, gap, _s in relayed] == [0] * 10 + [960] + [0] * 13
+    assert {samples for _p, _g, samples in relayed} == {960}
+    decoder = libopus.Decoder(lib, rate=48000)
+    heard = np.frombuffer(b"".join(decoder.decode(p) for p, _g, _s in relayed), "<i2")
+    assert tone_present(heard[9600:], 48000, 1000)
+    assert leg.waiting == 0  # nothing went through the worker's 16 kHz audio
 
 
 def test_ports_come_from_the_range_and_busy_ones_are_skipped() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sip_bridge import direct_media, sdp
+from webrtc import narrowband
 
 PJSUA_SDP = (
     "v=0\r\no=- 3912 3913 IN IP4 192.0.2.7\r\ns=pjmedia\r\nb=AS:84\r\nt=0 0\r\n"
@@ -99,9 +100,13 @@ def test_direct_media_is_chosen_when_calls_can_be_relayed(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(direct_media.ENV, raising=False)
     assert direct_media.chosen(["pcmu", "pcma"], ["pcmu", "opus"])
-    assert not direct_media.chosen(["pcmu", "pcma"], ["opus", "pcmu"])
+    # Opus is transcoded straight to G.711 (webrtc/narrowband.py), with libopus.
+    assert direct_media.chosen(["pcmu", "pcma"], ["opus", "pcmu"])
     assert not direct_media.chosen(["pcma"], ["pcmu"])  # nothing to relay
     assert not direct_media.chosen(["pcmu", "g722"], ["pcmu"])  # only pjmedia has G.722
+    assert not direct_media.chosen(["pcmu", "g722"], ["opus"])
+    monkeypatch.setattr(narrowband, "library", lambda: None)
+    assert not direct_media.chosen(["pcmu"], ["opus"])  # no libopus: pjmedia transcodes
     monkeypatch.setenv(direct_media.ENV, "direct")
     assert direct_media.chosen(["pcmu"], ["opus"])
     monkeypatch.setenv(direct_media.ENV, "pjmedia")
