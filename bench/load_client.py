@@ -79,6 +79,7 @@ from bench import stimulus
 from bench.frame_meter import LATE_S, FrameMeter
 from bench.lean_rtp import MID_URI, RtpSendHeader, ToneCheck, is_rtcp, rtp_fields
 from bench.peers import PipeServer
+from gateway.loop_pacing import new_event_loop
 from gateway.pcm import SAMPLE_RATE
 from tests.lab.sipp import ulaw_decode_table
 from webrtc.ice import restrict_host_addresses
@@ -477,9 +478,18 @@ class Server(PipeServer):
             await client.close()
 
 
-def run(main: Coroutine[Any, Any, None], loop: str = "uvloop") -> str:
-    """Run ``main`` on uvloop when asked and installed, else on asyncio's own loop;
+LOOPS = ("uvloop", "paced", "asyncio")
+TICK_MS = 10.0
+
+
+def run(main: Coroutine[Any, Any, None], loop: str = "uvloop", tick_ms: float = TICK_MS) -> str:
+    """Run ``main`` on uvloop when asked and installed, on asyncio's loop paced by
+    ``tick_ms`` (``gateway/loop_pacing.py``) for ``paced``, else on asyncio's own loop;
     returns the loop used."""
+    if loop == "paced":
+        with asyncio.Runner(loop_factory=lambda: new_event_loop(tick_ms / 1000)) as runner:
+            runner.run(main)
+        return "paced"
     if loop == "uvloop":
         try:
             import uvloop
@@ -498,11 +508,13 @@ def main() -> None:
     parser.add_argument("--late-ms", type=float, default=1000 * LATE_S)
     parser.add_argument("--stock", action="store_true",
                         help="aiortc's own per-packet sender and receiver (the older path)")
-    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+    parser.add_argument("--loop", choices=LOOPS, default="uvloop",
                         help="event loop (uvloop falls back to asyncio when missing)")
+    parser.add_argument("--tick-ms", type=float, default=TICK_MS,
+                        help="the paced loop's tick")
     args = parser.parse_args()
     restrict_host_addresses(["127.0.0.1"])
-    run(Server(args.late_ms / 1000, lean=not args.stock).run(), args.loop)
+    run(Server(args.late_ms / 1000, lean=not args.stock).run(), args.loop, args.tick_ms)
 
 
 if __name__ == "__main__":
