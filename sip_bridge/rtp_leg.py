@@ -19,7 +19,10 @@ line's PCM queue (``gateway/pcm.py``) still conceals a missing frame toward the 
 a 20 ms PCM frame to the far end, ``pop`` gives the next frame from it (``heard``). It speaks
 G.711 (the G.711 tables and filters of ``webrtc/encoding.py`` and ``decoding.py``),
 RFC 4733 DTMF out, and counts what a quality report needs (RFC 3550 jitter).
-It does not send RTCP: nothing on a PBX's or trunk's side requires it.
+It does not send RTCP: nothing on a PBX's or trunk's side requires it. While a call is
+plain (no conference, no music), the line does not go through PCM at all: ``relay_to``
+and ``take_payload`` carry the payloads as they are when the browser's codec is the
+call's, or transcoded straight between Opus and G.711 at 8 kHz (``webrtc/narrowband.py``).
 
 Threads: the engine thread makes the leg (it needs the port for the SDP) and tells it
 the far end's SDP (``use``) through ``call_soon_threadsafe``; everything else runs on
