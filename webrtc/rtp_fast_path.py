@@ -75,12 +75,13 @@ _NTP_OFFSET = 2_208_988_800  # seconds from 1900 (NTP's epoch) to 1970 (Unix's)
 _SENDER_NTP = "_RTCRtpSender__ntp_timestamp"
 _SENDER_RTP = "_RTCRtpSender__rtp_timestamp"
 _SENDER_OCTETS = "_RTCRtpSender__octet_count"
-_SENDER_PACKETS = "_RTCRtpSender__packet_count"
+SENDER_PACKETS = "_RTCRtpSender__packet_count"
+SENDER_STATS = "_RTCRtpSender__stats"  # where the browser's receiver reports land
 _DTLS_TX_BYTES = "_RTCDtlsTransport__tx_bytes"
 _DTLS_TX_PACKETS = "_RTCDtlsTransport__tx_packets"
 _DTLS_RX_BYTES = "_RTCDtlsTransport__rx_bytes"
 _DTLS_RX_PACKETS = "_RTCDtlsTransport__rx_packets"
-_RECEIVER_STREAMS = "_RTCRtpReceiver__remote_streams"
+RECEIVER_STREAMS = "_RTCRtpReceiver__remote_streams"
 
 
 def ntp_now() -> int:
@@ -186,7 +187,7 @@ class FastPath:
         self._dtls_vars = vars(self._dtls)
         self._connection = self._dtls.transport._connection  # aioice's Connection
         receiver = vars(transceiver.receiver)
-        self._remote_streams: dict[int, StreamStatistics] = receiver[_RECEIVER_STREAMS]
+        self._remote_streams: dict[int, StreamStatistics] = receiver[RECEIVER_STREAMS]
         # From the transceiver: aiortc gives its receiver the codecs only after this.
         self._clock_rates = {c.payloadType: c.clockRate for c in transceiver._codecs}
         # RTP payload types only (64-95 would read as RTCP on a multiplexed port).
@@ -241,7 +242,7 @@ class FastPath:
         sender[_SENDER_NTP] = ntp_now()
         sender[_SENDER_RTP] = timestamp
         sender[_SENDER_OCTETS] += len(payload)
-        sender[_SENDER_PACKETS] += 1
+        sender[SENDER_PACKETS] += 1
 
     # -- receiving ----------------------------------------------------------------------
 
