@@ -42,6 +42,7 @@ from typing import cast
 
 from gateway.pcm import FRAME_BYTES, HeardQueue, PcmQueue
 from gateway.quality import RtpCounters
+from sip_bridge.media_source import MediaSource
 from sip_bridge.sdp import Codec, RemoteAudio
 from webrtc import libopus, narrowband
 from webrtc.decoding import G711ToPcm
@@ -110,7 +111,9 @@ class RtpLeg(HeardQueue, asyncio.DatagramProtocol):
         self.held = False  # we put the far end on hold: audio still goes (music)
         self._transport: asyncio.DatagramTransport | None = None
         self._remote: RemoteAudio | None = None
-        self._addr: tuple[str, int] | None = None
+        self._source = MediaSource()
+        self._listening = False
+        self._addr: tuple[str, int] | None = None  # where our RTP goes (None: it does not)
         self._codec: Codec | None = None
         self._header: RtpSendHeader | None = None
         self._encoder: G711Packets | None = None
@@ -163,8 +166,9 @@ class RtpLeg(HeardQueue, asyncio.DatagramProtocol):
     def use(self, remote: RemoteAudio, codec: Codec, payload_type: int) -> None:
         """The far end's SDP, and the codec (in its payload type) the call uses."""
         self._remote = remote
-        listening = remote.listens and remote.address != "0.0.0.0"
-        self._addr = (remote.address, remote.port) if listening else None
+        self._source.described((remote.address, remote.port))
+        self._listening = remote.listens and remote.address != "0.0.0.0"
+        self._addr = self._source.target if self._listening else None
         if codec != self._codec:
             self._codec = codec
             self._encoder = G711Packets(_FFMPEG_NAMES[codec.name])
@@ -237,9 +241,15 @@ class RtpLeg(HeardQueue, asyncio.DatagramProtocol):
     # -- the far end's packets -----------------------------------------------------------
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        decoder, remote = self._decoder, self._remote
-        if decoder is None or remote is None or addr[0] != remote.address:
-            return  # not yet negotiated, or not the far end's media address
+        decoder, source = self._decoder, self._source
+        if decoder is None or not source.heard(addr, len(data) > 12 and data[0] >> 6 == 2):
+            return  # not yet negotiated, or not (yet) the far end's media address
+        if source.moved:
+            source.moved = False
+            log.info("the far end's RTP comes from %s:%d, not its SDP's address: following it",
+                     *addr)
+            if self._listening:
+                self._addr = source.target
         try:
             pt, seq, timestamp, start, end = rtp_fields(data)
         except ValueError:

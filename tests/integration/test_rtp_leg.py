@@ -14,6 +14,7 @@ import pytest
 
 from gateway.pcm import FRAME_BYTES
 from sip_bridge import sdp
+from sip_bridge.media_source import LATCH_AFTER
 from sip_bridge.rtp_leg import PortRange, RtpLeg, dtmf_events
 from tests.lab.sipp import ulaw_decode_table, ulaw_encode
 from tests.lab.tone import tone_present, tone_samples
@@ -106,6 +107,26 @@ async def test_packets_from_another_address_or_not_rtp_are_ignored(
         assert counters is not None and counters.received == 1
     finally:
         stranger.close()
+
+
+async def test_a_far_end_behind_nat_is_heard_and_answered_where_it_really_is(
+        pair: tuple[RtpLeg, FarEnd]) -> None:
+    leg, _far = pair  # its SDP names the far end's socket on 127.0.0.1
+    natted = _bound("127.0.0.2")
+    try:
+        for seq in range(LATCH_AFTER):
+            header = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x1234)
+            natted.sendto(header + b"\xff" * 160, ("127.0.0.1", leg.port))
+        while leg.counters() is None:
+            await asyncio.sleep(0.005)
+        leg.push(tone())  # ...and our audio now goes where its packets come from
+        loop = asyncio.get_running_loop()
+        packet, source = await asyncio.wait_for(loop.sock_recvfrom(natted, 2048), 2)
+        assert source == ("127.0.0.1", leg.port) and len(packet) == 12 + 160
+        counters = leg.counters()
+        assert counters is not None and counters.received == 1  # the probation's last
+    finally:
+        natted.close()
 
 
 async def test_dtmf_goes_out_as_rfc4733_events(pair: tuple[RtpLeg, FarEnd]) -> None:
