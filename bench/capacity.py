@@ -195,8 +195,11 @@ def capacity_settings(tmp: Path, registrar: str, codec: str, agents: int,
     """Gateway settings with worker slots for ``agents``: one SIP port and
     RTP_PORTS_PER_WORKER RTP ports per worker (``Supervisor._slot_limit``)."""
     workers = math.ceil(agents / agents_per_worker) + 1
-    sip_low = free_udp_port_range(workers)
-    rtp_low = free_port_run(workers * RTP_PORTS_PER_WORKER)
+    # One run for both ranges: found apart, the RTP run (checked free before any worker
+    # runs) could cover the SIP ports, and a worker whose SIP port an older worker's RTP
+    # had taken exited at start (seen once at 57 agents).
+    sip_low = free_port_run(workers + 1 + workers * RTP_PORTS_PER_WORKER)
+    rtp_low = sip_low + workers + (sip_low + workers) % 2  # RTP's ports are even
     return Settings(
         data_dir=str(tmp),
         codecs=CodecSettings(browser=(codec,), sip=("pcmu",)),

@@ -275,6 +275,12 @@ def _validate(s: Settings) -> None:
         port(name, high)
         if low > high:
             raise SettingsError(f"{name}: {low}-{high} is an empty range")
+    (sip_low, sip_high), (rtp_low, rtp_high) = s.workers.sip_ports, s.workers.rtp_ports
+    if sip_low <= rtp_high and rtp_low <= sip_high:
+        # A worker binds its SIP port when it starts: one taken by an older worker's RTP
+        # would stop it from starting at all.
+        raise SettingsError(f"workers.sip_ports: {sip_low}-{sip_high} overlaps "
+                            f"workers.rtp_ports {rtp_low}-{rtp_high}; give ranges apart")
     if not 1 <= s.workers.agents_per_worker <= 2:
         raise SettingsError("workers.agents_per_worker: must be 1 or 2 (pjsua2 allows 4 calls)")
     if not 1 <= s.offline_grace <= 600:

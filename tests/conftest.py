@@ -52,8 +52,9 @@ def gateway_settings(tmp: Path, registrar: str, agents_per_worker: int = 2,
                      register_timeout: float = 8.0, offline_grace: float = 20.0,
                      ring_timeout: float = 60.0,
                      browser_codec: str = "") -> Settings:
-    sip_low = free_udp_port_range(8)
-    rtp_low = free_udp_port_range(1600)
+    # One run for both: found apart, the RTP ports could cover a worker's SIP port.
+    sip_low = free_udp_port_range(8 + 1600)
+    rtp_low = sip_low + 8
     codecs = CodecSettings(browser=(browser_codec,)) if browser_codec else CodecSettings()
     return Settings(
         data_dir=str(tmp),

@@ -34,8 +34,8 @@ PASSWORD = "correct horse battery"
 
 
 def server_env(data: Path, lab: Lab, http_port: int) -> dict[str, str]:
-    sip = free_udp_port_range(4)
-    rtp = free_udp_port_range(800)
+    sip = free_udp_port_range(4 + 800)  # one run: the two ranges must not overlap
+    rtp = sip + 4
     return {
         **os.environ,
         "HEADSET_DATA_DIR": str(data),

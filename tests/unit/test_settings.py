@@ -39,6 +39,7 @@ def test_file_then_environment(tmp_path: Path) -> None:
     ({"HEADSET_CODECS_SIP": "opus"}, "codecs.sip"),
     ({"HEADSET_ICE_HOST_ADDRESSES": "not-an-ip"}, "ice.host_addresses[0]"),
     ({"HEADSET_WORKERS_SIP_PORTS": "6000-5000"}, "workers.sip_ports"),
+    ({"HEADSET_WORKERS_SIP_PORTS": "49990-50010"}, "workers.sip_ports"),  # into RTP's
     ({"HEADSET_WORKERS_BIND": "::"}, "workers.bind"),
     ({"HEADSET_WORKERS_BIND": "::1"}, "workers.bind"),
     ({"HEADSET_WORKERS_AGENTS_PER_WORKER": "3"}, "workers.agents_per_worker"),
