@@ -161,10 +161,12 @@ async def test_days_are_the_deployments_days(client: Client) -> None:
 
 async def test_an_open_state_counts_up_to_now_and_not_beyond(client: Client) -> None:
     now = clock.utc_now()
-    await _log(client, "agent", "available", now - timedelta(hours=1), None)
+    start = now - timedelta(hours=1)
+    await _log(client, "agent", "available", start, None)
     await login(client, "sup")
-    today = now.date().isoformat()
-    page = await (await client.get(f"/reports/agent-states?from={today}&to={today}",
+    # From the day it started: in the first hour after midnight that is yesterday.
+    first, today = start.date().isoformat(), now.date().isoformat()
+    page = await (await client.get(f"/reports/agent-states?from={first}&to={today}",
                                    headers=HTML)).text()
     logged_in = _cells(page, "agents")[1][1]
     hours, minutes, _ = (int(x) for x in logged_in.split(":"))
