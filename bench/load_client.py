@@ -77,6 +77,7 @@ from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtp import RtpPacket
 
 from bench import stimulus
+from bench.doze import Doze, next_boundary
 from bench.frame_meter import LATE_S, FrameMeter
 from bench.lean_rtp import MID_URI, RtpSendHeader, ToneCheck, is_rtcp, rtp_fields
 from bench.peers import PipeServer
@@ -257,7 +258,9 @@ class Ticker:
         self.paths.append(path)
         if self._handle is None:
             loop = asyncio.get_running_loop()
-            self._start, self._n = loop.time(), 0
+            # On the 20 ms grid of the monotonic clock (a hair early, for uvloop's
+            # millisecond timers): a dozing loop (bench/doze.py) wakes right on it.
+            self._start, self._n = next_boundary(loop.time(), FRAME_S) - 0.001, 0
             self._handle = loop.call_at(self._start, self._tick)
 
     def remove(self, path: LeanPath) -> None:
@@ -479,28 +482,40 @@ class Server(PipeServer):
             await client.close()
 
 
-LOOPS = ("uvloop", "paced", "asyncio")
+LOOPS = ("uvloop", "dozing", "paced", "asyncio")
 TICK_MS = 10.0
 
 
 def run(main: Coroutine[Any, Any, None], loop: str = "uvloop", tick_ms: float = TICK_MS) -> str:
-    """Run ``main`` on uvloop when asked and installed, on asyncio's loop paced by
-    ``tick_ms`` (``gateway/loop_pacing.py``) for ``paced``, else on asyncio's own loop;
-    returns the loop used."""
+    """Run ``main`` on uvloop when asked and installed; ``dozing``: on uvloop (else
+    asyncio's loop) put on ``tick_ms`` ticks by ``bench/doze.py``; ``paced``: on asyncio's
+    loop paced by its selector (``gateway/loop_pacing.py``); else on asyncio's own loop.
+    Returns the loop used."""
     if loop == "paced":
         with asyncio.Runner(loop_factory=lambda: new_event_loop(tick_ms / 1000)) as runner:
             runner.run(main)
         return "paced"
-    if loop == "uvloop":
+    if loop == "dozing":
+        main = _dozing(main, tick_ms / 1000)
+    if loop in ("uvloop", "dozing"):
         try:
             import uvloop
         except ImportError:
             pass
         else:
             uvloop.run(main)
-            return "uvloop"
+            return loop
     asyncio.run(main)
-    return "asyncio"
+    return "dozing/asyncio" if loop == "dozing" else "asyncio"
+
+
+async def _dozing(main: Coroutine[Any, Any, None], tick: float) -> None:
+    doze = Doze(tick)
+    doze.start()
+    try:
+        await main
+    finally:
+        doze.stop()
 
 
 def main() -> None:

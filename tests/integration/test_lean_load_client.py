@@ -13,6 +13,7 @@ import av
 import pytest
 
 from bench.client_cost import EchoPeer, gateway_tone
+from bench.doze import Doze
 from bench.lean_rtp import OPUS
 from bench.load_client import CLOCK, Client, Ticker, encoded_tone
 from bench.peers import tone_amplitude
@@ -100,3 +101,16 @@ async def test_an_echo_of_silence_counts_every_frame_lost(client: Client) -> Non
     got = await _metered(client, silence, "opus")
     assert got["received"] >= 50 and got["silent"] == got["received"]
 
+
+
+async def test_the_tone_is_heard_on_a_dozing_loop(client: Client) -> None:
+    # The capacity benchmark's --client-loop dozing: the loop sleeps out every 10 ms tick
+    # (bench/doze.py), packets wait in the sockets, and every frame still comes through.
+    doze = Doze(0.01)
+    doze.start()
+    try:
+        got = await _metered(client, None, "pcmu", frames=100)
+    finally:
+        doze.stop()
+    assert got["received"] >= 100 and got["expected"] == got["received"]
+    assert got["silent"] == 0 and got["late"] == 0

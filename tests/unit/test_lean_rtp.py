@@ -31,6 +31,17 @@ def test_pcmu_tone_is_heard_and_silence_or_another_tone_is_not() -> None:
     assert not check(b"\xff" * 80)  # not a 20 ms frame
 
 
+def test_pcmu_verdicts_are_the_same_when_a_frame_comes_again() -> None:
+    # The check remembers PCMU verdicts by the frame's bytes: a second pass over the same
+    # frames, and the frames in another order, must be judged as the first time.
+    frames = [*encoded_tone("pcmu", 30), b"\xff" * 160, _pcmu(500, AMPLITUDE)]
+    fresh = [ToneCheck("pcmu", TONE_HZ, THRESHOLD)(p) for p in frames]
+    check = ToneCheck("pcmu", TONE_HZ, THRESHOLD)
+    assert [check(p) for p in frames] == fresh
+    assert [check(p) for p in reversed(frames)] == fresh[::-1]
+    assert fresh[-2:] == [False, False] and all(fresh[:-2])
+
+
 @pytest.mark.skipif(OPUS is None, reason="libopus not installed")
 def test_opus_tone_is_heard_and_silence_is_not() -> None:
     from webrtc.libopus import LIBOPUS, Encoder
