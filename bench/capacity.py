@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.call_cost import BenchAgent, Peers, baselines, memory_per_agent, worker_pids
-from bench.load_client import LOOPS
+from bench.load_client import DEFAULT_LOOP, LOOPS
 from bench.procstat import Usage, Window, pss_mib, rss_mib
 from crm.db import Database, open_database
 from crm.secret_key import SecretBox, load_or_create_key
@@ -162,7 +162,7 @@ class EchoLine(Sipp):
 class ClientPool:
     """The load clients' processes; agent k's client lives in process k % n."""
 
-    def __init__(self, processes: int, late_ms: float, loop: str = "uvloop") -> None:
+    def __init__(self, processes: int, late_ms: float, loop: str = DEFAULT_LOOP) -> None:
         argv = ("bench.load_client", "--late-ms", str(late_ms), "--loop", loop)
         self.procs = [Peers(argv) for _ in range(processes)]
 
@@ -255,7 +255,7 @@ class Rig:
         self.db: Database | None = None
         self.box: SecretBox | None = None
         self.pool = ClientPool(args.client_procs, args.late_ms,
-                               getattr(args, "client_loop", "uvloop"))
+                               getattr(args, "client_loop", DEFAULT_LOOP))
         self.echo = EchoLine(max_agents)
 
     @contextlib.asynccontextmanager
@@ -635,7 +635,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.01,
                         help="most (late + lost) / expected frames for a level to pass")
     parser.add_argument("--agents-per-worker", type=int, default=2)
-    parser.add_argument("--client-loop", choices=LOOPS, default="uvloop",
+    parser.add_argument("--client-loop", choices=LOOPS, default=DEFAULT_LOOP,
                         help="the load clients' event loop (bench/load_client.py)")
     parser.add_argument("--client-procs", type=int, default=0,
                         help="load-client processes (default: one per "
