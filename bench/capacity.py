@@ -527,8 +527,8 @@ def print_table(results: Json) -> None:
     print(f"\nCapacity: concurrent bridged calls with < {100 * cfg['threshold']:g} % late "
           f"(> {cfg['late_ms']:g} ms) or lost frames; {cfg['seconds']:g} s per level, "
           f"{cfg['agents_per_worker']} agents per worker, {cfg['client_procs']} load-client "
-          f"processes, {cfg['cpus']} CPUs, Python {cfg['python']}, niceness "
-          f"{cfg['niceness']} ({cfg['autogroup']})")
+          f"processes ({cfg.get('client_loop', 'uvloop')} loop), {cfg['cpus']} CPUs, "
+          f"Python {cfg['python']}, niceness {cfg['niceness']} ({cfg['autogroup']})")
     print(f"load average (uptime) at start {cfg['load_start']}, at end {cfg['load_end']}\n")
     print(f"  {'codec':6}{'calls':>6}{'bad %':>8}{'late':>6}{'miss':>6}{'silent':>7}"
           f"{'worst %':>8}{'gw CPU':>8}{'/call':>7}{'clients':>8}{'machine':>8}"
@@ -593,6 +593,7 @@ async def run(args: argparse.Namespace) -> Json:
         "codecs": codecs, "start": args.start, "step": args.step, "max": args.max,
         "resolution": args.resolution, "seconds": args.seconds, "late_ms": args.late_ms,
         "threshold": args.threshold, "agents_per_worker": args.agents_per_worker,
+        "client_loop": args.client_loop,
         "client_procs": args.client_procs, "cpus": os.cpu_count(),
         "niceness": os.getpriority(os.PRIO_PROCESS, 0), "autogroup": autogroup(),
         "python": platform.python_version(), "load_start": load_average(),
