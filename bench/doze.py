@@ -10,10 +10,11 @@ its sockets: packets pile up in them for free and are read together on the next 
 
 The gateway's workers get the same effect from their selector
 (``gateway/loop_pacing.py``), which uvloop cannot take; here one callback does it from
-the ready queue: it sleeps to the next multiple of ``tick`` on the monotonic clock and
-queues itself again, so every turn of the loop polls without blocking and then sleeps.
-Timers fire up to a tick late; a timer due on a tick boundary (the load clients' 20 ms
-sends) fires right after the sleep.
+the ready queue: it sleeps to the next tick boundary (``phase`` plus a multiple of
+``tick`` on the monotonic clock) and queues itself again, so every turn of the loop polls
+without blocking and then sleeps. Timers fire up to a tick late; a timer due on a
+boundary (a load client's 20 ms sends) fires right after the sleep. Each load-client
+process takes a random phase, so their bursts do not all land on the same instant.
 """
 
 from __future__ import annotations
@@ -24,19 +25,21 @@ import time
 from collections.abc import Callable
 
 
-def next_boundary(now: float, tick: float) -> float:
-    """The first multiple of ``tick`` after ``now`` (pure)."""
-    return (math.floor(now / tick) + 1) * tick
+def next_boundary(now: float, tick: float, phase: float = 0.0) -> float:
+    """The first ``phase`` plus a multiple of ``tick`` after ``now`` (pure)."""
+    return (math.floor((now - phase) / tick) + 1) * tick + phase
 
 
 class Doze:
     """Put the running loop on ticks of ``tick`` seconds until ``stop``."""
 
-    def __init__(self, tick: float, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, tick: float, phase: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if tick <= 0:
             raise ValueError("Doze needs a tick > 0")
         self.tick = tick
+        self.phase = phase
         self._clock = clock
         self._sleep = sleep
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -52,7 +55,7 @@ class Doze:
             self._handle = None
 
     def _turn(self) -> None:
-        wait = next_boundary(self._clock(), self.tick) - self._clock()
+        wait = next_boundary(self._clock(), self.tick, self.phase) - self._clock()
         if wait > 0:
             self._sleep(wait)
         assert self._loop is not None

@@ -251,8 +251,9 @@ class Ticker:
     schedule (a tick that comes late is followed at once by the next one due, as a paced
     track catches up), each tick one packet for every client."""
 
-    def __init__(self, late_s: float) -> None:
+    def __init__(self, late_s: float, phase: float = 0.0) -> None:
         self.late_s = late_s
+        self.phase = phase  # where in 20 ms the process's sends go (a dozing loop's too)
         self.paths: list[LeanPath] = []
         self._handle: asyncio.TimerHandle | None = None
         self._start = 0.0
@@ -262,9 +263,10 @@ class Ticker:
         self.paths.append(path)
         if self._handle is None:
             loop = asyncio.get_running_loop()
-            # On the 20 ms grid of the monotonic clock (a hair early, for uvloop's
-            # millisecond timers): a dozing loop (bench/doze.py) wakes right on it.
-            self._start, self._n = next_boundary(loop.time(), FRAME_S) - 0.001, 0
+            # On the process's 20 ms grid of the monotonic clock (a hair early, for
+            # uvloop's millisecond timers): a dozing loop (bench/doze.py) wakes on it.
+            start = next_boundary(loop.time(), FRAME_S, self.phase) - 0.001
+            self._start, self._n = start, 0
             self._handle = loop.call_at(self._start, self._tick)
 
     def remove(self, path: LeanPath) -> None:
@@ -450,12 +452,12 @@ class Client:
 
 
 class Server(PipeServer):
-    def __init__(self, late_s: float, lean: bool = True) -> None:
+    def __init__(self, late_s: float, lean: bool = True, phase: float = 0.0) -> None:
         super().__init__()
         self.late_s = late_s
         self.tones = {codec: encoded_tone(codec) for codec in CLOCK}
         self.clients: dict[int, Client] = {}
-        self.ticker = Ticker(late_s) if lean else None
+        self.ticker = Ticker(late_s, phase) if lean else None
 
     async def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
         cmd = msg["cmd"]
@@ -494,7 +496,8 @@ DEFAULT_LOOP = "dozing"
 TICK_MS = 10.0
 
 
-def run(main: Coroutine[Any, Any, None], loop: str = "uvloop", tick_ms: float = TICK_MS) -> str:
+def run(main: Coroutine[Any, Any, None], loop: str = "uvloop", tick_ms: float = TICK_MS,
+        phase: float = 0.0) -> str:
     """Run ``main`` on uvloop when asked and installed; ``dozing``: on uvloop (else
     asyncio's loop) put on ``tick_ms`` ticks by ``bench/doze.py``; ``paced``: on asyncio's
     loop paced by its selector (``gateway/loop_pacing.py``); else on asyncio's own loop.
@@ -504,7 +507,7 @@ def run(main: Coroutine[Any, Any, None], loop: str = "uvloop", tick_ms: float = 
             runner.run(main)
         return "paced"
     if loop == "dozing":
-        main = _dozing(main, tick_ms / 1000)
+        main = _dozing(main, tick_ms / 1000, phase)
     if loop in ("uvloop", "dozing"):
         try:
             import uvloop
@@ -517,8 +520,8 @@ def run(main: Coroutine[Any, Any, None], loop: str = "uvloop", tick_ms: float = 
     return "dozing/asyncio" if loop == "dozing" else "asyncio"
 
 
-async def _dozing(main: Coroutine[Any, Any, None], tick: float) -> None:
-    doze = Doze(tick)
+async def _dozing(main: Coroutine[Any, Any, None], tick: float, phase: float) -> None:
+    doze = Doze(tick, phase)
     doze.start()
     try:
         await main
@@ -542,7 +545,10 @@ def main() -> None:
     # way, so a full collection does not walk them and stall every client's audio.
     gc.collect()
     gc.freeze()
-    run(Server(args.late_ms / 1000, lean=not args.stock).run(), args.loop, args.tick_ms)
+    # Each process sends at its own point of the 20 ms, as browsers do (not in step).
+    phase = random.uniform(0, FRAME_S)
+    run(Server(args.late_ms / 1000, lean=not args.stock, phase=phase).run(), args.loop,
+        args.tick_ms, phase)
 
 
 if __name__ == "__main__":
