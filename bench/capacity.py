@@ -59,7 +59,7 @@ import platform
 import socket
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -351,9 +351,11 @@ class Rig:
         usage = await window.stop()
         frames = {k: with_unheard(f, self.args.seconds) for k, f in
                   (await self.pool.take(ks)).items()}
-        return summarize_level(n, usage, window.machine_pct, frames,
-                               memory_per_agent(self.lines, max(n, 1)), self.lines,
-                               load_before)
+        result = summarize_level(n, usage, window.machine_pct, frames,
+                                 memory_per_agent(self.lines, max(n, 1)), self.lines,
+                                 load_before)
+        return result | {"bad_by_client_proc": bad_by_group(
+            frames, lambda k: k % len(self.pool.procs))}
 
 
 def thread_names(pid: int) -> dict[int, str]:
@@ -394,6 +396,17 @@ def with_unheard(frames: Json, seconds: float) -> Json:
         return frames
     return frames | {"expected": frames["expected"] + unheard,
                      "missing": frames["missing"] + unheard, "unheard": unheard}
+
+
+def bad_by_group(frames: dict[int, Json], group: Callable[[int], int]) -> list[float]:
+    """(late + lost) / expected frames of each group of calls (e.g. by load-client
+    process): one starved process shows as one bad group, a gateway short of CPU as all."""
+    sums: dict[int, list[int]] = {}
+    for k, f in frames.items():
+        bad_expected = sums.setdefault(group(k), [0, 0])
+        bad_expected[0] += f["missing"] + f["silent"] + f["late"]
+        bad_expected[1] += f["expected"]
+    return [round(bad / max(expected, 1), 4) for _, (bad, expected) in sorted(sums.items())]
 
 
 def summarize_level(n: int, usage: dict[str, Usage], machine_pct: float,
@@ -464,7 +477,8 @@ async def search(rig: Rig, args: argparse.Namespace) -> Json:
               f"{result['cpu_pct']['workers'] + result['cpu_pct']['main']:.0f} %, "
               f"machine {result['cpu_pct']['machine']:.0f} % (others "
               f"{result['cpu_pct']['others']:.0f} %), max drift {max(result['drift_ms'])} ms, "
-              f"load {result['load_after']}"
+              f"load {result['load_after']}, bad % by client process "
+              f"{[round(100 * b, 2) for b in result.get('bad_by_client_proc', [])]}"
               f" -> {'pass' if ok else 'FAIL'}", flush=True)
         return ok
 
