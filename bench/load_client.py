@@ -22,7 +22,9 @@ What the lean path does instead of aiortc, once the connection is up:
   SSRC, the negotiated payload type, marker set, its own sequence number and timestamp
   from random origins) plus the same one-byte ``sdes:mid`` header extension aiortc's
   sender adds, then a payload of a 1 kHz tone **encoded once per process** by aiortc's
-  own encoder (Opus or PCMU, whichever the answer chose), SRTP-protected with the DTLS
+  own encoder (Opus or PCMU, whichever the answer chose; Opus capped at narrowband by
+  libopus when the answer says ``maxplaybackrate=8000``, as Chromium then sends it),
+  SRTP-protected with the DTLS
   transport's keys and written to the nominated ICE pair's socket. aiortc's own sender
   loop waits forever on a track that never gives a frame. The packets on the wire are
   the ones aiortc would send, byte for byte, bar the sequence and timestamp origins.
@@ -89,7 +91,7 @@ from gateway.loop_pacing import new_event_loop
 from gateway.pcm import SAMPLE_RATE
 from tests.lab.sipp import ulaw_decode_table
 from webrtc.ice import restrict_host_addresses
-from webrtc.libopus import LIBOPUS, Decoder
+from webrtc.libopus import LIBOPUS, NARROWBAND, Decoder, Encoder
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,7 @@ CLOCK = {"opus": 48000, "pcmu": 8000}
 Floats = npt.NDArray[np.float64]
 
 
+NARROWBAND_BITRATE = 32000
 VOICE_LEVEL = 10000  # of 32767: the voice's peaks, over the tone (bench/stimulus.py)
 STIMULUS_S = 5.0  # the loop each client says over and over
 
@@ -115,13 +118,20 @@ def _frame(pcm: npt.NDArray[np.int16], pts: int) -> av.AudioFrame:
 
 
 def encoded_tone(codec: str, frames: int = int(STIMULUS_S * 50),
-                 voice: bool = True) -> list[bytes]:
+                 voice: bool = True, narrowband: bool = False) -> list[bytes]:
     """``frames`` x 20 ms of the tone under a speech-like voice (``voice=False``: the
     tone alone), as aiortc's encoder for ``codec`` sends it. The voice makes the
-    gateway's Opus encoder work as it does for speech (``bench/stimulus.py``)."""
+    gateway's Opus encoder work as it does for speech (``bench/stimulus.py``).
+    ``narrowband``: Opus as Chromium sends it to an answer with ``maxplaybackrate=8000``
+    (libopus capped at narrowband, 32 kbit/s: libwebrtc's default rate)."""
     # A few frames more than asked: an encoder may hold the first one back.
     pcm = stimulus.spoken_tone((frames + 4) * FRAME_S, 48000, AMPLITUDE / 32767,
                                VOICE_LEVEL / 32767 if voice else 0.0)
+    if codec == "opus" and narrowband:
+        if LIBOPUS is None:
+            raise RuntimeError("libopus not found (Debian: libopus0)")
+        capped = Encoder(LIBOPUS, NARROWBAND_BITRATE, NARROWBAND, rate=48000)
+        return [capped.encode(pcm[i * 960:(i + 1) * 960].tobytes()) for i in range(frames)]
     encoder = OpusEncoder() if codec == "opus" else PcmuEncoder()
     out: list[bytes] = []
     pts = 0
@@ -130,6 +140,17 @@ def encoded_tone(codec: str, frames: int = int(STIMULUS_S * 50),
         out.extend(payloads)
         pts += 960
     return out[:frames]
+
+
+def narrowband_answer(sdp: str) -> bool:
+    """Whether the answer caps the Opus it will play at 8 kHz (RFC 7587
+    ``maxplaybackrate``), which libwebrtc obeys by encoding narrowband."""
+    opus = re.search(r"^a=rtpmap:(\d+) opus/", sdp, re.M | re.I)
+    if opus is None:
+        return False
+    fmtp = re.search(rf"^a=fmtp:{opus.group(1)} (.*)$", sdp, re.M)
+    rate = re.search(r"(?:^|;)\s*maxplaybackrate=(\d+)", fmtp.group(1)) if fmtp else None
+    return rate is not None and int(rate.group(1)) <= 8000
 
 
 class ToneDetector:
@@ -428,7 +449,12 @@ class Client:
         if self.ticker is None:
             self.track.ready.set()
         else:  # the track stays silent: aiortc's sender loop waits on it for good
-            self.lean = LeanPath(self.pc, self.track, self.tones[codec], meter,
+            payloads = self.tones[codec]
+            if codec == "opus" and narrowband_answer(sdp):  # as Chromium would send
+                if "opus/nb" not in self.tones:
+                    self.tones["opus/nb"] = encoded_tone("opus", narrowband=True)
+                payloads = self.tones["opus/nb"]
+            self.lean = LeanPath(self.pc, self.track, payloads, meter,
                                  self.buffer.has_tone)
             self.lean.install()
             self.ticker.add(self.lean)

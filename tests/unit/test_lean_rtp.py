@@ -57,3 +57,21 @@ def test_opus_tone_is_heard_and_silence_is_not() -> None:
     other = (AMPLITUDE * np.sin(2 * math.pi * 500 * t)).astype("<i2").tobytes()
     assert not any(check(encoder.encode(other[640 * i: 640 * (i + 1)])) for i in range(20))
     assert not check(b"\xff\xff\xff")  # a corrupt packet: no tone, no exception
+
+
+def test_an_answer_capping_opus_at_8_khz_is_recognised() -> None:
+    from bench.load_client import narrowband_answer
+    capped = ("m=audio 9 UDP/TLS/RTP/SAVPF 96 0\r\na=rtpmap:96 opus/48000/2\r\n"
+              "a=fmtp:96 maxplaybackrate=8000;sprop-maxcapturerate=8000\r\n")
+    assert narrowband_answer(capped)
+    assert not narrowband_answer(capped.replace("maxplaybackrate=8000", "maxplaybackrate=16000"))
+    assert not narrowband_answer(capped.replace("a=fmtp:96 ", "a=fmtp:97 "))
+    assert not narrowband_answer("m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n")
+
+
+@pytest.mark.skipif(OPUS is None, reason="libopus not installed")
+def test_a_narrowband_opus_tone_is_silk_narrowband_and_heard() -> None:
+    frames = encoded_tone("opus", 20, narrowband=True)
+    assert {p[0] >> 3 for p in frames} <= {0, 1, 2, 3}  # TOC configs: SILK narrowband
+    check = ToneCheck("opus", TONE_HZ, THRESHOLD)
+    assert all(check(p) for p in frames[2:])  # a fresh decoder may fade in
