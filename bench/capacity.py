@@ -25,6 +25,10 @@ calls are heard, one window of ``--seconds`` is measured:
   clock, anchored at the least-delayed frame of the window); *lost* when its sequence
   number never arrives or it arrives without the echoed tone (the gateway sent silence).
   A level passes when (late + lost) / expected < ``--threshold`` (1 %) over all calls.
+  A window that fails is followed by ``--confirm`` more (default 1) at the same level,
+  and the level fails only if every one fails: on this shared VM other tenants' bursts
+  (steal time, the ``others`` column) fail single windows at levels that pass above and
+  below. Every window is printed and kept in the JSON (``confirming`` on the repeats).
 - **CPU** (% of one core, /proc utime+stime) of the workers, the main process, the
   launcher, the load clients and the whole machine; per-thread (by thread name) split
   of the workers' CPU, to see where it goes.
@@ -461,7 +465,6 @@ async def search(rig: Rig, args: argparse.Namespace) -> Json:
     async def try_level(n: int) -> bool:
         try:
             await rig.set_level(n)
-            result = await rig.measure()
         except Exception as exc:  # a level whose calls could not be set up fails
             result = {"calls": n, "error": f"{type(exc).__name__}: {exc}",
                       "load_after": load_average()}
@@ -469,8 +472,21 @@ async def search(rig: Rig, args: argparse.Namespace) -> Json:
             print(f"  {rig.codec} {n:3d} calls: FAILED to set up ({result['error']})",
                   flush=True)
             return False
-        levels.append(result)
-        ok = result["bad_fraction"] < args.threshold
+        # A failing window is measured again (--confirm times): on this shared VM other
+        # tenants' bursts (steal time, "others") fail single windows at levels that pass
+        # before and after; a level the gateway cannot carry fails every window.
+        for window in range(1 + max(0, args.confirm)):
+            result = await rig.measure()
+            if window:
+                result["confirming"] = window
+            levels.append(result)
+            ok = result["bad_fraction"] < args.threshold
+            report(n, result, ok)
+            if ok:
+                return True
+        return False
+
+    def report(n: int, result: Json, ok: bool) -> None:
         print(f"  {rig.codec} {n:3d} calls: {100 * result['bad_fraction']:6.2f} % bad "
               f"(late {result['frames']['late']}, missing {result['frames']['missing']}, "
               f"silent {result['frames']['silent']}), gateway CPU "
@@ -479,8 +495,8 @@ async def search(rig: Rig, args: argparse.Namespace) -> Json:
               f"{result['cpu_pct']['others']:.0f} %), max drift {max(result['drift_ms'])} ms, "
               f"load {result['load_after']}, bad % by client process "
               f"{[round(100 * b, 2) for b in result.get('bad_by_client_proc', [])]}"
-              f" -> {'pass' if ok else 'FAIL'}", flush=True)
-        return ok
+              f" -> {'pass' if ok else 'FAIL'}"
+              f"{' (again)' if result.get('confirming') else ''}", flush=True)
 
     if args.levels:  # fixed levels, no search: how the cost scales
         for n in args.levels:
@@ -607,7 +623,7 @@ async def run(args: argparse.Namespace) -> Json:
         "codecs": codecs, "start": args.start, "step": args.step, "max": args.max,
         "resolution": args.resolution, "seconds": args.seconds, "late_ms": args.late_ms,
         "threshold": args.threshold, "agents_per_worker": args.agents_per_worker,
-        "client_loop": args.client_loop,
+        "client_loop": args.client_loop, "confirm": args.confirm,
         "client_procs": args.client_procs, "cpus": os.cpu_count(),
         "niceness": os.getpriority(os.PRIO_PROCESS, 0), "autogroup": autogroup(),
         "python": platform.python_version(), "load_start": load_average(),
@@ -647,6 +663,9 @@ def main() -> None:
                         help="bisect until pass and fail levels are this close")
     parser.add_argument("--seconds", type=float, default=15.0, help="window per level")
     parser.add_argument("--late-ms", type=float, default=60.0)
+    parser.add_argument("--confirm", type=int, default=1,
+                        help="windows measured again at a level whose window failed; the "
+                             "level fails only if every one of them fails")
     parser.add_argument("--threshold", type=float, default=0.01,
                         help="most (late + lost) / expected frames for a level to pass")
     parser.add_argument("--agents-per-worker", type=int, default=2)
