@@ -359,7 +359,7 @@ class Rig:
                                  memory_per_agent(self.lines, max(n, 1)), self.lines,
                                  load_before)
         return result | {"bad_by_client_proc": bad_by_group(
-            frames, lambda k: k % len(self.pool.procs))}
+            frames, lambda k: k % len(self.pool.procs)), "steal_pct": round(window.steal_pct, 1)}
 
 
 def thread_names(pid: int) -> dict[int, str]:
@@ -492,7 +492,8 @@ async def search(rig: Rig, args: argparse.Namespace) -> Json:
               f"silent {result['frames']['silent']}), gateway CPU "
               f"{result['cpu_pct']['workers'] + result['cpu_pct']['main']:.0f} %, "
               f"machine {result['cpu_pct']['machine']:.0f} % (others "
-              f"{result['cpu_pct']['others']:.0f} %), max drift {max(result['drift_ms'])} ms, "
+              f"{result['cpu_pct']['others']:.0f} %, of it steal "
+              f"{result.get('steal_pct', 0):.0f} %), max drift {max(result['drift_ms'])} ms, "
               f"load {result['load_after']}, bad % by client process "
               f"{[round(100 * b, 2) for b in result.get('bad_by_client_proc', [])]}"
               f" -> {'pass' if ok else 'FAIL'}"

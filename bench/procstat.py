@@ -44,11 +44,21 @@ def pss_mib(pid: int) -> float:
 
 
 def machine_busy_seconds() -> float:
-    """CPU seconds all cores have spent busy (not idle or waiting on I/O) since boot."""
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:]]
+    """CPU seconds all cores have spent busy (not idle or waiting on I/O) since boot;
+    steal included (time the hypervisor gave this VM's CPUs to others)."""
+    values = _cpu_line()
     idle = values[3] + values[4]
     return (sum(values[:8]) - idle) / CLK_TCK
+
+
+def steal_seconds() -> float:
+    """CPU seconds the hypervisor has taken from this VM's cores since boot."""
+    return _cpu_line()[7] / CLK_TCK
+
+
+def _cpu_line() -> list[int]:
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:]]
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
@@ -92,14 +102,18 @@ class Window:
         self._rss: dict[str, list[float]] = {name: [] for name in pids}
         self._t0 = 0.0
         self._machine0 = 0.0
+        self._steal0 = 0.0
         # Whole machine busy over the window, % of one core (other processes included).
         self.machine_pct = 0.0
+        # Of which taken by the hypervisor for other VMs (steal), % of one core.
+        self.steal_pct = 0.0
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._t0 = loop.time()
         self._machine0 = machine_busy_seconds()
+        self._steal0 = steal_seconds()
         for name, pid in self.pids.items():
             self._cpu0[name] = cpu_seconds(pid)
             self._threads0[name] = thread_cpu(pid)
@@ -116,6 +130,7 @@ class Window:
     async def stop(self) -> dict[str, Usage]:
         wall = asyncio.get_running_loop().time() - self._t0
         self.machine_pct = 100 * (machine_busy_seconds() - self._machine0) / wall
+        self.steal_pct = 100 * (steal_seconds() - self._steal0) / wall
         out: dict[str, Usage] = {}
         for name, pid in self.pids.items():
             cpu = cpu_seconds(pid) - self._cpu0[name]
