@@ -55,7 +55,8 @@ class Doze:
             self._handle = None
 
     def _turn(self) -> None:
-        wait = next_boundary(self._clock(), self.tick, self.phase) - self._clock()
+        now = self._clock()
+        wait = next_boundary(now, self.tick, self.phase) - now
         if wait > 0:
             self._sleep(wait)
         assert self._loop is not None

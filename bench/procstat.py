@@ -43,22 +43,13 @@ def pss_mib(pid: int) -> float:
     return 0.0
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores have spent busy (not idle or waiting on I/O) since boot;
-    steal included (time the hypervisor gave this VM's CPUs to others)."""
-    values = _cpu_line()
-    idle = values[3] + values[4]
-    return (sum(values[:8]) - idle) / CLK_TCK
-
-
-def steal_seconds() -> float:
-    """CPU seconds the hypervisor has taken from this VM's cores since boot."""
-    return _cpu_line()[7] / CLK_TCK
-
-
-def _cpu_line() -> list[int]:
+def machine_seconds() -> tuple[float, float]:
+    """CPU seconds since boot, all cores: busy (not idle or waiting on I/O; steal
+    included), and of it steal (time the hypervisor gave this VM's CPUs to others)."""
     with open("/proc/stat") as f:
-        return [int(v) for v in f.readline().split()[1:]]
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / CLK_TCK, values[7] / CLK_TCK
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
@@ -112,8 +103,7 @@ class Window:
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._t0 = loop.time()
-        self._machine0 = machine_busy_seconds()
-        self._steal0 = steal_seconds()
+        self._machine0, self._steal0 = machine_seconds()
         for name, pid in self.pids.items():
             self._cpu0[name] = cpu_seconds(pid)
             self._threads0[name] = thread_cpu(pid)
@@ -129,8 +119,9 @@ class Window:
 
     async def stop(self) -> dict[str, Usage]:
         wall = asyncio.get_running_loop().time() - self._t0
-        self.machine_pct = 100 * (machine_busy_seconds() - self._machine0) / wall
-        self.steal_pct = 100 * (steal_seconds() - self._steal0) / wall
+        busy, steal = machine_seconds()
+        self.machine_pct = 100 * (busy - self._machine0) / wall
+        self.steal_pct = 100 * (steal - self._steal0) / wall
         out: dict[str, Usage] = {}
         for name, pid in self.pids.items():
             cpu = cpu_seconds(pid) - self._cpu0[name]
