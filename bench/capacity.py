@@ -166,8 +166,10 @@ class EchoLine(Sipp):
 class ClientPool:
     """The load clients' processes; agent k's client lives in process k % n."""
 
-    def __init__(self, processes: int, late_ms: float, loop: str = DEFAULT_LOOP) -> None:
-        argv = ("bench.load_client", "--late-ms", str(late_ms), "--loop", loop)
+    def __init__(self, processes: int, late_ms: float, loop: str = DEFAULT_LOOP,
+                 realtime: int = 0) -> None:
+        argv = ("bench.load_client", "--late-ms", str(late_ms), "--loop", loop,
+                "--realtime", str(realtime))
         self.procs = [Peers(argv) for _ in range(processes)]
 
     async def start(self) -> None:
@@ -259,7 +261,8 @@ class Rig:
         self.db: Database | None = None
         self.box: SecretBox | None = None
         self.pool = ClientPool(args.client_procs, args.late_ms,
-                               getattr(args, "client_loop", DEFAULT_LOOP))
+                               getattr(args, "client_loop", DEFAULT_LOOP),
+                               getattr(args, "client_realtime", 0))
         self.echo = EchoLine(max_agents)
 
     @contextlib.asynccontextmanager
@@ -625,6 +628,7 @@ async def run(args: argparse.Namespace) -> Json:
         "resolution": args.resolution, "seconds": args.seconds, "late_ms": args.late_ms,
         "threshold": args.threshold, "agents_per_worker": args.agents_per_worker,
         "client_loop": args.client_loop, "confirm": args.confirm,
+        "client_realtime": args.client_realtime,
         "client_procs": args.client_procs, "cpus": os.cpu_count(),
         "niceness": os.getpriority(os.PRIO_PROCESS, 0), "autogroup": autogroup(),
         "python": platform.python_version(), "load_start": load_average(),
@@ -672,6 +676,9 @@ def main() -> None:
     parser.add_argument("--agents-per-worker", type=int, default=2)
     parser.add_argument("--client-loop", choices=LOOPS, default=DEFAULT_LOOP,
                         help="the load clients' event loop (bench/load_client.py)")
+    parser.add_argument("--client-realtime", type=int, default=0, metavar="PRIORITY",
+                        help="run the load clients on the real-time class at this "
+                             "priority (0: the normal class; bench/load_client.realtime)")
     parser.add_argument("--client-procs", type=int, default=0,
                         help="load-client processes (default: one per "
                              f"{CALLS_PER_CLIENT_PROC} of the most calls tried, at least 2)")
