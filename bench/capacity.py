@@ -70,6 +70,7 @@ from typing import Any
 from bench.call_cost import BenchAgent, Peers, baselines, memory_per_agent, worker_pids
 from bench.load_client import DEFAULT_LOOP, LOOPS
 from bench.procstat import Usage, Window, pss_mib, rss_mib
+from bench.realtime import make_realtime
 from crm.db import Database, open_database
 from crm.secret_key import SecretBox, load_or_create_key
 from gateway import signalling
@@ -268,6 +269,9 @@ class Rig:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Rig]:
         self.echo.start()
+        far_end_priority = getattr(self.args, "far_end_realtime", 0)
+        if far_end_priority and self.echo.pid is not None:
+            make_realtime(far_end_priority, self.echo.pid)
         try:
             with Kamailio(users=self.extensions,
                           routes={ECHO_NUMBER: self.echo.hostport}) as kamailio:
@@ -629,6 +633,7 @@ async def run(args: argparse.Namespace) -> Json:
         "threshold": args.threshold, "agents_per_worker": args.agents_per_worker,
         "client_loop": args.client_loop, "confirm": args.confirm,
         "client_realtime": args.client_realtime,
+        "far_end_realtime": args.far_end_realtime,
         "client_procs": args.client_procs, "cpus": os.cpu_count(),
         "niceness": os.getpriority(os.PRIO_PROCESS, 0), "autogroup": autogroup(),
         "python": platform.python_version(), "load_start": load_average(),
@@ -678,7 +683,9 @@ def main() -> None:
                         help="the load clients' event loop (bench/load_client.py)")
     parser.add_argument("--client-realtime", type=int, default=0, metavar="PRIORITY",
                         help="run the load clients on the real-time class at this "
-                             "priority (0: the normal class; bench/load_client.realtime)")
+                             "priority (0: the normal class; bench/realtime.py)")
+    parser.add_argument("--far-end-realtime", type=int, default=0, metavar="PRIORITY",
+                        help="the same for SIPp, the far end")
     parser.add_argument("--client-procs", type=int, default=0,
                         help="load-client processes (default: one per "
                              f"{CALLS_PER_CLIENT_PROC} of the most calls tried, at least 2)")

@@ -64,7 +64,6 @@ import asyncio
 import fractions
 import gc
 import logging
-import os
 import random
 import re
 import time
@@ -88,6 +87,7 @@ from bench.doze import Doze, next_boundary
 from bench.frame_meter import LATE_S, FrameMeter
 from bench.lean_rtp import MID_URI, RtpSendHeader, ToneCheck, is_rtcp, rtp_fields
 from bench.peers import PipeServer
+from bench.realtime import make_realtime
 from gateway.loop_pacing import new_event_loop
 from gateway.pcm import SAMPLE_RATE
 from tests.lab.sipp import ulaw_decode_table
@@ -556,18 +556,6 @@ async def _dozing(main: Coroutine[Any, Any, None], tick: float, phase: float) ->
         doze.stop()
 
 
-def realtime(priority: int) -> None:
-    """Put this process (and the threads it starts later) on the real-time class.
-
-    Why: a stand-in browser shares the two cores with the gateway it measures, but a
-    real browser runs on its own machine. On the normal class a client kept waiting by
-    the workers sends late and reads late, and its own delay counts as the gateway's.
-    Real-time, it runs as soon as its tick is due (its CPU still comes out of the same
-    two cores, first), so what arrives late was held up on the far side of the socket.
-    The kernel caps the class at 95 % of each core (``sched_rt_runtime_us``)."""
-    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -580,10 +568,10 @@ def main() -> None:
                         help="the paced loop's tick")
     parser.add_argument("--realtime", type=int, default=0, metavar="PRIORITY",
                         help="run on the SCHED_FIFO real-time class at this priority "
-                             "(1-99; root): see realtime()")
+                             "(1-99; root): see bench/realtime.py")
     args = parser.parse_args()
     if args.realtime:
-        realtime(args.realtime)
+        make_realtime(args.realtime)
     restrict_host_addresses(["127.0.0.1"])
     # The modules' objects (av, numpy, aiortc) are never garbage: out of the collector's
     # way, so a full collection does not walk them and stall every client's audio.
