@@ -45,9 +45,14 @@ ranges for ``--max`` agents.
 
 On a shared machine, ``--nice -20`` gives the benchmark (and every process it starts)
 priority over other sessions' work; ``others`` in the table is what the rest still used.
-The load clients share the machine's two cores with the gateway: their CPU is printed,
-and ``client send late`` counts frames they themselves sent late (a starved load
-generator, not the gateway). ``uptime`` load averages are printed before and after.
+The load clients and SIPp share the machine's two cores with the gateway, but stand for
+machines of their own, so by default the load clients run on the real-time class
+(``--client-realtime``; ``bench/realtime.py``): their CPU comes out of the two cores
+first, and their own waiting for a core is not counted as the gateway's lateness
+(``--far-end-realtime`` does the same for SIPp; it costs more than it saves). Their
+CPU is printed, and ``client send late`` counts frames they themselves sent late (a
+starved load generator, not the gateway). ``uptime`` load averages are printed before
+and after.
 """
 
 from __future__ import annotations
@@ -70,7 +75,7 @@ from typing import Any
 from bench.call_cost import BenchAgent, Peers, baselines, memory_per_agent, worker_pids
 from bench.load_client import DEFAULT_LOOP, LOOPS
 from bench.procstat import Usage, Window, pss_mib, rss_mib
-from bench.realtime import make_realtime
+from bench.realtime import NEEDS_PERMISSION, PEER_PRIORITY, make_realtime, realtime_allowed
 from crm.db import Database, open_database
 from crm.secret_key import SecretBox, load_or_create_key
 from gateway import signalling
@@ -566,7 +571,9 @@ def print_table(results: Json) -> None:
           f"(> {cfg['late_ms']:g} ms) or lost frames; {cfg['seconds']:g} s per level, "
           f"{cfg['agents_per_worker']} agents per worker, {cfg['client_procs']} load-client "
           f"processes ({cfg.get('client_loop', 'uvloop')} loop), {cfg['cpus']} CPUs, "
-          f"Python {cfg['python']}, niceness {cfg['niceness']} ({cfg['autogroup']})")
+          f"Python {cfg['python']}, niceness {cfg['niceness']} ({cfg['autogroup']}); "
+          f"real-time priority of the load clients {cfg.get('client_realtime', 0)}, of SIPp "
+          f"{cfg.get('far_end_realtime', 0)} (0: normal class)")
     print(f"load average (uptime) at start {cfg['load_start']}, at end {cfg['load_end']}\n")
     print(f"  {'codec':6}{'calls':>6}{'bad %':>8}{'late':>6}{'miss':>6}{'silent':>7}"
           f"{'worst %':>8}{'gw CPU':>8}{'/call':>7}{'clients':>8}{'machine':>8}"
@@ -681,7 +688,8 @@ def main() -> None:
     parser.add_argument("--agents-per-worker", type=int, default=2)
     parser.add_argument("--client-loop", choices=LOOPS, default=DEFAULT_LOOP,
                         help="the load clients' event loop (bench/load_client.py)")
-    parser.add_argument("--client-realtime", type=int, default=0, metavar="PRIORITY",
+    parser.add_argument("--client-realtime", type=int, default=PEER_PRIORITY,
+                        metavar="PRIORITY",
                         help="run the load clients on the real-time class at this "
                              "priority (0: the normal class; bench/realtime.py)")
     parser.add_argument("--far-end-realtime", type=int, default=0, metavar="PRIORITY",
@@ -702,6 +710,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.client_procs <= 0:
         args.client_procs = client_processes(max(args.levels) if args.levels else args.max)
+    if (args.client_realtime or args.far_end_realtime) and not realtime_allowed():
+        parser.error(NEEDS_PERMISSION)
     set_niceness(args.nice)
     results = asyncio.run(run(args))
     print_table(results)

@@ -57,6 +57,7 @@ from bench.capacity import (
     set_niceness,
 )
 from bench.procstat import pss_mib, rss_mib
+from bench.realtime import NEEDS_PERMISSION, PEER_PRIORITY, realtime_allowed
 from crm import call_records
 from crm.call_flow import CallState
 from gateway import signalling
@@ -375,6 +376,11 @@ def main() -> None:
     parser.add_argument("--agents-per-worker", type=int, default=2)
     parser.add_argument("--client-procs", type=int, default=0,
                         help="load-client processes (default: as bench.capacity sizes them)")
+    parser.add_argument("--client-realtime", type=int, default=PEER_PRIORITY,
+                        metavar="PRIORITY", help="the load clients' real-time priority "
+                        "(0: the normal class; bench/realtime.py)")
+    parser.add_argument("--far-end-realtime", type=int, default=0, metavar="PRIORITY",
+                        help="the same for SIPp, the far end")
     parser.add_argument("--nice", type=int, default=0,
                         help="niceness of the benchmark and its session (see bench.capacity)")
     parser.add_argument("--json", type=Path, help="default: bench/results/soak-TIME.json")
@@ -388,15 +394,21 @@ def main() -> None:
         calls = max(1, int(args.fraction * capacity))
     if args.client_procs <= 0:
         args.client_procs = client_processes(calls)
+    if (args.client_realtime or args.far_end_realtime) and not realtime_allowed():
+        parser.error(NEEDS_PERMISSION)
     low, _, high = args.hold.partition("-")
     hold = (float(low), float(high or low))
     cfg: Json = {"codec": args.codec, "hold": args.hold, "cpus": os.cpu_count(),
                  "niceness": os.getpriority(os.PRIO_PROCESS, 0), "autogroup": autogroup(),
                  "python": platform.python_version(), "load_start": load_average(),
+                 "client_realtime": args.client_realtime,
+                 "far_end_realtime": args.far_end_realtime,
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     # The rig's options: its own, plus what Rig reads from the capacity arguments.
     rig_args = argparse.Namespace(agents_per_worker=args.agents_per_worker,
-                                  client_procs=args.client_procs, late_ms=60.0)
+                                  client_procs=args.client_procs, late_ms=60.0,
+                                  client_realtime=args.client_realtime,
+                                  far_end_realtime=args.far_end_realtime)
 
     async def go() -> Json:
         from webrtc.ice import restrict_host_addresses
