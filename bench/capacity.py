@@ -263,6 +263,7 @@ class Rig:
         self.extensions = {str(3001 + k): f"pw-{3001 + k}-cap" for k in range(max_agents)}
         self.agents: list[BenchAgent] = []
         self.live: list[Live] = []
+        self.added: list[int] = []  # agents whose calls the last set_level set up
         self.lines: Lines | None = None
         self.db: Database | None = None
         self.box: SecretBox | None = None
@@ -324,6 +325,7 @@ class Rig:
         """Exactly ``n`` calls up, each heard by its client."""
         while len(self.live) > n:
             await self._remove(self.live.pop())
+        self.added = [a.k for a in self.agents[len(self.live):n]]
         if len(self.live) < n:
             new = self.agents[len(self.live):n]
             # In batches: a burst of REGISTERs and INVITEs is a set-up test, not this one.
@@ -371,7 +373,8 @@ class Rig:
                                  memory_per_agent(self.lines, max(n, 1)), self.lines,
                                  load_before)
         return result | {"bad_by_client_proc": bad_by_group(
-            frames, lambda k: k % len(self.pool.procs)), "steal_pct": round(window.steal_pct, 1)}
+            frames, lambda k: k % len(self.pool.procs)), "steal_pct": round(window.steal_pct, 1),
+            "worst_calls": worst_calls(frames, set(self.added))}
 
 
 def thread_names(pid: int) -> dict[int, str]:
@@ -412,6 +415,23 @@ def with_unheard(frames: Json, seconds: float) -> Json:
         return frames
     return frames | {"expected": frames["expected"] + unheard,
                      "missing": frames["missing"] + unheard, "unheard": unheard}
+
+
+def worst_calls(frames: dict[int, Json], added: set[int], count: int = 5) -> list[Json]:
+    """The ``count`` calls with the most (late + lost) frames: agent number, fraction, and
+    whether the call was set up just before this window (``added``), to tell the new
+    calls' own start from what the new calls did to the others."""
+    bad = {k: (f["missing"] + f["silent"] + f["late"]) / max(f["expected"], 1)
+           for k, f in frames.items()}
+    worst = sorted(bad, key=lambda k: -bad[k])[:count]
+    return [{"agent": k, "bad_fraction": round(bad[k], 4), "added_now": k in added}
+            for k in worst if bad[k] > 0]
+
+
+def worst_text(worst: list[Json]) -> str:
+    """E.g. "20.7 % #85*, 3.1 % #12" (agent numbers; *: set up just before the window)."""
+    return ", ".join(f"{100 * w['bad_fraction']:.1f} % #{w['agent']}"
+                     f"{'*' if w['added_now'] else ''}" for w in worst[:3]) or "none"
 
 
 def bad_by_group(frames: dict[int, Json], group: Callable[[int], int]) -> list[float]:
@@ -507,7 +527,8 @@ async def search(rig: Rig, args: argparse.Namespace) -> Json:
               f"{result['cpu_pct']['others']:.0f} %, of it steal "
               f"{result.get('steal_pct', 0):.0f} %), max drift {max(result['drift_ms'])} ms, "
               f"load {result['load_after']}, bad % by client process "
-              f"{[round(100 * b, 2) for b in result.get('bad_by_client_proc', [])]}"
+              f"{[round(100 * b, 2) for b in result.get('bad_by_client_proc', [])]}, "
+              f"worst calls {worst_text(result.get('worst_calls', []))}"
               f" -> {'pass' if ok else 'FAIL'}"
               f"{' (again)' if result.get('confirming') else ''}", flush=True)
 

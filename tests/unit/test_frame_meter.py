@@ -69,3 +69,19 @@ def test_a_call_that_heard_nothing_or_stopped_early_is_not_clean() -> None:
     assert nothing["missing"] == nothing["expected"] == 498
     early = with_unheard(clean | {"expected": 250, "received": 250}, 10.0)
     assert early["missing"] == 248 and early["expected"] == 498
+
+
+def test_the_worst_calls_come_first_and_say_whether_they_were_just_set_up() -> None:
+    from bench.capacity import worst_calls, worst_text
+
+    def window(late: int, missing: int = 0) -> dict[str, int]:
+        return {"expected": 500, "received": 500 - missing, "missing": missing,
+                "silent": 0, "late": late}
+
+    frames = {1: window(0), 2: window(100), 3: window(5, missing=5), 4: window(1)}
+    worst = worst_calls(frames, added={3}, count=2)
+    assert worst == [{"agent": 2, "bad_fraction": 0.2, "added_now": False},
+                     {"agent": 3, "bad_fraction": 0.02, "added_now": True}]
+    assert worst_text(worst) == "20.0 % #2, 2.0 % #3*"
+    assert worst_calls({1: window(0)}, added=set()) == []  # clean calls are not listed
+    assert worst_text([]) == "none"
