@@ -75,7 +75,13 @@ from typing import Any
 from bench.call_cost import BenchAgent, Peers, baselines, memory_per_agent, worker_pids
 from bench.load_client import DEFAULT_LOOP, LOOPS
 from bench.procstat import Usage, Window, pss_mib, rss_mib
-from bench.realtime import NEEDS_PERMISSION, PEER_PRIORITY, make_realtime, realtime_allowed
+from bench.realtime import (
+    NEEDS_PERMISSION,
+    PEER_PRIORITY,
+    make_realtime,
+    priority,
+    realtime_allowed,
+)
 from crm.db import Database, open_database
 from crm.secret_key import SecretBox, load_or_create_key
 from gateway import signalling
@@ -325,9 +331,9 @@ class Rig:
         """Exactly ``n`` calls up, each heard by its client."""
         while len(self.live) > n:
             await self._remove(self.live.pop())
-        self.added = [a.k for a in self.agents[len(self.live):n]]
-        if len(self.live) < n:
-            new = self.agents[len(self.live):n]
+        new = self.agents[len(self.live):n]
+        self.added = [a.k for a in new]
+        if new:
             # In batches: a burst of REGISTERs and INVITEs is a set-up test, not this one.
             for i in range(0, len(new), 4):
                 self.live.extend(await asyncio.gather(*(self._add(a) for a in new[i:i + 4])))
@@ -417,12 +423,16 @@ def with_unheard(frames: Json, seconds: float) -> Json:
                      "missing": frames["missing"] + unheard, "unheard": unheard}
 
 
+def bad_frames(frames: Json) -> int:
+    """A call's late and lost frames in one window (``bench/frame_meter.py``)."""
+    return int(frames["missing"] + frames["silent"] + frames["late"])
+
+
 def worst_calls(frames: dict[int, Json], added: set[int], count: int = 5) -> list[Json]:
     """The ``count`` calls with the most (late + lost) frames: agent number, fraction, and
     whether the call was set up just before this window (``added``), to tell the new
     calls' own start from what the new calls did to the others."""
-    bad = {k: (f["missing"] + f["silent"] + f["late"]) / max(f["expected"], 1)
-           for k, f in frames.items()}
+    bad = {k: bad_frames(f) / max(f["expected"], 1) for k, f in frames.items()}
     worst = sorted(bad, key=lambda k: -bad[k])[:count]
     return [{"agent": k, "bad_fraction": round(bad[k], 4), "added_now": k in added}
             for k in worst if bad[k] > 0]
@@ -440,7 +450,7 @@ def bad_by_group(frames: dict[int, Json], group: Callable[[int], int]) -> list[f
     sums: dict[int, list[int]] = {}
     for k, f in frames.items():
         bad_expected = sums.setdefault(group(k), [0, 0])
-        bad_expected[0] += f["missing"] + f["silent"] + f["late"]
+        bad_expected[0] += bad_frames(f)
         bad_expected[1] += f["expected"]
     return [round(bad / max(expected, 1), 4) for _, (bad, expected) in sorted(sums.items())]
 
@@ -458,8 +468,7 @@ def summarize_level(n: int, usage: dict[str, Usage], machine_pct: float,
              for key in ("expected", "received", "missing", "silent", "late", "send_late",
                          "sent")}
     bad = total["missing"] + total["silent"] + total["late"]
-    per_call_bad = sorted((f["missing"] + f["silent"] + f["late"]) / max(f["expected"], 1)
-                          for f in frames.values())
+    per_call_bad = sorted(bad_frames(f) / max(f["expected"], 1) for f in frames.values())
     workers_pct = cpu("worker")
     gateway_pct = workers_pct + cpu("main") + cpu("launcher")
     return {
@@ -535,7 +544,7 @@ async def search(rig: Rig, args: argparse.Namespace) -> Json:
     if args.levels:  # fixed levels, no search: how the cost scales
         for n in args.levels:
             if await try_level(n):
-                passed = n
+                passed = n if passed is None else max(passed, n)  # levels may go down
             elif failed is None:
                 failed = n
         best = next((lv for lv in levels if lv["calls"] == passed and "error" not in lv),
@@ -709,11 +718,11 @@ def main() -> None:
     parser.add_argument("--agents-per-worker", type=int, default=2)
     parser.add_argument("--client-loop", choices=LOOPS, default=DEFAULT_LOOP,
                         help="the load clients' event loop (bench/load_client.py)")
-    parser.add_argument("--client-realtime", type=int, default=PEER_PRIORITY,
+    parser.add_argument("--client-realtime", type=priority, default=PEER_PRIORITY,
                         metavar="PRIORITY",
                         help="run the load clients on the real-time class at this "
                              "priority (0: the normal class; bench/realtime.py)")
-    parser.add_argument("--far-end-realtime", type=int, default=0, metavar="PRIORITY",
+    parser.add_argument("--far-end-realtime", type=priority, default=0, metavar="PRIORITY",
                         help="the same for SIPp, the far end")
     parser.add_argument("--client-procs", type=int, default=0,
                         help="load-client processes (default: one per "

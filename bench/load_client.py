@@ -87,7 +87,7 @@ from bench.doze import Doze, next_boundary
 from bench.frame_meter import LATE_S, FrameMeter
 from bench.lean_rtp import MID_URI, RtpSendHeader, ToneCheck, is_rtcp, rtp_fields
 from bench.peers import PipeServer
-from bench.realtime import make_realtime
+from bench.realtime import make_realtime, priority
 from gateway.loop_pacing import new_event_loop
 from gateway.pcm import SAMPLE_RATE
 from tests.lab.sipp import ulaw_decode_table
@@ -566,7 +566,7 @@ def main() -> None:
                         help="event loop (uvloop falls back to asyncio when missing)")
     parser.add_argument("--tick-ms", type=float, default=TICK_MS,
                         help="the paced loop's tick")
-    parser.add_argument("--realtime", type=int, default=0, metavar="PRIORITY",
+    parser.add_argument("--realtime", type=priority, default=0, metavar="PRIORITY",
                         help="run on the SCHED_FIFO real-time class at this priority "
                              "(1-99; root): see bench/realtime.py")
     args = parser.parse_args()

@@ -22,6 +22,7 @@ so a peer gone wrong cannot take the machine. Needs root (or ``CAP_SYS_NICE``).
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -30,6 +31,18 @@ from pathlib import Path
 PEER_PRIORITY = 10
 NEEDS_PERMISSION = ("the real-time class needs root (or CAP_SYS_NICE): "
                     "--client-realtime 0 --far-end-realtime 0 runs without it")
+
+
+def priority(text: str) -> int:
+    """A command line's real-time priority: 0 (the normal class) or 1-99."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 99:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a real-time priority: 0 (the normal class) or 1-99")
+    return value
 
 
 def make_realtime(priority: int, pid: int = 0) -> None:

@@ -57,7 +57,7 @@ from bench.capacity import (
     set_niceness,
 )
 from bench.procstat import pss_mib, rss_mib
-from bench.realtime import NEEDS_PERMISSION, PEER_PRIORITY, realtime_allowed
+from bench.realtime import NEEDS_PERMISSION, PEER_PRIORITY, priority, realtime_allowed
 from crm import call_records
 from crm.call_flow import CallState
 from gateway import signalling
@@ -376,10 +376,10 @@ def main() -> None:
     parser.add_argument("--agents-per-worker", type=int, default=2)
     parser.add_argument("--client-procs", type=int, default=0,
                         help="load-client processes (default: as bench.capacity sizes them)")
-    parser.add_argument("--client-realtime", type=int, default=PEER_PRIORITY,
+    parser.add_argument("--client-realtime", type=priority, default=PEER_PRIORITY,
                         metavar="PRIORITY", help="the load clients' real-time priority "
                         "(0: the normal class; bench/realtime.py)")
-    parser.add_argument("--far-end-realtime", type=int, default=0, metavar="PRIORITY",
+    parser.add_argument("--far-end-realtime", type=priority, default=0, metavar="PRIORITY",
                         help="the same for SIPp, the far end")
     parser.add_argument("--nice", type=int, default=0,
                         help="niceness of the benchmark and its session (see bench.capacity)")
